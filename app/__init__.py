@@ -1,0 +1,26 @@
+"""The Flask service: an app factory wiring the graph store into one blueprint per resource."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the WSGI app. Neo4j may be down at start: requests then answer 503 until it is back."""
+    from app.api import events, health, items
+    from app.errors import register_error_handlers
+    from app.graph import init_graph
+
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    init_graph(app, settings)
+    register_error_handlers(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(items.bp)
+    return app

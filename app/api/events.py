@@ -1,0 +1,24 @@
+"""Event intake: ``POST /api/v1/events`` takes one event or a batch, all or nothing."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from app.api.common import intake_limits, json_body, settings
+from app.graph import database, graph_driver
+from app.validation import parse_events
+from graphdb.ingest import write_events
+
+bp = Blueprint("events", __name__, url_prefix="/api/v1/events")
+
+
+@bp.post("")
+def post_events() -> tuple[Response, int]:
+    rows = parse_events(json_body(), intake_limits())
+    result = write_events(graph_driver(), rows, settings().fold_config(), database())
+    body = {
+        "accepted": result.created,
+        "duplicates": result.duplicates,
+        "event_ids": [row.event_id for row in rows],
+    }
+    return jsonify(body), 200

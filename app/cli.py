@@ -1,0 +1,141 @@
+"""The ``interest-graph`` command: server, schema, import, serve and the all-in-one demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from neo4j import Driver
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_neo4j(args: argparse.Namespace, settings: Settings) -> int:
+    from graphdb import server
+
+    config = settings.server_config()
+    if args.action == "start":
+        _say(f"starting Neo4j {config.version} (state in {config.state_dir}) ...")
+        state = server.start(config, timeout_s=args.timeout)
+        _say(f"Neo4j is up: Bolt {state.bolt_uri}, Browser {state.browser_url}")
+        if config.auth:
+            _say(f"user 'neo4j', password in {config.password_file}")
+    elif args.action == "stop":
+        _say("stopped" if server.stop(config) else "not running")
+    else:
+        state = server.status(config)
+        print(
+            f"running={state.running} pid={state.pid} bolt={state.bolt_uri} "
+            f"browser={state.browser_url}"
+        )
+        return 0 if state.running else 3
+    return 0
+
+
+def _driver(settings: Settings) -> Driver:
+    from graphdb.driver import connect
+
+    return connect(settings.neo4j_target())
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from graphdb.migrations import migrate
+
+    with _driver(settings) as driver:
+        report = migrate(
+            driver, args.folder, dry_run=args.dry_run, database=settings.neo4j_database
+        )
+    listed = report.pending if report.dry_run else report.applied
+    verb = "would apply" if report.dry_run else "applied"
+    for migration in listed:
+        print(f"{verb} {migration.path.name}")
+    if not listed:
+        print("schema is up to date")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from app.loading import load_source
+
+    with _driver(settings) as driver:
+        summary = load_source(driver, settings, args.kind, args.source, args.path, args.batch_size)
+    print(summary)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from app.serving import serve
+
+    return serve(settings, workers=args.workers)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.loading import run_demo
+
+    return run_demo(settings, serve_after=not args.no_serve)
+
+
+def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    imp = sub.add_parser("import", help="load events, items, a public dataset or demo data")
+    imp.add_argument("kind", choices=["events", "items", "dataset", "demo"])
+    imp.add_argument("source", nargs="?", help="FILE for events/items; NAME for dataset")
+    imp.add_argument("path", nargs="?", type=Path, help="dataset folder (dataset only)")
+    imp.add_argument("--batch-size", type=int, default=5000)
+    imp.set_defaults(handler=cmd_import)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interest-graph", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    neo = sub.add_parser("neo4j", help="fetch, start, stop or inspect the local Neo4j server")
+    neo.add_argument("action", choices=["start", "stop", "status"])
+    neo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for Bolt")
+    neo.set_defaults(handler=cmd_neo4j)
+    mig = sub.add_parser("migrate", help="apply pending schema migrations")
+    mig.add_argument("--dry-run", action="store_true", help="list what would run")
+    mig.add_argument("--folder", type=Path, default=None, help="migrations folder")
+    mig.set_defaults(handler=cmd_migrate)
+    _add_import(sub)
+    srv = sub.add_parser("serve", help="run the API under gunicorn")
+    srv.add_argument("--workers", type=int, default=None)
+    srv.set_defaults(handler=cmd_serve)
+    demo = sub.add_parser("demo", help="start Neo4j, migrate, load demo data, train, serve")
+    demo.add_argument("--no-serve", action="store_true", help="stop after loading and training")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        _say(f"invalid settings: {exc}")
+        return 2
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from graphdb.migrations import MigrationError
+        from graphdb.server import ServerError
+
+        if isinstance(exc, ServerError | MigrationError | ValueError | FileNotFoundError):
+            _say(f"error: {exc}")
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""Run the API under gunicorn, a production WSGI server (never Flask's debug server)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from app.settings import Settings
+
+
+def serve(settings: Settings, workers: int | None = None) -> int:
+    """Replace this process with gunicorn serving ``app:create_app()``."""
+    gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    if not os.path.exists(gunicorn):
+        print("gunicorn is not installed in this environment", file=sys.stderr)
+        return 1
+    argv = [
+        gunicorn,
+        "--workers", str(workers or settings.workers),
+        "--bind", f"{settings.host}:{settings.port}",
+        "--access-logfile", "-",
+        "--graceful-timeout", "20",
+        "app:create_app()",
+    ]  # fmt: skip
+    print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+    os.execv(gunicorn, argv)
+    return 0  # not reached: execv replaces the process

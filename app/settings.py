@@ -1,0 +1,106 @@
+"""Typed settings, read once at start-up from ``IG_*`` environment variables (or ``.env``).
+
+Invalid values stop the process with a message naming the variable, instead of failing
+later inside a request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graphdb.driver import Neo4jTarget
+from graphdb.fold import DEFAULT_TYPE_WEIGHTS, EVENT_TYPES, FoldConfig
+from graphdb.server import NEO4J_VERSION, ServerConfig, read_password
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "interest-graph"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Environment variable = ``IG_`` + upper-case field name."""
+
+    model_config = SettingsConfigDict(env_prefix="IG_", env_file=".env", extra="ignore")
+
+    # Where the graph lives.
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: str | None = None
+    neo4j_database: str = "neo4j"
+
+    # The locally provisioned server (`interest-graph neo4j start`).
+    state_dir: Path = Path("var")
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    neo4j_version: str = NEO4J_VERSION
+    neo4j_bolt_port: Port = 7687
+    neo4j_http_port: Port = 7474
+    neo4j_heap: str = "1g"
+    neo4j_pagecache: str = "1g"
+    neo4j_auth: bool = True
+
+    # How behaviour folds into edge weights.
+    type_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TYPE_WEIGHTS))
+    half_life_days: PositiveFloat = 30.0
+
+    # Event intake limits.
+    max_batch_events: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    max_text_chars: Annotated[int, Field(ge=1)] = 20_000
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
+    max_future_skew_s: Annotated[float, Field(ge=0)] = 300.0
+    min_event_year: Annotated[int, Field(ge=1970, le=2100)] = 1990
+
+    # Serving.
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    workers: Annotated[int, Field(ge=1, le=64)] = 2
+
+    @field_validator("type_weights")
+    @classmethod
+    def _known_types(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = set(value) - set(EVENT_TYPES)
+        if unknown:
+            raise ValueError(f"unknown event types {sorted(unknown)}; known: {list(EVENT_TYPES)}")
+        return {**DEFAULT_TYPE_WEIGHTS, **value}
+
+    @property
+    def neo4j_state_dir(self) -> Path:
+        return self.state_dir / "neo4j"
+
+    def server_config(self) -> ServerConfig:
+        return ServerConfig(
+            cache_dir=self.cache_dir,
+            state_dir=self.neo4j_state_dir.resolve(),
+            bolt_port=self.neo4j_bolt_port,
+            http_port=self.neo4j_http_port,
+            heap=self.neo4j_heap,
+            pagecache=self.neo4j_pagecache,
+            auth=self.neo4j_auth,
+            version=self.neo4j_version,
+        )
+
+    def neo4j_target(self) -> Neo4jTarget:
+        """Connection details; the password falls back to the local server's generated one."""
+        password = self.neo4j_password
+        if password is None and self.neo4j_auth:
+            password = read_password(self.server_config())
+        return Neo4jTarget(
+            uri=self.neo4j_uri,
+            user=self.neo4j_user,
+            password=password,
+            database=self.neo4j_database,
+        )
+
+    def fold_config(self) -> FoldConfig:
+        return FoldConfig(type_weights=self.type_weights, half_life_days=self.half_life_days)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; keyword overrides win (used by tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

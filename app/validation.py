@@ -1,0 +1,259 @@
+"""Validation of incoming events and catalog items, shared by HTTP intake and file import.
+
+Every problem is reported with the index of the offending record and the field, so a client
+can fix a 1,000-event batch without guessing. Nothing is written unless the whole batch passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+
+from graphdb.catalog import ItemRow
+from graphdb.fold import EVENT_TYPES, RATED_TYPES, EventRow
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f]+$")]
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    index: int | None
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+class InvalidInput(ValueError):
+    """One or more records failed validation; ``problems`` names each index and field."""
+
+    def __init__(self, problems: Sequence[FieldProblem], what: str = "event") -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        where = f"{what} {first.index}" if first.index is not None else what
+        more = f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
+        super().__init__(f"{where}: field '{first.field}': {first.message}{more}")
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    max_batch: int = 1000
+    max_text_chars: int = 20_000
+    max_future_skew_s: float = 300.0
+    min_event_year: int = 1990
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    event_id: Identifier | None = None
+    user_id: Identifier
+    item_id: Identifier
+    type: Literal["view", "click", "cart", "favorite", "purchase", "rating", "review"]
+    ts: datetime | float | None = None
+    value: float | None = Field(default=None, allow_inf_nan=False)
+    text: str | None = None
+    session_id: Identifier | None = None
+
+    @field_validator("user_id")
+    @classmethod
+    def _opaque_user(cls, value: str) -> str:
+        if EMAIL.match(value):
+            raise ValueError("looks like an e-mail address; send an opaque user id instead")
+        return value
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    item_id: Identifier
+    title: Annotated[str, Field(max_length=1000)] | None = None
+    description: Annotated[str, Field(max_length=20_000)] | None = None
+    category_path: (
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=10)]
+        | None
+    ) = None
+    brand: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    price: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    in_stock: StrictBool | None = None
+    attributes: (
+        Annotated[
+            dict[Annotated[str, Field(min_length=1, max_length=100)], str | int | float | bool],
+            Field(max_length=100),
+        ]
+        | None
+    ) = None
+
+
+def _ts_ms(raw: datetime | float | None, now: datetime, limits: IntakeLimits) -> int:
+    if raw is None:
+        return int(now.timestamp() * 1000)
+    if isinstance(raw, datetime):
+        if raw.tzinfo is None:
+            raise ValueError("timestamp needs a time zone (e.g. '2024-05-01T12:00:00Z')")
+        seconds = raw.timestamp()
+    else:
+        seconds = float(raw)
+    if seconds > now.timestamp() + limits.max_future_skew_s:
+        hint = " (epoch numbers are seconds, not milliseconds)" if seconds > 1e11 else ""
+        raise ValueError(f"timestamp is in the future{hint}")
+    if seconds < datetime(limits.min_event_year, 1, 1, tzinfo=UTC).timestamp():
+        raise ValueError(f"timestamp is before {limits.min_event_year}-01-01")
+    return int(round(seconds * 1000))
+
+
+def derive_event_id(row: EventIn, ts_ms: int) -> str:
+    """A deterministic id for an event sent without one, so a resend is recognised."""
+    parts = [
+        row.user_id,
+        row.item_id,
+        row.type,
+        str(ts_ms),
+        repr(row.value),
+        row.text or "",
+        row.session_id or "",
+    ]
+    return "d-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _check_value(row: EventIn, limits: IntakeLimits) -> list[tuple[str, str]]:
+    problems = []
+    if row.type in RATED_TYPES and row.value is not None and not 1 <= row.value <= 5:
+        problems.append(("value", f"{row.type} value must be between 1 and 5 stars"))
+    if row.type == "rating" and row.value is None:
+        problems.append(("value", "a rating needs a value between 1 and 5"))
+    if row.type not in RATED_TYPES and row.value is not None:
+        problems.append(
+            ("value", f"value is only accepted for rating and review events, not {row.type}")
+        )
+    if row.text is not None and row.type != "review":
+        problems.append(("text", "text is only accepted for review events"))
+    if row.text is not None and len(row.text) > limits.max_text_chars:
+        problems.append(("text", f"text is longer than {limits.max_text_chars} characters"))
+    return problems
+
+
+def _pydantic_problems(exc: ValidationError, index: int | None) -> list[FieldProblem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"] if not isinstance(p, int)] or ["(record)"]
+        field = ".".join(dict.fromkeys(loc))  # union members repeat the field name
+        message = err["msg"] if err["type"] != "extra_forbidden" else "unknown field"
+        problems.append(FieldProblem(index, field, message))
+    return problems[:1] if len({p.field for p in problems}) == 1 else problems
+
+
+def _as_records(payload: Any, key: str) -> list[Any]:
+    if isinstance(payload, Mapping) and key in payload:
+        payload = payload[key]
+    elif isinstance(payload, Mapping):
+        payload = [payload]
+    if not isinstance(payload, list):
+        raise InvalidInput(
+            [FieldProblem(None, key, f"expected an object, a list, or {{'{key}': [...]}}")]
+        )
+    return payload
+
+
+def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None) -> list[EventRow]:
+    """Validate a single event, a list, or ``{"events": [...]}``; all or nothing."""
+    records = _as_records(payload, "events")
+    if not records:
+        raise InvalidInput([FieldProblem(None, "events", "the batch is empty")])
+    if len(records) > limits.max_batch:
+        raise InvalidInput(
+            [
+                FieldProblem(
+                    None,
+                    "events",
+                    f"batch of {len(records)} exceeds the limit of {limits.max_batch} events",
+                )
+            ]
+        )
+    now = now or datetime.now(UTC)
+    rows, problems = [], []
+    for index, record in enumerate(records):
+        try:
+            row = EventIn.model_validate(record)
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, index)
+            continue
+        problems += [FieldProblem(index, f, m) for f, m in _check_value(row, limits)]
+        try:
+            ts_ms = _ts_ms(row.ts, now, limits)
+        except ValueError as exc:
+            problems.append(FieldProblem(index, "ts", str(exc)))
+            continue
+        event_id = row.event_id or derive_event_id(row, ts_ms)
+        rows.append(
+            EventRow(
+                event_id,
+                row.user_id,
+                row.item_id,
+                row.type,
+                ts_ms,
+                row.value,
+                row.text,
+                row.session_id,
+            )
+        )
+    if problems:
+        raise InvalidInput(problems[:50])
+    return rows
+
+
+def parse_items(payload: Any, max_batch: int) -> list[ItemRow]:
+    """Validate a single item, a list, or ``{"items": [...]}``; all or nothing."""
+    records = _as_records(payload, "items")
+    if not records:
+        raise InvalidInput([FieldProblem(None, "items", "the batch is empty")], what="item")
+    if len(records) > max_batch:
+        raise InvalidInput(
+            [
+                FieldProblem(
+                    None, "items", f"batch of {len(records)} exceeds the limit of {max_batch} items"
+                )
+            ],
+            what="item",
+        )
+    rows, problems = [], []
+    for index, record in enumerate(records):
+        try:
+            item = ItemIn.model_validate(record)
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, index)
+            continue
+        rows.append(
+            ItemRow(
+                item_id=item.item_id,
+                title=item.title,
+                description=item.description,
+                category_path=tuple(item.category_path) if item.category_path is not None else None,
+                brand=item.brand,
+                price=item.price,
+                in_stock=item.in_stock,
+                attributes=item.attributes,
+                provided=frozenset(item.model_fields_set),
+            )
+        )
+    if problems:
+        raise InvalidInput(problems[:50], what="item")
+    return rows
+
+
+__all__ = [
+    "EVENT_TYPES",
+    "FieldProblem",
+    "IntakeLimits",
+    "InvalidInput",
+    "parse_events",
+    "parse_items",
+]

@@ -1,0 +1,57 @@
+"""Driver construction: one driver per process, created by the caller and passed around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import neo4j
+from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import Neo4jError, ServiceUnavailable
+
+
+@dataclass(frozen=True)
+class Neo4jTarget:
+    """How to reach a Neo4j database."""
+
+    uri: str
+    user: str = "neo4j"
+    password: str | None = None
+    database: str = "neo4j"
+
+    def auth(self) -> tuple[str, str] | None:
+        return (self.user, self.password) if self.password else None
+
+
+def connect(target: Neo4jTarget, *, verify: bool = True, retry_time_s: float = 10.0) -> Driver:
+    """Create the process's driver; ``verify`` checks connectivity at once.
+
+    ``retry_time_s`` bounds how long managed transactions retry transient failures, so a
+    request against a stopped server fails within seconds instead of hanging.
+    """
+    driver = GraphDatabase.driver(
+        target.uri,
+        auth=target.auth(),
+        max_connection_pool_size=64,
+        connection_timeout=5.0,
+        connection_acquisition_timeout=10.0,
+        max_transaction_retry_time=retry_time_s,
+        notifications_min_severity="OFF",
+    )
+    if verify:
+        try:
+            driver.verify_connectivity()
+        except Exception:
+            driver.close()
+            raise
+    return driver
+
+
+def ping(uri: str, user: str, password: str | None) -> bool:
+    """True when a Bolt server at ``uri`` accepts a session and answers a query."""
+    auth = (user, password) if password else None
+    try:
+        with GraphDatabase.driver(uri, auth=auth, connection_timeout=2.0) as driver:
+            driver.execute_query("RETURN 1", routing_=neo4j.RoutingControl.READ)
+    except (ServiceUnavailable, Neo4jError, OSError):
+        return False
+    return True

@@ -1,0 +1,190 @@
+"""Storing behaviour events: interaction nodes plus their fold into weighted edges.
+
+A batch is one write transaction, so it is stored whole or not at all. ``event_id`` is the
+idempotency key: an id already in the graph is skipped, and only events created by *this*
+transaction are folded, so a retried or repeated batch never counts anything twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from neo4j import Driver, ManagedTransaction
+
+from graphdb.fold import EventRow, FoldConfig, fold_interactions, fold_interests
+
+# MERGE on the key only; the batch id written ON CREATE tells which rows this transaction made.
+CREATE_INTERACTIONS = """
+UNWIND $rows AS row
+MERGE (x:Interaction {event_id: row.event_id})
+ON CREATE SET x.batch_id = $batch_id, x.type = row.type,
+              x.ts = datetime({epochMillis: row.ts_ms}), x.value = row.value,
+              x.weight = row.weight, x.text = row.text, x.session_id = row.session_id,
+              x.ingested_at = datetime.transaction()
+WITH x, row WHERE x.batch_id = $batch_id
+MERGE (u:User {user_id: row.user_id})
+ON CREATE SET u.created_at = datetime.transaction()
+MERGE (i:Item {item_id: row.item_id})
+ON CREATE SET i.created_at = datetime.transaction(), i.in_catalog = false
+SET u.changed_at = datetime.transaction(), i.changed_at = datetime.transaction()
+CREATE (u)-[:PERFORMED]->(x)-[:ON]->(i)
+RETURN x.event_id AS event_id
+"""
+
+READ_ITEM_TARGETS = """
+UNWIND $item_ids AS item_id
+MATCH (i:Item {item_id: item_id})
+RETURN item_id,
+       COLLECT { MATCH (i)-[:IN_CATEGORY]->(c:Category) RETURN c.category_id } AS categories,
+       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN b.brand_id } AS brands
+"""
+
+# Rows are unique per (user, item), so no two rows of one statement touch the same edge.
+# Every value is computed in WITH before SET so the update reads only the old state.
+FOLD_INTERACTED = """
+UNWIND $rows AS row
+MATCH (u:User {user_id: row.user_id})
+MATCH (i:Item {item_id: row.item_id})
+MERGE (u)-[r:INTERACTED]->(i)
+ON CREATE SET r.weight = 0.0, r.count = 0,
+              r.first_ts = datetime({epochMillis: row.first_ms}),
+              r.last_ts = datetime({epochMillis: row.last_ms}),
+              r.count_view = 0, r.count_click = 0, r.count_cart = 0, r.count_favorite = 0,
+              r.count_purchase = 0, r.count_rating = 0, r.count_review = 0
+WITH r, row, r.last_ts.epochMillis AS old_ms, r.first_ts.epochMillis AS old_first_ms
+WITH r, row, old_ms, old_first_ms,
+     CASE WHEN row.last_ms > old_ms THEN row.last_ms ELSE old_ms END AS anchor
+WITH r, row, anchor,
+     r.weight * 2.0 ^ (-(anchor - old_ms) / $half_life_ms)
+       + row.weight * 2.0 ^ (-(anchor - row.last_ms) / $half_life_ms) AS weight,
+     CASE WHEN row.first_ms < old_first_ms THEN row.first_ms ELSE old_first_ms END AS first_ms
+SET r.weight = weight,
+    r.last_ts = datetime({epochMillis: anchor}),
+    r.first_ts = datetime({epochMillis: first_ms}),
+    r.count = r.count + row.count,
+    r.count_view = r.count_view + row.count_view,
+    r.count_click = r.count_click + row.count_click,
+    r.count_cart = r.count_cart + row.count_cart,
+    r.count_favorite = r.count_favorite + row.count_favorite,
+    r.count_purchase = r.count_purchase + row.count_purchase,
+    r.count_rating = r.count_rating + row.count_rating,
+    r.count_review = r.count_review + row.count_review
+"""
+
+_FOLD_INTEREST_TAIL = """
+MERGE (u)-[r:INTERESTED_IN]->(t)
+ON CREATE SET r.weight = 0.0, r.count = 0, r.last_ts = datetime({epochMillis: row.last_ms})
+WITH r, row, r.last_ts.epochMillis AS old_ms
+WITH r, row, old_ms, CASE WHEN row.last_ms > old_ms THEN row.last_ms ELSE old_ms END AS anchor
+WITH r, row, anchor,
+     r.weight * 2.0 ^ (-(anchor - old_ms) / $half_life_ms)
+       + row.weight * 2.0 ^ (-(anchor - row.last_ms) / $half_life_ms) AS weight
+SET r.weight = weight, r.last_ts = datetime({epochMillis: anchor}), r.count = r.count + row.count
+"""
+FOLD_CATEGORY_INTEREST = (
+    """
+UNWIND $rows AS row
+MATCH (u:User {user_id: row.user_id})
+MATCH (t:Category {category_id: row.target_id})
+"""
+    + _FOLD_INTEREST_TAIL
+)
+FOLD_BRAND_INTEREST = (
+    """
+UNWIND $rows AS row
+MATCH (u:User {user_id: row.user_id})
+MATCH (t:Brand {brand_id: row.target_id})
+"""
+    + _FOLD_INTEREST_TAIL
+)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What a batch did: new events stored and folded, and ids that were already there."""
+
+    created: int
+    duplicates: int
+    created_ids: tuple[str, ...]
+
+
+def _event_params(events: Sequence[EventRow], config: FoldConfig) -> list[dict[str, object]]:
+    return [
+        {
+            "event_id": e.event_id,
+            "user_id": e.user_id,
+            "item_id": e.item_id,
+            "type": e.type,
+            "ts_ms": e.ts_ms,
+            "value": e.value,
+            "weight": config.contribution(e.type, e.value),
+            "text": e.text,
+            "session_id": e.session_id,
+        }
+        for e in events
+    ]
+
+
+def _unique_by_event_id(events: Sequence[EventRow]) -> list[EventRow]:
+    seen: dict[str, EventRow] = {}
+    for event in events:
+        seen.setdefault(event.event_id, event)
+    return list(seen.values())
+
+
+def _read_targets_tx(
+    tx: ManagedTransaction, item_ids: list[str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    categories: dict[str, list[str]] = {}
+    brands: dict[str, list[str]] = {}
+    for record in tx.run(READ_ITEM_TARGETS, item_ids=item_ids):
+        if record["categories"]:
+            categories[record["item_id"]] = list(record["categories"])
+        if record["brands"]:
+            brands[record["item_id"]] = list(record["brands"])
+    return categories, brands
+
+
+def write_events_tx(
+    tx: ManagedTransaction, events: Sequence[EventRow], config: FoldConfig
+) -> IngestResult:
+    """Store a batch and fold the events it created. Idempotent, so safe to retry."""
+    unique = _unique_by_event_id(events)
+    # Sorting by user keeps lock order stable across concurrent batches (fewer deadlocks).
+    unique.sort(key=lambda e: (e.user_id, e.item_id, e.ts_ms))
+    batch_id = uuid.uuid4().hex
+    result = tx.run(CREATE_INTERACTIONS, rows=_event_params(unique, config), batch_id=batch_id)
+    created_ids = {record["event_id"] for record in result}
+    created = [e for e in unique if e.event_id in created_ids]
+    if created:
+        _fold_tx(tx, created, config)
+    return IngestResult(
+        created=len(created),
+        duplicates=len(events) - len(created),
+        created_ids=tuple(e.event_id for e in created),
+    )
+
+
+def _fold_tx(tx: ManagedTransaction, created: list[EventRow], config: FoldConfig) -> None:
+    half_life_ms = float(config.half_life_ms)
+    tx.run(FOLD_INTERACTED, rows=fold_interactions(created, config), half_life_ms=half_life_ms)
+    item_ids = sorted({e.item_id for e in created})
+    categories, brands = _read_targets_tx(tx, item_ids)
+    if categories:
+        rows = fold_interests(created, categories, config)
+        tx.run(FOLD_CATEGORY_INTEREST, rows=rows, half_life_ms=half_life_ms)
+    if brands:
+        rows = fold_interests(created, brands, config)
+        tx.run(FOLD_BRAND_INTEREST, rows=rows, half_life_ms=half_life_ms)
+
+
+def write_events(
+    driver: Driver, events: Sequence[EventRow], config: FoldConfig, database: str | None = None
+) -> IngestResult:
+    """Write one all-or-nothing batch in a managed (retried) transaction."""
+    if not events:
+        return IngestResult(created=0, duplicates=0, created_ids=())
+    with driver.session(database=database) as session:
+        return session.execute_write(write_events_tx, events, config)

@@ -1,0 +1,347 @@
+"""Provision and run a local Neo4j Community server without Docker or OS packages.
+
+The Community distribution is assembled from Maven artifacts (the DBMS, its HTTP/Bolt
+server and Neo4j Browser) with ``mvn dependency:copy-dependencies`` into a cache folder
+shared by every checkout, then started as a detached JVM with a generated config.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NEO4J_VERSION = "5.26.30"
+BROWSER_VERSION = "5.24.0"
+MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
+ADMIN_CLASS = "org.neo4j.cli.AdminTool"
+# Without these opens Netty and vector-index population misbehave on JDK 17.
+JVM_OPENS = (
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+)
+
+POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>interest-graph</groupId>
+  <artifactId>neo4j-distribution</artifactId>
+  <version>{version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.neo4j</groupId><artifactId>neo4j</artifactId><version>{version}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.neo4j.client</groupId><artifactId>neo4j-browser</artifactId>
+      <version>{browser_version}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+
+class ServerError(RuntimeError):
+    """Raised when the local Neo4j server cannot be fetched, started or stopped."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where and how the local server runs.
+
+    ``cache_dir`` holds the fetched jars (shared by all checkouts); ``state_dir`` holds this
+    server's config, data, logs, pid file and generated password.
+    """
+
+    cache_dir: Path
+    state_dir: Path
+    bolt_port: int = 7687
+    http_port: int = 7474
+    listen_address: str = "127.0.0.1"
+    heap: str = "1g"
+    pagecache: str = "512m"
+    auth: bool = True
+    version: str = NEO4J_VERSION
+    browser_version: str = BROWSER_VERSION
+    extra_settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def distribution_dir(self) -> Path:
+        return self.cache_dir / f"neo4j-community-{self.version}"
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.distribution_dir / "lib"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.state_dir / "conf"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "neo4j.pid"
+
+    @property
+    def password_file(self) -> Path:
+        return self.state_dir / "neo4j-password"
+
+    @property
+    def console_log(self) -> Path:
+        return self.logs_dir / "console.log"
+
+    @property
+    def bolt_uri(self) -> str:
+        return f"bolt://{self.listen_address}:{self.bolt_port}"
+
+    @property
+    def browser_url(self) -> str:
+        return f"http://{self.listen_address}:{self.http_port}/browser/"
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    pid: int | None
+    bolt_uri: str
+    browser_url: str
+    bolt_open: bool
+
+
+def ensure_distribution(config: ServerConfig) -> Path:
+    """Fetch the Neo4j jars with Maven once; later calls return the cached folder."""
+    marker = config.distribution_dir / ".complete"
+    if marker.exists():
+        return config.lib_dir
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ServerError(
+            "Maven (mvn) is needed to fetch Neo4j; install it (apt-get install maven)"
+        )
+    config.distribution_dir.mkdir(parents=True, exist_ok=True)
+    pom = config.distribution_dir / "pom.xml"
+    pom.write_text(
+        POM_TEMPLATE.format(version=config.version, browser_version=config.browser_version)
+    )
+    staging = config.distribution_dir / "lib.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = [
+        mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
+        "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr)[-3000:]
+        raise ServerError(f"fetching Neo4j {config.version} with Maven failed:\n{tail}")
+    shutil.rmtree(config.lib_dir, ignore_errors=True)
+    staging.rename(config.lib_dir)
+    marker.write_text(config.version + "\n")
+    return config.lib_dir
+
+
+def render_config(config: ServerConfig) -> str:
+    """The neo4j.conf text for this server."""
+    settings = {
+        "server.default_listen_address": config.listen_address,
+        "server.default_advertised_address": config.listen_address,
+        "server.bolt.listen_address": f"{config.listen_address}:{config.bolt_port}",
+        "server.bolt.advertised_address": f"{config.listen_address}:{config.bolt_port}",
+        "server.http.listen_address": f"{config.listen_address}:{config.http_port}",
+        "server.http.advertised_address": f"{config.listen_address}:{config.http_port}",
+        "server.https.enabled": "false",
+        "server.directories.data": str(config.data_dir),
+        "server.directories.logs": str(config.logs_dir),
+        "server.directories.plugins": str(config.state_dir / "plugins"),
+        "server.directories.run": str(config.state_dir / "run"),
+        "server.directories.import": str(config.state_dir / "import"),
+        "server.memory.heap.initial_size": config.heap,
+        "server.memory.heap.max_size": config.heap,
+        "server.memory.pagecache.size": config.pagecache,
+        "dbms.usage_report.enabled": "false",
+        "dbms.security.auth_enabled": "true" if config.auth else "false",
+        "db.tx_log.rotation.retention_policy": "2 files",
+    }
+    settings.update(config.extra_settings)
+    lines = ["# Written by `interest-graph neo4j start`; edits are overwritten."]
+    lines += [f"{key}={value}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise ServerError(
+            "a Java 17 or 21 runtime is needed to run Neo4j "
+            "(apt-get install openjdk-17-jre-headless)"
+        )
+    return java
+
+
+def _prepare_state(config: ServerConfig) -> None:
+    for sub in ("conf", "data", "logs", "plugins", "run", "import"):
+        (config.state_dir / sub).mkdir(parents=True, exist_ok=True)
+    (config.conf_dir / "neo4j.conf").write_text(render_config(config))
+
+
+def read_password(config: ServerConfig) -> str | None:
+    """The generated password of the ``neo4j`` user, if auth is on and one was made."""
+    if config.password_file.exists():
+        return config.password_file.read_text().strip()
+    return None
+
+
+def _ensure_password(config: ServerConfig) -> None:
+    """Generate and set the initial password before the very first start."""
+    if not config.auth or config.password_file.exists():
+        return
+    if (config.data_dir / "databases").exists():
+        raise ServerError(
+            f"auth is on but {config.password_file} is missing and the database already "
+            "exists; restore the password file or reset the data folder"
+        )
+    password = secrets.token_urlsafe(18)
+    env = {**os.environ, "NEO4J_HOME": str(config.state_dir), "NEO4J_CONF": str(config.conf_dir)}
+    cmd = [
+        _java(),
+        "-cp",
+        f"{config.lib_dir}/*",
+        ADMIN_CLASS,
+        "dbms",
+        "set-initial-password",
+        password,
+    ]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ServerError(f"setting the initial password failed:\n{result.stderr[-2000:]}")
+    # Write the secret readable only by this user: umask-independent.
+    fd = os.open(config.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+
+
+def _read_pid(config: ServerConfig) -> int | None:
+    try:
+        pid = int(config.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def log_tail(config: ServerConfig, lines: int = 40) -> str:
+    """The last lines of the server's console and debug logs, for error messages."""
+    chunks = []
+    for path in (config.console_log, config.logs_dir / "debug.log"):
+        if path.exists():
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            chunks.append(f"--- {path} ---\n" + "\n".join(text))
+    return "\n".join(chunks) or "(no log output)"
+
+
+def start(config: ServerConfig, timeout_s: float = 180.0) -> ServerStatus:
+    """Start the server (fetching it first if needed) and wait until Bolt answers."""
+    existing = _read_pid(config)
+    if existing is not None:
+        wait_until_ready(config, existing, timeout_s)
+        return status(config)
+    if _port_open(config.listen_address, config.bolt_port):
+        raise ServerError(f"port {config.bolt_port} is already in use by another process")
+    ensure_distribution(config)
+    _prepare_state(config)
+    _ensure_password(config)
+    cmd = [
+        _java(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", *JVM_OPENS,
+        "-cp", f"{config.state_dir}/plugins/*:{config.lib_dir}/*", MAIN_CLASS,
+        f"--home-dir={config.state_dir}", f"--config-dir={config.conf_dir}", "--console-mode",
+    ]  # fmt: skip
+    with open(config.console_log, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=config.state_dir,
+        )  # fmt: skip
+    config.pid_file.write_text(f"{proc.pid}\n")
+    wait_until_ready(config, proc.pid, timeout_s)
+    return status(config)
+
+
+def wait_until_ready(config: ServerConfig, pid: int, timeout_s: float) -> None:
+    """Block until Bolt accepts connections; fail fast with the log tail if the JVM dies."""
+    from graphdb.driver import ping  # local import: keeps `neo4j status` free of the driver
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            raise ServerError(f"Neo4j exited during start-up.\n{log_tail(config)}")
+        if _port_open(config.listen_address, config.bolt_port) and ping(
+            config.bolt_uri, "neo4j", read_password(config) if config.auth else None
+        ):
+            return
+        time.sleep(0.5)
+    raise ServerError(f"Neo4j did not answer on Bolt within {timeout_s:.0f}s.\n{log_tail(config)}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        waited = 0  # not our child: fall back to a signal probe
+    if waited == pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop(config: ServerConfig, timeout_s: float = 60.0) -> bool:
+    """Stop the server cleanly (SIGTERM, then SIGKILL after ``timeout_s``)."""
+    pid = _read_pid(config)
+    if pid is None:
+        config.pid_file.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    config.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def status(config: ServerConfig) -> ServerStatus:
+    pid = _read_pid(config)
+    return ServerStatus(
+        running=pid is not None,
+        pid=pid,
+        bolt_uri=config.bolt_uri,
+        browser_url=config.browser_url,
+        bolt_open=_port_open(config.listen_address, config.bolt_port),
+    )

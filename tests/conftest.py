@@ -1,0 +1,152 @@
+"""Shared fixtures: one real Neo4j server per test session, data cleaned between tests.
+
+Where the server comes from, in order: ``NEO4J_URI`` (with ``NEO4J_USER``/``NEO4J_PASSWORD``)
+from the environment; a testcontainers ``neo4j:5.26-community`` where a Docker engine answers;
+else the project's own provisioned server (``graphdb.server``) on free local ports.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from neo4j import Driver
+
+from app import create_app
+from app.graph import EXTENSION_KEY
+from app.settings import load_settings
+from graphdb.driver import Neo4jTarget, connect
+from graphdb.migrations import migrate
+from graphdb.server import ServerConfig, start, stop
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTCONTAINERS_IMAGE = "neo4j:5.26-community"
+CLEAN_DATA = "MATCH (n) WHERE NOT n:SchemaMigration DETACH DELETE n"
+
+
+@dataclass(frozen=True)
+class TestServer:
+    target: Neo4jTarget
+    http_url: str | None
+    kind: str
+
+
+def shared_data_dir() -> Path:
+    """``../shared/data`` beside the checkout, or ``IG_SHARED_DATA``."""
+    override = os.environ.get("IG_SHARED_DATA")
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
+
+
+def require_shared_data(*parts: str) -> Path:
+    path = shared_data_dir().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs the real dataset at {path} (present in CI beside the checkout)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+def _from_testcontainers(stack: pytest.FixtureRequest) -> TestServer:
+    from testcontainers.community.neo4j import Neo4jContainer
+
+    container = Neo4jContainer(TESTCONTAINERS_IMAGE).with_exposed_ports(7474)
+    container.start()
+    stack.addfinalizer(container.stop)
+    host = container.get_container_host_ip()
+    return TestServer(
+        target=Neo4jTarget(container.get_connection_url(), container.username, container.password),
+        http_url=f"http://{host}:{container.get_exposed_port(7474)}",
+        kind="testcontainers",
+    )
+
+
+def _from_local_server(request: pytest.FixtureRequest, tmp: Path) -> TestServer:
+    config = ServerConfig(
+        cache_dir=Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph")),
+        state_dir=tmp,
+        bolt_port=_free_port(),
+        http_port=_free_port(),
+        heap="1g",
+        pagecache="256m",
+        auth=False,
+    )
+    start(config)
+    request.addfinalizer(lambda: stop(config))
+    return TestServer(
+        target=Neo4jTarget(config.bolt_uri),
+        http_url=f"http://{config.listen_address}:{config.http_port}",
+        kind="local",
+    )
+
+
+@pytest.fixture(scope="session")
+def neo4j_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> TestServer:
+    uri = os.environ.get("NEO4J_URI")
+    if uri:
+        target = Neo4jTarget(
+            uri, os.environ.get("NEO4J_USER", "neo4j"), os.environ.get("NEO4J_PASSWORD")
+        )
+        return TestServer(target, os.environ.get("NEO4J_HTTP_URL"), "environment")
+    if _docker_answers():
+        return _from_testcontainers(request)
+    return _from_local_server(request, tmp_path_factory.mktemp("neo4j"))
+
+
+@pytest.fixture(scope="session")
+def driver(neo4j_server: TestServer) -> Iterator[Driver]:
+    drv = connect(neo4j_server.target)
+    drv.execute_query(CLEAN_DATA)
+    migrate(drv)
+    yield drv
+    drv.close()
+
+
+@pytest.fixture()
+def graph(driver: Driver) -> Driver:
+    """The session driver over an empty graph (schema and migration records kept)."""
+    driver.execute_query(CLEAN_DATA)
+    return driver
+
+
+@pytest.fixture()
+def app(graph: Driver, neo4j_server: TestServer) -> Iterator[Flask]:
+    """The Flask app wired to the test server's (already cleaned) graph."""
+    target = neo4j_server.target
+    settings = load_settings(
+        neo4j_uri=target.uri,
+        neo4j_user=target.user,
+        neo4j_password=target.password,
+        neo4j_auth=target.password is not None,
+        neo4j_database=target.database,
+    )
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions[EXTENSION_KEY].close()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
