@@ -58,10 +58,22 @@ class EventIn(BaseModel):
     user_id: Identifier
     item_id: Identifier
     type: Literal["view", "click", "cart", "favorite", "purchase", "rating", "review"]
-    ts: datetime | float | None = None
+    ts: Any = None
     value: float | None = Field(default=None, allow_inf_nan=False)
     text: str | None = None
     session_id: Identifier | None = None
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _timestamp(cls, value: Any) -> datetime | float | None:
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                pass
+        raise ValueError("expected an RFC 3339 timestamp (e.g. '2024-05-01T12:00:00Z') or epoch seconds")
 
     @field_validator("user_id")
     @classmethod
@@ -144,11 +156,12 @@ def _check_value(row: EventIn, limits: IntakeLimits) -> list[tuple[str, str]]:
 def _pydantic_problems(exc: ValidationError, index: int | None) -> list[FieldProblem]:
     problems = []
     for err in exc.errors(include_url=False):
-        loc = [str(p) for p in err["loc"] if not isinstance(p, int)] or ["(record)"]
-        field = ".".join(dict.fromkeys(loc))  # union members repeat the field name
+        # The top-level name is what a client sent; deeper parts are pydantic's type tags.
+        field = str(err["loc"][0]) if err["loc"] else "(record)"
         message = err["msg"] if err["type"] != "extra_forbidden" else "unknown field"
-        problems.append(FieldProblem(index, field, message))
-    return problems[:1] if len({p.field for p in problems}) == 1 else problems
+        if not any(p.field == field for p in problems):
+            problems.append(FieldProblem(index, field, message.removeprefix("Value error, ")))
+    return problems
 
 
 def _as_records(payload: Any, key: str) -> list[Any]:

@@ -1,0 +1,44 @@
+"""Data sources for imports: files, public research datasets and a built-in demo shop.
+
+Every source yields plain dicts in the exact JSON shape the HTTP API accepts (see
+``app.sources.stream``), so imported data passes through the same validation as live traffic.
+"""
+
+from app.sources.datasets import (
+    DATASETS,
+    amazon_beauty,
+    amazon_gift_cards,
+    gowalla,
+    open_dataset,
+    shared_data_dir,
+)
+from app.sources.demo import demo_stream
+from app.sources.files import (
+    SourceFormatError,
+    count_lines,
+    count_records,
+    read_events,
+    read_items,
+    read_records,
+)
+from app.sources.stream import EVENT_TYPES, DatasetStream, Event, Item
+
+__all__ = [
+    "DATASETS",
+    "EVENT_TYPES",
+    "DatasetStream",
+    "Event",
+    "Item",
+    "SourceFormatError",
+    "amazon_beauty",
+    "amazon_gift_cards",
+    "count_lines",
+    "count_records",
+    "demo_stream",
+    "gowalla",
+    "open_dataset",
+    "read_events",
+    "read_items",
+    "read_records",
+    "shared_data_dir",
+]
