@@ -73,7 +73,9 @@ class EventIn(BaseModel):
                 return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
             except ValueError:
                 pass
-        raise ValueError("expected an RFC 3339 timestamp (e.g. '2024-05-01T12:00:00Z') or epoch seconds")
+        raise ValueError(
+            "expected an RFC 3339 timestamp (e.g. '2024-05-01T12:00:00Z') or epoch seconds"
+        )
 
     @field_validator("user_id")
     @classmethod

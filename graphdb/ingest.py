@@ -7,30 +7,45 @@ transaction are folded, so a retried or repeated batch never counts anything twi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from neo4j import Driver, ManagedTransaction
+from neo4j.exceptions import ConstraintError
 
 from graphdb.fold import EventRow, FoldConfig, fold_interactions, fold_interests
 
-# MERGE on the key only; the batch id written ON CREATE tells which rows this transaction made.
+CONSTRAINT_RETRIES = 3
+
+# Which ids of a batch are already stored (the idempotency check).
+READ_EXISTING_EVENT_IDS = """
+UNWIND $event_ids AS event_id
+MATCH (x:Interaction {event_id: event_id})
+RETURN event_id
+"""
+# Distinct users and items of the batch, merged once each and stamped for change tracking.
+MERGE_USERS = """
+UNWIND $user_ids AS user_id
+MERGE (u:User {user_id: user_id})
+ON CREATE SET u.created_at = datetime.transaction()
+SET u.changed_at = datetime.transaction()
+"""
+MERGE_ITEMS = """
+UNWIND $item_ids AS item_id
+MERGE (i:Item {item_id: item_id})
+ON CREATE SET i.created_at = datetime.transaction(), i.in_catalog = false
+SET i.changed_at = datetime.transaction()
+"""
+# CREATE, not MERGE: the ids were checked above in this transaction, and the uniqueness
+# constraint turns a concurrent duplicate into a ConstraintError that the caller retries.
 CREATE_INTERACTIONS = """
 UNWIND $rows AS row
-MERGE (x:Interaction {event_id: row.event_id})
-ON CREATE SET x.batch_id = $batch_id, x.type = row.type,
-              x.ts = datetime({epochMillis: row.ts_ms}), x.value = row.value,
-              x.weight = row.weight, x.text = row.text, x.session_id = row.session_id,
-              x.ingested_at = datetime.transaction()
-WITH x, row WHERE x.batch_id = $batch_id
-MERGE (u:User {user_id: row.user_id})
-ON CREATE SET u.created_at = datetime.transaction()
-MERGE (i:Item {item_id: row.item_id})
-ON CREATE SET i.created_at = datetime.transaction(), i.in_catalog = false
-SET u.changed_at = datetime.transaction(), i.changed_at = datetime.transaction()
-CREATE (u)-[:PERFORMED]->(x)-[:ON]->(i)
-RETURN x.event_id AS event_id
+MATCH (u:User {user_id: row.user_id})
+MATCH (i:Item {item_id: row.item_id})
+CREATE (u)-[:PERFORMED]->(x:Interaction {event_id: row.event_id})-[:ON]->(i)
+SET x.type = row.type, x.ts = datetime({epochMillis: row.ts_ms}), x.value = row.value,
+    x.weight = row.weight, x.text = row.text, x.session_id = row.session_id,
+    x.ingested_at = datetime.transaction()
 """
 
 READ_ITEM_TARGETS = """
@@ -152,13 +167,19 @@ def write_events_tx(
 ) -> IngestResult:
     """Store a batch and fold the events it created. Idempotent, so safe to retry."""
     unique = _unique_by_event_id(events)
-    # Sorting by user keeps lock order stable across concurrent batches (fewer deadlocks).
-    unique.sort(key=lambda e: (e.user_id, e.item_id, e.ts_ms))
-    batch_id = uuid.uuid4().hex
-    result = tx.run(CREATE_INTERACTIONS, rows=_event_params(unique, config), batch_id=batch_id)
-    created_ids = {record["event_id"] for record in result}
-    created = [e for e in unique if e.event_id in created_ids]
+    existing = {
+        record["event_id"]
+        for record in tx.run(READ_EXISTING_EVENT_IDS, event_ids=[e.event_id for e in unique])
+    }
+    # Sorted rows keep lock order stable across concurrent batches (fewer deadlocks).
+    created = sorted(
+        (e for e in unique if e.event_id not in existing),
+        key=lambda e: (e.user_id, e.item_id, e.ts_ms),
+    )
     if created:
+        tx.run(MERGE_USERS, user_ids=sorted({e.user_id for e in created})).consume()
+        tx.run(MERGE_ITEMS, item_ids=sorted({e.item_id for e in created})).consume()
+        tx.run(CREATE_INTERACTIONS, rows=_event_params(created, config)).consume()
         _fold_tx(tx, created, config)
     return IngestResult(
         created=len(created),
@@ -186,5 +207,13 @@ def write_events(
     """Write one all-or-nothing batch in a managed (retried) transaction."""
     if not events:
         return IngestResult(created=0, duplicates=0, created_ids=())
-    with driver.session(database=database) as session:
-        return session.execute_write(write_events_tx, events, config)
+    for attempt in range(CONSTRAINT_RETRIES):
+        try:
+            with driver.session(database=database) as session:
+                return session.execute_write(write_events_tx, events, config)
+        except ConstraintError:
+            # Another writer stored one of these event ids after our check: the retry's
+            # check sees it and skips it, so nothing is counted twice.
+            if attempt == CONSTRAINT_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -31,7 +31,7 @@ CLEAN_DATA = "MATCH (n) WHERE NOT n:SchemaMigration DETACH DELETE n"
 
 
 @dataclass(frozen=True)
-class TestServer:
+class Neo4jTestServer:
     target: Neo4jTarget
     http_url: str | None
     kind: str
@@ -66,21 +66,21 @@ def _docker_answers() -> bool:
         return False
 
 
-def _from_testcontainers(stack: pytest.FixtureRequest) -> TestServer:
+def _from_testcontainers(stack: pytest.FixtureRequest) -> Neo4jTestServer:
     from testcontainers.community.neo4j import Neo4jContainer
 
     container = Neo4jContainer(TESTCONTAINERS_IMAGE).with_exposed_ports(7474)
     container.start()
     stack.addfinalizer(container.stop)
     host = container.get_container_host_ip()
-    return TestServer(
+    return Neo4jTestServer(
         target=Neo4jTarget(container.get_connection_url(), container.username, container.password),
         http_url=f"http://{host}:{container.get_exposed_port(7474)}",
         kind="testcontainers",
     )
 
 
-def _from_local_server(request: pytest.FixtureRequest, tmp: Path) -> TestServer:
+def _from_local_server(request: pytest.FixtureRequest, tmp: Path) -> Neo4jTestServer:
     config = ServerConfig(
         cache_dir=Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph")),
         state_dir=tmp,
@@ -92,7 +92,7 @@ def _from_local_server(request: pytest.FixtureRequest, tmp: Path) -> TestServer:
     )
     start(config)
     request.addfinalizer(lambda: stop(config))
-    return TestServer(
+    return Neo4jTestServer(
         target=Neo4jTarget(config.bolt_uri),
         http_url=f"http://{config.listen_address}:{config.http_port}",
         kind="local",
@@ -102,20 +102,20 @@ def _from_local_server(request: pytest.FixtureRequest, tmp: Path) -> TestServer:
 @pytest.fixture(scope="session")
 def neo4j_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> TestServer:
+) -> Neo4jTestServer:
     uri = os.environ.get("NEO4J_URI")
     if uri:
         target = Neo4jTarget(
             uri, os.environ.get("NEO4J_USER", "neo4j"), os.environ.get("NEO4J_PASSWORD")
         )
-        return TestServer(target, os.environ.get("NEO4J_HTTP_URL"), "environment")
+        return Neo4jTestServer(target, os.environ.get("NEO4J_HTTP_URL"), "environment")
     if _docker_answers():
         return _from_testcontainers(request)
     return _from_local_server(request, tmp_path_factory.mktemp("neo4j"))
 
 
 @pytest.fixture(scope="session")
-def driver(neo4j_server: TestServer) -> Iterator[Driver]:
+def driver(neo4j_server: Neo4jTestServer) -> Iterator[Driver]:
     drv = connect(neo4j_server.target)
     drv.execute_query(CLEAN_DATA)
     migrate(drv)
@@ -131,7 +131,7 @@ def graph(driver: Driver) -> Driver:
 
 
 @pytest.fixture()
-def app(graph: Driver, neo4j_server: TestServer) -> Iterator[Flask]:
+def app(graph: Driver, neo4j_server: Neo4jTestServer) -> Iterator[Flask]:
     """The Flask app wired to the test server's (already cleaned) graph."""
     target = neo4j_server.target
     settings = load_settings(

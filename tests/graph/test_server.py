@@ -1,0 +1,86 @@
+"""The project-provisioned Neo4j: Browser served, auth on by default, clear start failures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import urllib.request
+from pathlib import Path
+
+import pytest
+from neo4j import GraphDatabase
+from neo4j.exceptions import AuthError
+
+from app.cli import main
+from graphdb.server import ServerConfig, ServerError, start, stop
+from tests.conftest import Neo4jTestServer
+
+needs_local_toolchain = pytest.mark.skipif(
+    shutil.which("java") is None or shutil.which("mvn") is None,
+    reason="provisioning a local Neo4j needs java and mvn",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_neo4j_browser_is_served(neo4j_server: Neo4jTestServer) -> None:
+    if neo4j_server.http_url is None:
+        pytest.skip("NEO4J_HTTP_URL not given for an external server")
+    with urllib.request.urlopen(f"{neo4j_server.http_url}/browser/", timeout=30) as response:
+        body = response.read().decode("utf-8", "replace")
+    assert response.status == 200
+    assert "<html" in body.lower() and "neo4j" in body.lower()
+
+
+@needs_local_toolchain
+def test_cli_server_has_auth_with_a_private_generated_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bolt, http = _free_port(), _free_port()
+    monkeypatch.setenv("IG_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("IG_NEO4J_BOLT_PORT", str(bolt))
+    monkeypatch.setenv("IG_NEO4J_HTTP_PORT", str(http))
+    monkeypatch.setenv("IG_NEO4J_HEAP", "512m")
+    monkeypatch.setenv("IG_NEO4J_PAGECACHE", "64m")
+    monkeypatch.delenv("IG_NEO4J_AUTH", raising=False)
+    assert main(["neo4j", "start"]) == 0
+    try:
+        password_file = tmp_path / "neo4j" / "neo4j-password"
+        assert stat.S_IMODE(os.stat(password_file).st_mode) == 0o600
+        password = password_file.read_text().strip()
+        assert len(password) >= 16
+        uri = f"bolt://127.0.0.1:{bolt}"
+        with GraphDatabase.driver(uri, auth=("neo4j", password)) as driver:
+            assert driver.execute_query("RETURN 41 + 1 AS n").records[0]["n"] == 42
+        with GraphDatabase.driver(uri, auth=("neo4j", "wrong-password")) as driver:
+            with pytest.raises(AuthError):
+                driver.verify_connectivity()
+        assert main(["neo4j", "status"]) == 0
+        assert f"bolt://127.0.0.1:{bolt}" in capsys.readouterr().out
+    finally:
+        assert main(["neo4j", "stop"]) == 0
+    assert main(["neo4j", "status"]) == 3
+
+
+@needs_local_toolchain
+def test_start_failure_reports_the_log_tail(tmp_path: Path) -> None:
+    config = ServerConfig(
+        cache_dir=Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph")),
+        state_dir=tmp_path,
+        bolt_port=_free_port(),
+        http_port=_free_port(),
+        auth=False,
+        extra_settings={"server.memory.pagecache.size": "not-a-size"},
+    )
+    try:
+        with pytest.raises(ServerError, match="exited during start-up") as failure:
+            start(config, timeout_s=120)
+        assert "not-a-size" in str(failure.value)
+    finally:
+        stop(config)
