@@ -65,8 +65,11 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from app.loading import load_source
+    from app.loading import load_source, offline_load, open_source
 
+    if args.offline:
+        print(offline_load(settings, open_source(args.kind, args.source, args.path)))
+        return 0
     with _driver(settings) as driver:
         summary = load_source(driver, settings, args.kind, args.source, args.path, args.batch_size)
     print(summary)
@@ -91,6 +94,12 @@ def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     imp.add_argument("source", nargs="?", help="FILE for events/items; NAME for dataset")
     imp.add_argument("path", nargs="?", type=Path, help="dataset folder (dataset only)")
     imp.add_argument("--batch-size", type=int, default=5000)
+    imp.add_argument(
+        "--offline",
+        action="store_true",
+        help="initial bulk load of a dataset/demo into an EMPTY local graph with neo4j-admin "
+        "import (the local server is stopped while it runs)",
+    )
     imp.set_defaults(handler=cmd_import)
 
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import time
 from pathlib import Path
 
 from neo4j import Driver
 
 from app.api.common import limits_from_settings
-from app.importer import ImportStats, import_events, import_items
+from app.importer import ImportStats, chunked, import_events, import_items
 from app.settings import Settings
 from app.sources.datasets import open_dataset
 from app.sources.demo import demo_stream
 from app.sources.files import count_records, read_events, read_items
 from app.sources.stream import DatasetStream
+from app.validation import IntakeLimits, parse_events, parse_items
+from graphdb.catalog import ItemRow
+from graphdb.fold import EventRow
 
 COUNT_INTERACTIONS = "MATCH (x:Interaction) RETURN count(x) AS n"
+COUNT_DATA_NODES = "MATCH (n) WHERE NOT n:SchemaMigration RETURN count(n) AS n"
 
 
 def _report(kind: str, stats: ImportStats) -> str:
@@ -39,6 +45,15 @@ def load_stream(driver: Driver, settings: Settings, stream: DatasetStream, batch
     return _report("items", items) + "\n" + _report("events", events)
 
 
+def open_source(kind: str, source: str | None, path: Path | None) -> DatasetStream:
+    """The stream behind ``import demo`` or ``import dataset NAME [PATH]``."""
+    if kind == "demo":
+        return demo_stream()
+    if kind == "dataset" and source:
+        return open_dataset(source, path)
+    raise ValueError("--offline takes `import dataset NAME [PATH]` or `import demo`")
+
+
 def load_source(
     driver: Driver,
     settings: Settings,
@@ -48,12 +63,10 @@ def load_source(
     batch_size: int,
 ) -> str:
     """Dispatch ``import events|items FILE``, ``import dataset NAME [PATH]`` and ``import demo``."""
-    if kind == "demo":
-        return load_stream(driver, settings, demo_stream(), batch_size)
+    if kind in ("demo", "dataset") and (kind == "demo" or source):
+        return load_stream(driver, settings, open_source(kind, source, path), batch_size)
     if source is None:
         raise ValueError(f"import {kind} needs a {'NAME' if kind == 'dataset' else 'FILE'}")
-    if kind == "dataset":
-        return load_stream(driver, settings, open_dataset(source, path), batch_size)
     file = Path(source)
     if not file.exists():
         raise FileNotFoundError(f"no such file: {file}")
@@ -94,3 +107,55 @@ def run_demo(settings: Settings, serve_after: bool = True) -> int:
     from app.serving import serve
 
     return serve(settings)
+
+
+def _validated(stream: DatasetStream, settings: Settings) -> tuple[list[ItemRow], list[EventRow]]:
+    """Every record through the same validation as HTTP intake, chunk by chunk."""
+    limits = limits_from_settings(settings)
+    chunk_limits = IntakeLimits(
+        50_000, limits.max_text_chars, limits.max_future_skew_s, limits.min_event_year
+    )
+    items = [row for chunk in chunked(stream.items(), 50_000) for row in parse_items(chunk, 50_000)]
+    events: dict[str, EventRow] = {}
+    for chunk in chunked(stream.events(), 50_000):
+        for row in parse_events(chunk, chunk_limits):
+            events.setdefault(row.event_id, row)
+    return items, list(events.values())
+
+
+def offline_load(settings: Settings, stream: DatasetStream) -> str:
+    """Bulk-load into an EMPTY local graph with neo4j-admin import (server stopped meanwhile)."""
+    from graphdb import server
+    from graphdb.bulkload import run_admin_import, write_import_files
+    from graphdb.driver import connect
+    from graphdb.migrations import migrate
+
+    config = settings.server_config()
+    server.start(config)
+    with connect(settings.neo4j_target()) as driver:
+        stored = driver.execute_query(COUNT_DATA_NODES, database_=settings.neo4j_database)
+        if stored.records[0]["n"]:
+            raise ValueError(
+                "--offline loads only into an empty graph; use the online import instead"
+            )
+    started = time.perf_counter()
+    items, events = _validated(stream, settings)
+    validated_s = time.perf_counter() - started
+    folder = config.state_dir / "import" / f"bulk-{int(time.time())}"
+    files = write_import_files(folder, items, events, settings.fold_config())
+    written_s = time.perf_counter() - started - validated_s
+    server.stop(config)
+    try:
+        import_s = run_admin_import(config, files, settings.neo4j_database)
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        server.start(config)  # the graph must come back even when the import failed
+    with connect(settings.neo4j_target()) as driver:
+        migrate(driver, database=settings.neo4j_database)
+    seconds = time.perf_counter() - started
+    return (
+        f"offline load: {len(events)} events, {len(items)} catalog items in {seconds:.1f}s "
+        f"({len(events) / seconds:,.0f} events/s; validation {validated_s:.1f}s, "
+        f"files {written_s:.1f}s, neo4j-admin import {import_s:.1f}s)\n"
+        + ", ".join(f"{k}={v}" for k, v in files.counts.items())
+    )

@@ -156,7 +156,7 @@ def _check_value(row: EventIn, limits: IntakeLimits) -> list[tuple[str, str]]:
 
 
 def _pydantic_problems(exc: ValidationError, index: int | None) -> list[FieldProblem]:
-    problems = []
+    problems: list[FieldProblem] = []
     for err in exc.errors(include_url=False):
         # The top-level name is what a client sent; deeper parts are pydantic's type tags.
         field = str(err["loc"][0]) if err["loc"] else "(record)"

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from neo4j import Driver, ManagedTransaction
 
@@ -88,8 +89,8 @@ def category_ids(path: Sequence[str]) -> list[str]:
     return keys
 
 
-def _category_rows(items: Sequence[ItemRow]) -> list[dict[str, object]]:
-    rows: dict[str, dict[str, object]] = {}
+def category_rows(items: Sequence[ItemRow]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
     for item in items:
         path = item.category_path or ()
         keys = category_ids(path)
@@ -105,7 +106,14 @@ def _category_rows(items: Sequence[ItemRow]) -> list[dict[str, object]]:
     return sorted(rows.values(), key=lambda r: (r["level"], r["category_id"]))
 
 
-def _item_params(item: ItemRow) -> dict[str, object]:
+def brand_rows(items: Sequence[ItemRow]) -> list[dict[str, str]]:
+    """One row per distinct brand of the batch, keyed by its slug."""
+    brands = {slug(i.brand): i.brand.strip() for i in items if i.brand}
+    return [{"brand_id": k, "name": v} for k, v in sorted(brands.items())]
+
+
+def item_properties(item: ItemRow) -> dict[str, object]:
+    """The node properties the client sent (a None value clears the stored one)."""
     props: dict[str, object] = {
         name: getattr(item, name) for name in ITEM_PROPERTIES if name in item.provided
     }
@@ -116,6 +124,11 @@ def _item_params(item: ItemRow) -> dict[str, object]:
         )
     if "brand" in item.provided:
         props["brand_name"] = item.brand
+    return props
+
+
+def _item_params(item: ItemRow) -> dict[str, object]:
+    props = item_properties(item)
     path = item.category_path or ()
     return {
         "item_id": item.item_id,
@@ -128,13 +141,13 @@ def _item_params(item: ItemRow) -> dict[str, object]:
 
 
 def upsert_items_tx(tx: ManagedTransaction, items: Sequence[ItemRow]) -> int:
-    categories = _category_rows(items)
+    categories = category_rows(items)
     if categories:
         tx.run(MERGE_CATEGORIES, rows=categories)
         tx.run(LINK_CATEGORY_PARENTS, rows=[c for c in categories if c["parent_id"]])
-    brands = {slug(i.brand): i.brand.strip() for i in items if i.brand}
+    brands = brand_rows(items)
     if brands:
-        tx.run(MERGE_BRANDS, rows=[{"brand_id": k, "name": v} for k, v in sorted(brands.items())])
+        tx.run(MERGE_BRANDS, rows=brands)
     record = tx.run(UPSERT_ITEMS, rows=[_item_params(i) for i in items]).single()
     return int(record["upserted"]) if record else 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 EVENT_TYPES: tuple[str, ...] = ("view", "click", "cart", "favorite", "purchase", "rating", "review")
 RATED_TYPES = frozenset({"rating", "review"})
@@ -107,12 +108,12 @@ def _accumulate(
     return groups
 
 
-def fold_interactions(events: Iterable[EventRow], config: FoldConfig) -> list[dict[str, object]]:
+def fold_interactions(events: Iterable[EventRow], config: FoldConfig) -> list[dict[str, Any]]:
     """One row per (user, item): partial weight at its own anchor, per-type counts, span."""
     groups = _accumulate((((e.user_id, e.item_id), e) for e in events), config)
     rows = []
     for (user_id, item_id), acc in sorted(groups.items()):
-        row: dict[str, object] = {
+        row: dict[str, Any] = {
             "user_id": user_id,
             "item_id": item_id,
             "weight": acc.weight(config),
@@ -127,7 +128,7 @@ def fold_interactions(events: Iterable[EventRow], config: FoldConfig) -> list[di
 
 def fold_interests(
     events: Iterable[EventRow], targets_by_item: Mapping[str, Iterable[str]], config: FoldConfig
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """One row per (user, target) where targets are an item's categories or brands."""
     keyed = (
         ((e.user_id, target), e) for e in events for target in targets_by_item.get(e.item_id, ())

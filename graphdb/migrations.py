@@ -11,6 +11,7 @@ half-applied file safe to run again.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ class MigrationReport:
 
 
 def default_migrations_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "migrations"
+    """``IG_MIGRATIONS_DIR``, else the ``migrations/`` folder of the source tree."""
+    override = os.environ.get("IG_MIGRATIONS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "migrations"
 
 
 def split_statements(text: str) -> tuple[str, ...]:
@@ -68,7 +71,12 @@ def split_statements(text: str) -> tuple[str, ...]:
 
 
 def load_migrations(folder: Path) -> list[Migration]:
-    """Read and order every migration file; refuse gaps, duplicates and stray names."""
+    """Read and order every migration file; refuse duplicates and stray names."""
+    if not folder.is_dir():
+        # Silently applying nothing would report an empty schema as "up to date".
+        raise MigrationError(
+            f"migrations folder {folder} not found; pass --folder or set IG_MIGRATIONS_DIR"
+        )
     migrations: list[Migration] = []
     for path in sorted(folder.glob("*.cypher")):
         match = FILE_PATTERN.match(path.name)

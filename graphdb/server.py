@@ -12,6 +12,7 @@ import secrets
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -192,7 +193,7 @@ def _java() -> str:
     return java
 
 
-def _prepare_state(config: ServerConfig) -> None:
+def prepare_state(config: ServerConfig) -> None:
     for sub in ("conf", "data", "logs", "plugins", "run", "import"):
         (config.state_dir / sub).mkdir(parents=True, exist_ok=True)
     (config.conf_dir / "neo4j.conf").write_text(render_config(config))
@@ -214,7 +215,9 @@ def _ensure_password(config: ServerConfig) -> None:
             f"auth is on but {config.password_file} is missing and the database already "
             "exists; restore the password file or reset the data folder"
         )
-    password = secrets.token_urlsafe(18)
+    # Letters and digits only: a leading "-" would be read as an option by the admin tool.
+    alphabet = string.ascii_letters + string.digits
+    password = "".join(secrets.choice(alphabet) for _ in range(24))
     env = {**os.environ, "NEO4J_HOME": str(config.state_dir), "NEO4J_CONF": str(config.conf_dir)}
     cmd = [
         _java(),
@@ -273,7 +276,7 @@ def start(config: ServerConfig, timeout_s: float = 180.0) -> ServerStatus:
     if _port_open(config.listen_address, config.bolt_port):
         raise ServerError(f"port {config.bolt_port} is already in use by another process")
     ensure_distribution(config)
-    _prepare_state(config)
+    prepare_state(config)
     _ensure_password(config)
     cmd = [
         _java(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", *JVM_OPENS,

@@ -99,3 +99,8 @@ def test_statement_splitting_keeps_multiline_statements() -> None:
         "CREATE INDEX a IF NOT EXISTS\nFOR (n:A) ON (n.x)",
         "RETURN 'a;b'",
     )
+
+
+def test_missing_folder_is_an_error_not_an_empty_schema(tmp_path: Path) -> None:
+    with pytest.raises(MigrationError, match="not found"):
+        load_migrations(tmp_path / "nowhere")

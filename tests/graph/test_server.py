@@ -58,9 +58,11 @@ def test_cli_server_has_auth_with_a_private_generated_password(
         uri = f"bolt://127.0.0.1:{bolt}"
         with GraphDatabase.driver(uri, auth=("neo4j", password)) as driver:
             assert driver.execute_query("RETURN 41 + 1 AS n").records[0]["n"] == 42
-        with GraphDatabase.driver(uri, auth=("neo4j", "wrong-password")) as driver:
-            with pytest.raises(AuthError):
-                driver.verify_connectivity()
+        with (
+            GraphDatabase.driver(uri, auth=("neo4j", "wrong-password")) as driver,
+            pytest.raises(AuthError),
+        ):
+            driver.verify_connectivity()
         assert main(["neo4j", "status"]) == 0
         assert f"bolt://127.0.0.1:{bolt}" in capsys.readouterr().out
     finally:
