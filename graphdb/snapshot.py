@@ -1,0 +1,134 @@
+"""Export the interaction graph as plain numpy arrays and id maps for the model side.
+
+The watermark ``as_of`` is read *before* the data, so anything written after it is newer
+than the watermark and a later incremental refresh picks it up; nothing falls in between.
+Per-user rows (one record per user with lists) keep the number of Bolt records small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from neo4j import Driver, ManagedTransaction
+
+READ_CLOCK = "RETURN datetime.transaction() AS now"
+# The weight is decayed to the snapshot's clock so edges of different ages compare fairly.
+READ_USER_EDGES = """
+MATCH (u:User)-[r:INTERACTED]->(i:Item)
+WITH u, i, r, r.weight * 2.0 ^ (-(datetime.transaction().epochMillis - r.last_ts.epochMillis)
+                                 / $half_life_ms) AS weight
+RETURN u.user_id AS user_id, collect(i.item_id) AS item_ids, collect(weight) AS weights,
+       collect(r.last_ts.epochMillis) AS last_ms
+"""
+READ_ITEMS = """
+MATCH (i:Item)
+RETURN i.item_id AS item_id,
+       COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
+                 RETURN DISTINCT 'category:' + c.category_id } AS categories,
+       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } AS brands
+ORDER BY item_id
+"""
+READ_USERS = "MATCH (u:User) RETURN u.user_id AS user_id ORDER BY user_id"
+
+
+@dataclass(frozen=True)
+class GraphSnapshot:
+    """Users, items, weighted edges and item content features, indexed from 0.
+
+    ``weight`` is the decayed edge weight at ``as_of`` and may be <= 0 (a 1-star rating);
+    the model side decides which edges count as positives.
+    """
+
+    as_of: datetime
+    user_ids: list[str]
+    item_ids: list[str]
+    user_index: np.ndarray  # int64[E]
+    item_index: np.ndarray  # int64[E]
+    weight: np.ndarray  # float32[E]
+    last_ts_ms: np.ndarray  # int64[E]
+    feature_ids: list[str]
+    item_feature_ptr: np.ndarray  # int64[n_items + 1]
+    item_feature_index: np.ndarray  # int64[F]
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+
+def _features_csr(
+    per_item: list[list[str]],
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    vocabulary = sorted({f for features in per_item for f in features})
+    position = {f: k for k, f in enumerate(vocabulary)}
+    lengths = np.fromiter((len(f) for f in per_item), dtype=np.int64, count=len(per_item))
+    ptr = np.zeros(len(per_item) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=ptr[1:])
+    index = np.fromiter(
+        (position[f] for features in per_item for f in sorted(features)), dtype=np.int64
+    )
+    return vocabulary, ptr, index
+
+
+def _edges(
+    records: Iterable[dict[str, Any]], user_pos: dict[str, int], item_pos: dict[str, int]
+) -> tuple[np.ndarray, ...]:
+    users, items, weights, last = [], [], [], []
+    for record in records:
+        u = user_pos.get(record["user_id"])
+        if u is None:
+            continue  # created after the id lists were read: newer than as_of, next refresh
+        for item_id, weight, last_ms in zip(
+            record["item_ids"], record["weights"], record["last_ms"], strict=True
+        ):
+            i = item_pos.get(item_id)
+            if i is not None:
+                users.append(u)
+                items.append(i)
+                weights.append(weight)
+                last.append(last_ms)
+    return (
+        np.asarray(users, dtype=np.int64),
+        np.asarray(items, dtype=np.int64),
+        np.asarray(weights, dtype=np.float32),
+        np.asarray(last, dtype=np.int64),
+    )
+
+
+def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapshot:
+    as_of = tx.run(READ_CLOCK).single(strict=True)["now"].to_native()
+    user_ids = [r["user_id"] for r in tx.run(READ_USERS)]
+    item_rows = [(r["item_id"], r["categories"] + r["brands"]) for r in tx.run(READ_ITEMS)]
+    item_ids = [item_id for item_id, _ in item_rows]
+    user_pos = {u: k for k, u in enumerate(user_ids)}
+    item_pos = {i: k for k, i in enumerate(item_ids)}
+    edge_records = [r.data() for r in tx.run(READ_USER_EDGES, half_life_ms=half_life_ms)]
+    users, items, weights, last = _edges(edge_records, user_pos, item_pos)
+    vocabulary, ptr, index = _features_csr([features for _, features in item_rows])
+    return GraphSnapshot(
+        as_of=as_of,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        user_index=users,
+        item_index=items,
+        weight=weights,
+        last_ts_ms=last,
+        feature_ids=vocabulary,
+        item_feature_ptr=ptr,
+        item_feature_index=index,
+    )
+
+
+def read_snapshot(
+    driver: Driver, half_life_ms: float, database: str | None = None
+) -> GraphSnapshot:
+    """The whole interaction graph, read in one transaction."""
+    with driver.session(database=database) as session:
+        return session.execute_read(read_snapshot_tx, half_life_ms)
