@@ -68,11 +68,25 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from app.loading import load_source, offline_load, open_source
 
     if args.offline:
-        print(offline_load(settings, open_source(args.kind, args.source, args.path)))
+        print(offline_load(settings, open_source(args.kind, args.source, args.path)).summary())
         return 0
     with _driver(settings) as driver:
         summary = load_source(driver, settings, args.kind, args.source, args.path, args.batch_size)
     print(summary)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from app.training import run_training, train_config_from
+
+    config = train_config_from(
+        settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
+    )
+    with _driver(settings) as driver:
+        report = run_training(driver, settings, config, force=args.force)
+    print(report.summary())
+    if report.curve:
+        print(f"training curve: {report.curve}")
     return 0
 
 
@@ -115,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--folder", type=Path, default=None, help="migrations folder")
     mig.set_defaults(handler=cmd_migrate)
     _add_import(sub)
+    trn = sub.add_parser("train", help="learn embeddings from the graph and write them back")
+    trn.add_argument("--model", choices=["inductive", "lightgcn"], default=None)
+    trn.add_argument("--epochs", type=int, default=None)
+    trn.add_argument("--time-budget", type=float, default=None, help="seconds of training")
+    trn.add_argument("--force", action="store_true", help="promote even if validation regressed")
+    trn.set_defaults(handler=cmd_train)
     srv = sub.add_parser("serve", help="run the API under gunicorn")
     srv.add_argument("--workers", type=int, default=None)
     srv.set_defaults(handler=cmd_serve)

@@ -28,6 +28,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.importer import import_events, import_items
+from app.loading import offline_load
+from app.settings import Settings, load_settings
 from app.sources.datasets import open_dataset
 from app.validation import IntakeLimits
 from bench.benchlib import REPO_ROOT, rss_mib, shared_data_dir, write_result
@@ -44,7 +46,7 @@ def free_port() -> int:
 
 
 def bench_server(heap: str, pagecache: str) -> ServerConfig:
-    state = REPO_ROOT / "var" / "bench-neo4j"
+    state = REPO_ROOT / "var" / "bench" / "neo4j"  # settings.neo4j_state_dir of state_dir=var/bench
     shutil.rmtree(state, ignore_errors=True)
     return ServerConfig(
         cache_dir=Path.home() / ".cache" / "interest-graph",
@@ -164,6 +166,27 @@ def api_rss(proc: subprocess.Popen[bytes]) -> float:
     return max((rss_mib(int(pid)) for pid in children), default=rss_mib(proc.pid))
 
 
+def bench_settings(config: ServerConfig) -> Settings:
+    return load_settings(
+        state_dir=config.state_dir.parent, neo4j_uri=config.bolt_uri, neo4j_auth=False,
+        neo4j_bolt_port=config.bolt_port, neo4j_http_port=config.http_port,
+        neo4j_heap=config.heap, neo4j_pagecache=config.pagecache,
+    )  # fmt: skip
+
+
+def offline(name: str, args: argparse.Namespace) -> dict[str, float]:
+    """neo4j-admin initial load of a whole dataset into an empty graph, end to end."""
+    config = bench_server(args.heap, args.pagecache)
+    settings = bench_settings(config)
+    try:
+        report = offline_load(settings, open_dataset(name, shared_data_dir() / name))
+    finally:
+        stop(settings.server_config())
+    print(report.summary())
+    return {"events": report.events, "seconds": report.seconds, "validate_s": report.validate_s,
+            "files_s": report.files_s, "import_s": report.import_s}  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -172,20 +195,26 @@ def main() -> int:
     parser.add_argument("--pagecache", default="2g")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    results: dict[str, Any] = {}
+    if not args.quick:
+        results["offline_gowalla"] = offline("gowalla", args)
+        results["offline_beauty"] = offline("amazon-beauty", args)
     config = bench_server(args.heap, args.pagecache)
     status = start(config)
     try:
-        return run(args, config, status.pid or 0)
+        return run(args, config, status.pid or 0, results)
     finally:
         stop(config)
 
 
-def run(args: argparse.Namespace, config: ServerConfig, neo4j_pid: int) -> int:
+def run(
+    args: argparse.Namespace, config: ServerConfig, neo4j_pid: int, results: dict[str, Any]
+) -> int:
     driver = connect(Neo4jTarget(config.bolt_uri))
     migrate(driver)
-    limit = 100_000 if args.quick else None
-    gowalla = bulk_import(driver, "gowalla", limit, args.batch)
-    beauty = bulk_import(driver, "amazon-beauty", 30_000 if args.quick else None, args.batch)
+    results["online_beauty"] = online = bulk_import(
+        driver, "amazon-beauty", 30_000 if args.quick else None, args.batch
+    )
     driver.close()
     proc, base = start_api(config, args.workers)
     try:
@@ -196,23 +225,20 @@ def run(args: argparse.Namespace, config: ServerConfig, neo4j_pid: int) -> int:
         proc.terminate()
         proc.wait(timeout=30)
     metrics = {
-        "ingest_bulk_events_per_s": gowalla["events"] / gowalla["seconds"],
-        "ingest_bulk_beauty_events_per_s": beauty["events"] / beauty["seconds"],
+        "ingest_online_events_per_s": online["events"] / online["seconds"],
         "ingest_http_events_per_s": http_rate,
         "ingest_single_post_p50_ms": statistics.median(latencies),
         "ingest_single_post_p99_ms": percentile(latencies, 99),
         "neo4j_rss_mib": rss_mib(neo4j_pid),
         "api_worker_rss_mib": worker_rss,
     }
-    details = {
-        "gowalla": gowalla,
-        "beauty": beauty,
-        "neo4j_heap": args.heap,
-        "neo4j_pagecache": args.pagecache,
-        "api_workers": args.workers,
-        "quick": args.quick,
-    }
-    path = write_result("ingest", metrics, details)
+    if "offline_gowalla" in results:
+        gowalla, beauty = results["offline_gowalla"], results["offline_beauty"]
+        metrics["ingest_bulk_events_per_s"] = gowalla["events"] / gowalla["seconds"]
+        metrics["ingest_bulk_beauty_events_per_s"] = beauty["events"] / beauty["seconds"]
+    results.update(neo4j_heap=args.heap, neo4j_pagecache=args.pagecache,
+                   api_workers=args.workers, quick=args.quick)  # fmt: skip
+    path = write_result("ingest", metrics, results)
     print(json.dumps(metrics, indent=2), f"\nwritten to {path}")
     return 0
 

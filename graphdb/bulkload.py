@@ -45,14 +45,26 @@ def _iso(ms: int) -> str:
 
 
 def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
-    count = 0
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL)
+    """Write a header and rows (None becomes an empty cell, which the importer skips)."""
+    counter = _Counter(rows)
+    with path.open("w", newline="", encoding="utf-8", buffering=1 << 20) as handle:
+        writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
         writer.writerow(header)
-        for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
-            count += 1
-    return count
+        writer.writerows(counter)
+    return counter.count
+
+
+class _Counter:
+    """Counts rows as the csv writer pulls them, without a Python-level loop per row."""
+
+    def __init__(self, rows: Iterable[Sequence[object]]) -> None:
+        self._rows = iter(rows)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Sequence[object]]:
+        for row in self._rows:
+            self.count += 1
+            yield row
 
 
 def _item_nodes(
