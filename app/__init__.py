@@ -9,7 +9,7 @@ from app.settings import Settings, load_settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app. Neo4j may be down at start: requests then answer 503 until it is back."""
-    from app.api import events, health, items
+    from app.api import events, graph, health, items, users
     from app.errors import register_error_handlers
     from app.graph import init_graph
 
@@ -23,4 +23,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(items.bp)
+    app.register_blueprint(users.bp)
+    app.register_blueprint(graph.bp)
     return app

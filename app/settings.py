@@ -7,7 +7,7 @@ later inside a request.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
     max_future_skew_s: Annotated[float, Field(ge=0)] = 300.0
     min_event_year: Annotated[int, Field(ge=1970, le=2100)] = 1990
+
+    # The model (`interest-graph train`).
+    model_dir: Path = Path("var/models")
+    model_kind: Literal["inductive", "lightgcn"] = "inductive"
+    model_dim: Annotated[int, Field(ge=8, le=1024)] = 64
+    model_layers: Annotated[int, Field(ge=1, le=4)] = 2
+    train_epochs: Annotated[int, Field(ge=1, le=10_000)] = 30
+    train_lr: PositiveFloat = 0.01
+    train_seed: int = 0
+    train_time_budget_s: PositiveFloat | None = None
 
     # Serving.
     host: str = "127.0.0.1"

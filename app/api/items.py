@@ -1,13 +1,17 @@
-"""Catalog upsert: ``PUT /api/v1/items`` takes one item or a batch, all or nothing."""
+"""Items: catalog upsert (``PUT``, one or a batch, all or nothing), details, similar items."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
 from app.api.common import json_body, settings
+from app.api.params import int_arg, reject_unknown
+from app.errors import ApiError
 from app.graph import database, graph_driver
 from app.validation import parse_items
 from graphdb.catalog import upsert_items
+from graphdb.embeddings import active_version
+from graphdb.reads import read_item, similar_items
 
 bp = Blueprint("items", __name__, url_prefix="/api/v1/items")
 
@@ -17,3 +21,32 @@ def put_items() -> tuple[Response, int]:
     rows = parse_items(json_body(), settings().max_batch_events)
     upserted = upsert_items(graph_driver(), rows, database())
     return jsonify({"upserted": upserted, "item_ids": [row.item_id for row in rows]}), 200
+
+
+@bp.get("/<item_id>")
+def get_item(item_id: str) -> Response:
+    item = read_item(graph_driver(), item_id, database())
+    if item is None:
+        raise ApiError(404, "not_found", f"no item {item_id!r}")
+    return jsonify(item)
+
+
+@bp.get("/<item_id>/similar")
+def get_similar(item_id: str) -> Response:
+    reject_unknown({"k"})
+    k = int_arg("k", 20, 1, 1000)
+    item = read_item(graph_driver(), item_id, database())
+    if item is None:
+        raise ApiError(404, "not_found", f"no item {item_id!r}")
+    version = active_version(graph_driver(), database())
+    rows = similar_items(graph_driver(), item_id, k, database())
+    return jsonify(
+        {
+            "item_id": item_id,
+            "model_version": version.version if version else None,
+            "embedded": item.get("embedding_version") is not None,
+            "items": [
+                {"item_id": r["item_id"], "title": r["title"], "score": r["score"]} for r in rows
+            ],
+        }
+    )

@@ -1,0 +1,22 @@
+"""Whole-graph views: ``/api/v1/graph/stats`` and ``/api/v1/models``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from app.graph import database, graph_driver
+from graphdb.reads import graph_stats, model_versions
+
+bp = Blueprint("graph", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/graph/stats")
+def stats() -> Response:
+    return jsonify(graph_stats(graph_driver(), database()))
+
+
+@bp.get("/models")
+def models() -> Response:
+    versions = model_versions(graph_driver(), database())
+    active = next((v["version"] for v in versions if v.get("active")), None)
+    return jsonify({"active": active, "versions": versions})

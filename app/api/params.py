@@ -1,0 +1,72 @@
+"""Query-string parsing with 400s that name the parameter and the accepted range."""
+
+from __future__ import annotations
+
+from flask import request
+
+from app.errors import ApiError
+
+TRUE = {"true", "1", "yes"}
+FALSE = {"false", "0", "no"}
+
+
+def _bad(name: str, message: str) -> ApiError:
+    return ApiError(
+        400, "invalid_parameter", f"query parameter '{name}': {message}", {"parameter": name}
+    )
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(name, f"expected an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise _bad(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def float_arg(name: str, default: float, low: float, high: float) -> float:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _bad(name, f"expected a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise _bad(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def bool_arg(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in TRUE:
+        return True
+    if raw.lower() in FALSE:
+        return False
+    raise _bad(name, f"expected true or false, got {raw!r}")
+
+
+def list_arg(name: str, max_items: int = 1000) -> tuple[str, ...]:
+    raw = request.args.get(name, "")
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    if len(values) > max_items:
+        raise _bad(name, f"at most {max_items} values")
+    return values
+
+
+def str_arg(name: str) -> str | None:
+    raw = request.args.get(name)
+    return raw.strip() or None if raw is not None else None
+
+
+def reject_unknown(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise _bad(unknown[0], f"unknown parameter; accepted: {', '.join(sorted(allowed))}")

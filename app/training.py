@@ -1,0 +1,139 @@
+"""``interest-graph train``: graph snapshot -> GNN training -> registry -> Neo4j write-back.
+
+This is where the graph side and the model side meet, through plain numpy arrays: a
+``GraphSnapshot`` from ``graphdb`` becomes an ``InteractionGraph`` for ``ml``, and the
+model's vectors go back as ``NodeVectors``. Only a version the registry promotes (no
+validation regression, unless forced) is written back and switched active.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from neo4j import Driver
+
+from app.settings import Settings
+from graphdb.embeddings import NodeVectors, write_model_version
+from graphdb.snapshot import GraphSnapshot, read_snapshot
+from ml.data import InteractionGraph
+from ml.embed import full_embeddings
+from ml.evaluate import plot_training_curve
+from ml.models.graph import GraphOperators
+from ml.registry import ModelRegistry, ModelShape
+from ml.train import TrainConfig, default_device, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingReport:
+    version: str
+    promoted: bool
+    reason: str
+    written_users: int = 0
+    written_items: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    device: str = "cpu"
+    curve: Path | None = None
+
+    def summary(self) -> str:
+        state = "promoted and written back" if self.promoted else f"kept inactive ({self.reason})"
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(self.metrics.items()) if "@" in k)
+        return (
+            f"model {self.version} on {self.device} in {self.seconds:.1f}s: {state}; "
+            f"{self.written_users} users and {self.written_items} items embedded; {shown}"
+        )
+
+
+def snapshot_to_graph(snapshot: GraphSnapshot) -> InteractionGraph:
+    """Positive edges only: an item a user rated down is not evidence of interest."""
+    keep = snapshot.weight > 0
+    return InteractionGraph(
+        n_users=snapshot.n_users,
+        n_items=snapshot.n_items,
+        user_index=snapshot.user_index[keep],
+        item_index=snapshot.item_index[keep],
+        weight=snapshot.weight[keep],
+        ts=snapshot.last_ts_ms[keep],
+        user_ids=snapshot.user_ids,
+        item_ids=snapshot.item_ids,
+        item_feature_ptr=snapshot.item_feature_ptr,
+        item_feature_index=snapshot.item_feature_index,
+        n_features=len(snapshot.feature_ids),
+    )
+
+
+def train_config_from(settings: Settings, **overrides: Any) -> TrainConfig:
+    values: dict[str, Any] = {
+        "model": settings.model_kind,
+        "dim": settings.model_dim,
+        "num_layers": settings.model_layers,
+        "epochs": settings.train_epochs,
+        "lr": settings.train_lr,
+        "seed": settings.train_seed,
+        "time_budget_s": settings.train_time_budget_s,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**values)
+
+
+def run_training(
+    driver: Driver, settings: Settings, config: TrainConfig, *, force: bool = False
+) -> TrainingReport:
+    """Train on the current graph; promote and write back unless validation regressed."""
+    started = time.perf_counter()
+    snapshot = read_snapshot(driver, settings.fold_config().half_life_ms, settings.neo4j_database)
+    graph = snapshot_to_graph(snapshot)
+    if graph.n_edges == 0:
+        raise ValueError("the graph has no interactions to learn from; import events first")
+    device = default_device()
+    result = train(graph, config, device)
+    registry = ModelRegistry(settings.model_dir)
+    shape = ModelShape(graph.n_users, graph.n_items, graph.n_features)
+    metrics = {k: float(v) for k, v in result.best_metrics.items() if isinstance(v, int | float)}
+    extra = {"as_of": snapshot.as_of.isoformat(), "seconds_per_epoch": result.seconds_per_epoch,
+             "feature_ids": snapshot.feature_ids}  # fmt: skip
+    version = registry.save(result.model, config, shape, metrics, graph.fingerprint(), extra)
+    curve = registry.versions_dir / version / "training_curve.png"
+    plot_training_curve(result.history, curve, metric=config.monitor)
+    previous = registry.active()
+    promotion = registry.promote(version, metric=config.monitor, force=force)
+    report = TrainingReport(version, promotion.promoted, promotion.reason, metrics=metrics,
+                            device=str(device), curve=curve)  # fmt: skip
+    if promotion.promoted:
+        try:
+            report.written_users, report.written_items = _write_back(
+                driver, settings, version, result.model, graph, snapshot, config, metrics
+            )
+        except Exception:
+            registry.restore_active(previous)  # the graph still serves the previous version
+            raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_back(
+    driver: Driver,
+    settings: Settings,
+    version: str,
+    model: Any,
+    graph: InteractionGraph,
+    snapshot: GraphSnapshot,
+    config: TrainConfig,
+    metrics: dict[str, float],
+) -> tuple[int, int]:
+    # Propagate over the full graph (validation edges included) with the trained weights.
+    ops = GraphOperators.build(graph, default_device())
+    vectors = full_embeddings(model, ops).cpu().numpy().astype(np.float32)
+    users = NodeVectors(snapshot.user_ids, vectors[: graph.n_users])
+    items = NodeVectors(snapshot.item_ids, vectors[graph.n_users :])
+    return write_model_version(
+        driver, version, users, items, model=config.model, config=config.to_dict(),
+        metrics=metrics, database=settings.neo4j_database,
+    )  # fmt: skip

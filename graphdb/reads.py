@@ -1,0 +1,186 @@
+"""Read models for the API: items, similar items, recommendation candidates, profiles, stats.
+
+Every function returns plain dicts and lists; nothing of the driver leaves this module.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from neo4j import Driver, RoutingControl
+
+READ_ITEM = """
+MATCH (i:Item {item_id: $item_id})
+RETURN i {.item_id, .title, .description, .price, .in_stock, .in_catalog, .brand_name,
+          .attributes, .embedding_version} AS item,
+       [(i)-[:IN_CATEGORY]->(c:Category) | c {.category_id, .name, .path}] AS categories,
+       [(i)-[:BY_BRAND]->(b:Brand) | b {.brand_id, .name}] AS brands,
+       COUNT { (i)<-[:INTERACTED]-() } AS users
+"""
+SIMILAR_ITEMS = """
+MATCH (probe:Item {item_id: $item_id})
+WHERE probe.embedding IS NOT NULL
+CALL db.index.vector.queryNodes('item_embedding', $candidates, probe.embedding)
+YIELD node, score
+WHERE node <> probe
+RETURN node.item_id AS item_id, node.title AS title, score
+LIMIT $k
+"""
+USER_STATE = """
+MATCH (u:User {user_id: $user_id})
+RETURN u.embedding AS embedding,
+       COUNT { (u)-[:INTERACTED]->() } AS seen,
+       [(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]] AS categories
+"""
+# Candidates from the vector index; the filters run on the few hundred the index returns.
+VECTOR_CANDIDATES = """
+MATCH (u:User {user_id: $user_id})
+CALL db.index.vector.queryNodes('item_embedding', $candidates, u.embedding)
+YIELD node AS item, score
+WHERE NOT item.item_id IN $exclude
+  AND NOT ($exclude_seen AND EXISTS { (u)-[:INTERACTED]->(item) })
+  AND ($category IS NULL OR EXISTS {
+        (item)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->
+        (:Category {category_id: $category}) })
+  AND ($brand IS NULL OR EXISTS { (item)-[:BY_BRAND]->(:Brand {brand_id: $brand}) })
+RETURN item.item_id AS item_id, item.title AS title, score, item.embedding AS embedding,
+       [(item)-[:IN_CATEGORY]->(c:Category) | c.category_id] AS categories
+"""
+# Why an item: the user's own item most like it (by embedding).
+NEAREST_OWN_ITEMS = """
+MATCH (u:User {user_id: $user_id})-[r:INTERACTED]->(own:Item)
+WHERE own.embedding IS NOT NULL
+WITH own, r ORDER BY r.last_ts DESC LIMIT 50
+UNWIND $item_ids AS item_id
+MATCH (cand:Item {item_id: item_id})
+WITH cand, own, r, vector.similarity.cosine(cand.embedding, own.embedding) AS sim
+ORDER BY sim DESC
+WITH cand, collect({item_id: own.item_id, title: own.title, sim: sim,
+                    bought: r.count_purchase > 0})[0] AS best
+RETURN cand.item_id AS item_id, best
+"""
+# Popularity with decay: the sum of current INTERACTED weights, optionally in one category.
+POPULAR_ITEMS = """
+MATCH (item:Item)<-[r:INTERACTED]-()
+WHERE NOT item.item_id IN $exclude
+  AND ($category IS NULL OR EXISTS {
+        (item)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->
+        (:Category {category_id: $category}) })
+  AND ($brand IS NULL OR EXISTS { (item)-[:BY_BRAND]->(:Brand {brand_id: $brand}) })
+  AND NOT ($exclude_seen AND $user_id IS NOT NULL
+           AND EXISTS { (:User {user_id: $user_id})-[:INTERACTED]->(item) })
+WITH item, sum(r.weight * 2.0 ^ (-(datetime().epochMillis - r.last_ts.epochMillis) / $half_life_ms))
+       AS popularity
+WHERE popularity > 0
+RETURN item.item_id AS item_id, item.title AS title, popularity AS score,
+       [(item)-[:IN_CATEGORY]->(c:Category) | c.category_id] AS categories
+ORDER BY score DESC, item_id
+LIMIT $k
+"""
+GRAPH_STATS = """
+CALL () { MATCH (n:User) RETURN count(n) AS users }
+CALL () { MATCH (n:Item) RETURN count(n) AS items }
+CALL () { MATCH (n:Category) RETURN count(n) AS categories }
+CALL () { MATCH (n:Brand) RETURN count(n) AS brands }
+CALL () { MATCH (n:Interaction) RETURN count(n) AS interactions }
+CALL () { MATCH ()-[r:INTERACTED]->() RETURN count(r) AS interacted_edges }
+CALL () { MATCH ()-[r:INTERESTED_IN]->() RETURN count(r) AS interest_edges }
+CALL () { MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN count(n) AS embedded_items }
+CALL () { MATCH (n:User) WHERE n.embedding IS NOT NULL RETURN count(n) AS embedded_users }
+CALL () { MATCH (n:Item {in_catalog: false}) RETURN count(n) AS catalog_pending_items }
+RETURN users, items, categories, brands, interactions, interacted_edges, interest_edges,
+       embedded_items, embedded_users, catalog_pending_items
+"""
+FILTER_VALUES_EXIST = """
+RETURN ($category IS NULL OR EXISTS { MATCH (:Category {category_id: $category}) }) AS category,
+       ($brand IS NULL OR EXISTS { MATCH (:Brand {brand_id: $brand}) }) AS brand
+"""
+LIST_MODEL_VERSIONS = """
+MATCH (m:ModelVersion)
+RETURN m {.version, .active, .status, .dims, .model, .metrics, .n_users, .n_items,
+          created_at: toString(m.created_at), activated_at: toString(m.activated_at)} AS m
+ORDER BY m.created_at DESC
+"""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a recommendation request narrows to."""
+
+    exclude: tuple[str, ...] = ()
+    exclude_seen: bool = True
+    category: str | None = None
+    brand: str | None = None
+
+    def as_params(self) -> dict[str, Any]:
+        return {"exclude": list(self.exclude), "exclude_seen": self.exclude_seen,
+                "category": self.category, "brand": self.brand}  # fmt: skip
+
+
+def _read(driver: Driver, query: str, database: str | None, **params: Any) -> list[dict[str, Any]]:
+    records = driver.execute_query(
+        query, params, database_=database, routing_=RoutingControl.READ
+    ).records
+    return [record.data() for record in records]
+
+
+def read_item(driver: Driver, item_id: str, database: str | None = None) -> dict[str, Any] | None:
+    rows = _read(driver, READ_ITEM, database, item_id=item_id)
+    if not rows:
+        return None
+    row = rows[0]
+    return {**row["item"], "categories": row["categories"], "brands": row["brands"],
+            "users": row["users"]}  # fmt: skip
+
+
+def similar_items(
+    driver: Driver, item_id: str, k: int, database: str | None = None
+) -> list[dict[str, Any]]:
+    return _read(driver, SIMILAR_ITEMS, database, item_id=item_id, k=k, candidates=k + 1)
+
+
+def user_state(driver: Driver, user_id: str, database: str | None = None) -> dict[str, Any] | None:
+    rows = _read(driver, USER_STATE, database, user_id=user_id)
+    return rows[0] if rows else None
+
+
+def vector_candidates(
+    driver: Driver, user_id: str, candidates: int, filters: Filters, database: str | None = None
+) -> list[dict[str, Any]]:
+    return _read(driver, VECTOR_CANDIDATES, database, user_id=user_id, candidates=candidates,
+                 **filters.as_params())  # fmt: skip
+
+
+def nearest_own_items(
+    driver: Driver, user_id: str, item_ids: list[str], database: str | None = None
+) -> dict[str, dict[str, Any]]:
+    rows = _read(driver, NEAREST_OWN_ITEMS, database, user_id=user_id, item_ids=item_ids)
+    return {row["item_id"]: row["best"] for row in rows if row["best"]}
+
+
+def popular_items(
+    driver: Driver, k: int, half_life_ms: float, filters: Filters, user_id: str | None = None,
+    database: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    return _read(driver, POPULAR_ITEMS, database, k=k, half_life_ms=half_life_ms,
+                 user_id=user_id, **filters.as_params())  # fmt: skip
+
+
+def graph_stats(driver: Driver, database: str | None = None) -> dict[str, int]:
+    return {k: int(v) for k, v in _read(driver, GRAPH_STATS, database)[0].items()}
+
+
+def model_versions(driver: Driver, database: str | None = None) -> list[dict[str, Any]]:
+    versions = [row["m"] for row in _read(driver, LIST_MODEL_VERSIONS, database)]
+    for version in versions:
+        version["metrics"] = json.loads(version.get("metrics") or "{}")
+    return versions
+
+
+def unknown_filters(driver: Driver, filters: Filters, database: str | None = None) -> list[str]:
+    """Names of the filters whose value names no category or brand in the graph."""
+    row = _read(driver, FILTER_VALUES_EXIST, database, category=filters.category,
+                brand=filters.brand)[0]  # fmt: skip
+    return [name for name in ("category", "brand") if not row[name]]

@@ -1,0 +1,178 @@
+"""A file-based model registry: versioned weights, config, data fingerprint and metrics.
+
+Layout (plain files, every write is atomic: temp file or folder, then rename)::
+
+    root/
+      versions/<version>/weights.pt     torch.save(state_dict)
+      versions/<version>/config.json    TrainConfig + model shape
+      versions/<version>/metrics.json   validation (and optional test) metrics
+      versions/<version>/meta.json      data fingerprint, creation time, extra notes
+      ACTIVE                            the promoted version id
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ml.data import InteractionGraph
+from ml.train import EmbeddingModel, TrainConfig, build_model
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Sizes needed to rebuild a model before loading its weights."""
+
+    n_users: int
+    n_items: int
+    n_features: int
+
+    @classmethod
+    def of(cls, graph: InteractionGraph) -> ModelShape:
+        """The shape of a model trained on ``graph``."""
+        return cls(graph.n_users, graph.n_items, graph.n_features)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Outcome of :meth:`ModelRegistry.promote`."""
+
+    promoted: bool
+    reason: str
+    candidate: float | None = None
+    active: float | None = None
+
+
+def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+class ModelRegistry:
+    """Versioned models in a folder, with an ``ACTIVE`` pointer guarded against regressions.
+
+    Args:
+        root: Registry folder (created when missing).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.versions_dir = self.root / "versions"
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+
+    def versions(self) -> list[str]:
+        """All saved versions, oldest first."""
+        return sorted(p.name for p in self.versions_dir.iterdir() if not p.name.startswith("."))
+
+    def save(
+        self,
+        model: EmbeddingModel,
+        config: TrainConfig,
+        shape: ModelShape,
+        metrics: dict[str, float],
+        fingerprint: str,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        """Stores a new version (not yet active) and returns its id."""
+        existing = self.versions()
+        number = int(existing[-1].split("-")[0][1:]) + 1 if existing else 1
+        version = f"v{number:05d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.versions_dir))
+        try:
+            torch.save(model.state_dict(), staging / "weights.pt")
+            _write_json_atomic(
+                staging / "config.json", {"train": config.to_dict(), "shape": shape.__dict__}
+            )
+            _write_json_atomic(staging / "metrics.json", dict(metrics))
+            meta = {"fingerprint": fingerprint, "created": time.time(), "extra": extra or {}}
+            _write_json_atomic(staging / "meta.json", meta)
+            os.rename(staging, self.versions_dir / version)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return version
+
+    def _read(self, version: str, name: str) -> dict[str, Any]:
+        path = self.versions_dir / version / name
+        if not path.exists():
+            raise KeyError(f"unknown model version {version!r}")
+        return json.loads(path.read_text())
+
+    def metrics(self, version: str) -> dict[str, float]:
+        """Metrics stored with ``version``."""
+        return self._read(version, "metrics.json")
+
+    def metadata(self, version: str) -> dict[str, Any]:
+        """Fingerprint, creation time and notes of ``version``."""
+        return self._read(version, "meta.json")
+
+    def config(self, version: str) -> tuple[TrainConfig, ModelShape]:
+        """Training config and model shape of ``version``."""
+        raw = self._read(version, "config.json")
+        return TrainConfig.from_dict(raw["train"]), ModelShape(**raw["shape"])
+
+    def load(self, version: str, device: torch.device) -> EmbeddingModel:
+        """Rebuilds the model of ``version`` on ``device`` in eval mode."""
+        config, shape = self.config(version)
+        model = build_model(config, shape.n_users, shape.n_items, shape.n_features, device)
+        state = torch.load(
+            self.versions_dir / version / "weights.pt", map_location=device, weights_only=True
+        )
+        model.load_state_dict(state)
+        model.eval()
+        return model
+
+    def active(self) -> str | None:
+        """The promoted version, or ``None`` before the first promotion."""
+        pointer = self.root / "ACTIVE"
+        return pointer.read_text().strip() if pointer.exists() else None
+
+    def restore_active(self, version: str | None) -> None:
+        """Puts the pointer back to ``version`` (``None``: no active version), e.g. after a
+        promoted model could not be deployed."""
+        pointer = self.root / "ACTIVE"
+        if version is None:
+            pointer.unlink(missing_ok=True)
+            return
+        tmp = pointer.with_name(f".ACTIVE.tmp{os.getpid()}")
+        tmp.write_text(version + "\n")
+        os.replace(tmp, pointer)
+
+    def promote(
+        self, version: str, metric: str = "recall@20", force: bool = False, tolerance: float = 0.0
+    ) -> Promotion:
+        """Makes ``version`` active unless its ``metric`` regresses against the active one.
+
+        Args:
+            version: Candidate version.
+            metric: Validation metric compared (higher is better).
+            force: Promote even on a regression.
+            tolerance: Allowed drop before it counts as a regression.
+
+        Returns:
+            Whether the pointer moved, and why.
+        """
+        candidate = self.metrics(version).get(metric)
+        current = self.active()
+        active_value = self.metrics(current).get(metric) if current else None
+        if current is not None and not force:
+            if candidate is None:
+                return Promotion(False, f"candidate has no {metric}", None, active_value)
+            if active_value is not None and candidate < active_value - tolerance:
+                reason = f"{metric} regressed: {candidate:.4f} < active {active_value:.4f}"
+                return Promotion(False, reason, candidate, active_value)
+        pointer = self.root / "ACTIVE"
+        tmp = pointer.with_name(f".ACTIVE.tmp{os.getpid()}")
+        tmp.write_text(version + "\n")
+        os.replace(tmp, pointer)
+        reason = "forced" if force else "no active version" if current is None else "not worse"
+        return Promotion(True, reason, candidate, active_value)

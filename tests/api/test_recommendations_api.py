@@ -1,0 +1,160 @@
+"""Reads over a trained demo shop: recommendations, similar items, item, stats, models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from flask.testing import FlaskClient
+from neo4j import Driver
+
+from app import create_app
+from app.graph import EXTENSION_KEY
+from app.importer import import_events, import_items
+from app.settings import Settings, load_settings
+from app.sources.demo import demo_stream
+from app.training import run_training, train_config_from
+from app.validation import IntakeLimits
+from graphdb.fold import FoldConfig
+from tests.conftest import CLEAN_DATA, Neo4jTestServer
+
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def settings(neo4j_server: Neo4jTestServer, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    target = neo4j_server.target
+    return load_settings(
+        neo4j_uri=target.uri, neo4j_password=target.password, neo4j_auth=target.password is not None,
+        model_dir=tmp_path_factory.mktemp("models"), train_epochs=5,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(driver: Driver, settings: Settings) -> Driver:
+    """A demo shop with embeddings, shared by this module's read-only tests."""
+    driver.execute_query(CLEAN_DATA)
+    stream = demo_stream(n_users=100, n_items=80, n_events=5000, seed=11, now=NOW)
+    import_items(driver, stream.items(), progress=False)
+    import_events(driver, stream.events(), FoldConfig(), IntakeLimits(), progress=False)
+    run_training(driver, settings, train_config_from(settings))
+    return driver
+
+
+@pytest.fixture()
+def reader(trained: Driver, settings: Settings) -> Iterator[FlaskClient]:
+    app = create_app(settings)
+    yield app.test_client()
+    app.extensions[EXTENSION_KEY].close()
+
+
+def _busy_user(driver: Driver) -> str:
+    return driver.execute_query(
+        "MATCH (u:User)-[r:INTERACTED]->() WITH u.user_id AS id, count(r) AS n RETURN id ORDER BY n DESC, id LIMIT 1"
+    ).records[0]["id"]
+
+
+def _seen(driver: Driver, user_id: str) -> set[str]:
+    records = driver.execute_query(
+        "MATCH (:User {user_id: $u})-[:INTERACTED]->(i) RETURN collect(i.item_id) AS ids", u=user_id
+    ).records
+    return set(records[0]["ids"])
+
+
+def test_recommendations_are_personal_unseen_and_explained(
+    reader: FlaskClient, trained: Driver
+) -> None:
+    user = _busy_user(trained)
+    body = reader.get(f"/api/v1/users/{user}/recommendations?k=10").get_json()
+    assert body["user_id"] == user and body["fallback"] is None and body["model_version"]
+    ids = [item["item_id"] for item in body["items"]]
+    assert len(ids) == 10 and len(set(ids)) == 10
+    assert not set(ids) & _seen(trained, user)
+    scores = [item["score"] for item in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert any(item["reasons"] for item in body["items"])
+    assert all("text" in reason for item in body["items"] for reason in item["reasons"])
+
+
+def test_filters_and_exclusions_are_honoured(reader: FlaskClient, trained: Driver) -> None:
+    user = _busy_user(trained)
+    first = reader.get(f"/api/v1/users/{user}/recommendations?k=5").get_json()["items"]
+    excluded = first[0]["item_id"]
+    body = reader.get(f"/api/v1/users/{user}/recommendations?k=5&exclude={excluded}").get_json()
+    assert excluded not in [i["item_id"] for i in body["items"]]
+    root = trained.execute_query(
+        "MATCH (c:Category) WHERE NOT (c)-[:SUBCATEGORY_OF]->() RETURN c.category_id AS id ORDER BY id LIMIT 1"
+    ).records[0]["id"]
+    body = reader.get(f"/api/v1/users/{user}/recommendations?k=5&category={root}").get_json()
+    for item in body["items"]:
+        inside = trained.execute_query(
+            "MATCH (:Item {item_id: $i})-[:IN_CATEGORY]->()-[:SUBCATEGORY_OF*0..]->(c:Category {category_id: $c}) "
+            "RETURN count(*) AS n", i=item["item_id"], c=root,
+        ).records[0]["n"]  # fmt: skip
+        assert inside > 0
+    seen_allowed = reader.get(
+        f"/api/v1/users/{user}/recommendations?k=50&exclude_seen=false"
+    ).get_json()
+    assert set(i["item_id"] for i in seen_allowed["items"]) & _seen(trained, user)
+
+
+def test_diversity_changes_the_list_without_repeats(reader: FlaskClient, trained: Driver) -> None:
+    user = _busy_user(trained)
+    plain = [
+        i["item_id"]
+        for i in reader.get(f"/api/v1/users/{user}/recommendations?k=10").get_json()["items"]
+    ]
+    diverse = [
+        i["item_id"]
+        for i in reader.get(f"/api/v1/users/{user}/recommendations?k=10&diversity=0.9").get_json()[
+            "items"
+        ]
+    ]
+    assert len(set(diverse)) == 10 and plain[0] == diverse[0] and plain != diverse
+
+
+def test_unknown_user_gets_a_marked_fallback(reader: FlaskClient) -> None:
+    body = reader.get("/api/v1/users/nobody-ever/recommendations?k=5").get_json()
+    assert body["fallback"] == "popular" and len(body["items"]) == 5
+    assert body["items"][0]["reasons"][0]["type"] == "popular"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [("k=0", "k"), ("k=1001", "k"), ("k=ten", "k"), ("diversity=2", "diversity"),
+     ("exclude_seen=maybe", "exclude_seen"), ("category=no-such-category", "category"),
+     ("brand=no-such-brand", "brand"), ("colour=red", "colour")],
+)  # fmt: skip
+def test_bad_parameters_are_400_naming_them(
+    reader: FlaskClient, query: str, parameter: str
+) -> None:
+    response = reader.get(f"/api/v1/users/u1/recommendations?{query}")
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_parameter" and error["details"]["parameter"] == parameter
+    assert f"'{parameter}'" in error["message"]
+
+
+def test_similar_items_and_item_details(reader: FlaskClient, trained: Driver) -> None:
+    item = trained.execute_query(
+        "MATCH (i:Item {in_catalog: true}) RETURN i.item_id AS id ORDER BY id LIMIT 1"
+    ).records[0]["id"]
+    details = reader.get(f"/api/v1/items/{item}").get_json()
+    assert details["item_id"] == item and details["categories"] and details["embedding_version"]
+    similar = reader.get(f"/api/v1/items/{item}/similar?k=5").get_json()
+    ids = [row["item_id"] for row in similar["items"]]
+    assert len(ids) == 5 and item not in ids and similar["embedded"] is True
+    assert reader.get("/api/v1/items/no-such-item").status_code == 404
+    assert (
+        reader.get("/api/v1/items/no-such-item/similar").get_json()["error"]["code"] == "not_found"
+    )
+    assert reader.get(f"/api/v1/items/{item}/similar?k=-1").status_code == 400
+
+
+def test_stats_and_models(reader: FlaskClient) -> None:
+    stats = reader.get("/api/v1/graph/stats").get_json()
+    assert stats["users"] == stats["embedded_users"] > 0 and stats["interactions"] > 4000
+    models = reader.get("/api/v1/models").get_json()
+    assert models["active"] and models["versions"][0]["active"] is True
+    assert "recall@20" in models["versions"][0]["metrics"]

@@ -1,0 +1,92 @@
+"""``interest-graph train`` end to end on a small demo shop in the real server."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from neo4j import Driver
+
+from app.importer import import_events, import_items
+from app.settings import Settings, load_settings
+from app.sources.demo import demo_stream
+from app.training import run_training, train_config_from
+from app.validation import IntakeLimits
+from graphdb.embeddings import active_version
+from graphdb.fold import FoldConfig
+from ml.registry import ModelRegistry
+from tests.conftest import Neo4jTestServer
+
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture()
+def shop(graph: Driver) -> Driver:
+    stream = demo_stream(n_users=80, n_items=60, n_events=4000, seed=3, now=NOW)
+    import_items(graph, stream.items(), progress=False)
+    import_events(graph, stream.events(), FoldConfig(), IntakeLimits(), progress=False)
+    return graph
+
+
+def _settings(server: Neo4jTestServer, tmp_path: Path) -> Settings:
+    target = server.target
+    return load_settings(
+        neo4j_uri=target.uri, neo4j_password=target.password, neo4j_auth=target.password is not None,
+        model_dir=tmp_path / "models", train_epochs=4,
+    )  # fmt: skip
+
+
+def test_train_writes_back_every_node_and_activates(
+    shop: Driver, neo4j_server: Neo4jTestServer, tmp_path: Path
+) -> None:
+    settings = _settings(neo4j_server, tmp_path)
+    report = run_training(shop, settings, train_config_from(settings))
+    assert report.promoted and report.curve is not None and report.curve.exists()
+    counts = shop.execute_query(
+        "MATCH (n) WHERE n:User OR n:Item "
+        "RETURN count(n) AS total, count(n.embedding) AS embedded, "
+        "count(CASE WHEN n.embedding_version = $v THEN 1 END) AS current",
+        v=report.version,
+    ).records[0]
+    assert counts["total"] == counts["embedded"] == counts["current"]
+    assert (report.written_users, report.written_items) == (
+        80,
+        60,
+    ) or report.written_users + report.written_items == counts["total"]
+    info = active_version(shop)
+    assert info is not None and info.version == report.version and info.dims == 64
+    assert ModelRegistry(settings.model_dir).active() == report.version
+    knn = shop.execute_query(
+        "MATCH (i:Item) WITH i LIMIT 1 "
+        "CALL db.index.vector.queryNodes('item_embedding', 5, i.embedding) YIELD node, score "
+        "RETURN i.item_id AS probe, collect(node.item_id) AS found"
+    ).records[0]
+    assert knn["found"][0] == knn["probe"] and len(knn["found"]) == 5
+
+
+def test_a_regressing_model_is_not_written_back(
+    shop: Driver, neo4j_server: Neo4jTestServer, tmp_path: Path
+) -> None:
+    settings = _settings(neo4j_server, tmp_path)
+    first = run_training(shop, settings, train_config_from(settings))
+    registry = ModelRegistry(settings.model_dir)
+    # Pretend the active model was excellent: the next one must not replace it.
+    metrics_file = registry.versions_dir / first.version / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics["recall@20"] = 2.0
+    metrics_file.write_text(json.dumps(metrics))
+    before = shop.execute_query(
+        "MATCH (i:Item) RETURN i.item_id AS id, i.embedding AS e ORDER BY id"
+    ).records
+    second = run_training(shop, settings, train_config_from(settings, seed=1))
+    assert not second.promoted and "regressed" in second.reason
+    after = shop.execute_query(
+        "MATCH (i:Item) RETURN i.item_id AS id, i.embedding AS e ORDER BY id"
+    ).records
+    assert all(np.array_equal(a["e"], b["e"]) for a, b in zip(before, after, strict=True))
+    assert active_version(shop).version == first.version  # type: ignore[union-attr]
+    forced = run_training(shop, settings, train_config_from(settings, seed=1), force=True)
+    assert forced.promoted and active_version(shop).version == forced.version  # type: ignore[union-attr]
