@@ -14,6 +14,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from neo4j import Driver
 
@@ -21,6 +22,7 @@ from app.importer import import_events, import_items
 from app.sources.demo import demo_stream
 from app.validation import IntakeLimits
 from graphdb.catalog import category_ids, slug
+from graphdb.embeddings import NodeVectors, write_model_version
 from graphdb.fold import FoldConfig
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -100,6 +102,7 @@ class Shop:
     items: list[dict[str, Any]]
     since: Any  # the server's clock just before loading
     params: dict[str, Any]
+    vectors: dict[str, dict[str, np.ndarray]]  # label -> node id -> the embedding written
     leaf: dict[str, str] = field(init=False)
     department: dict[str, str] = field(init=False)
     brand: dict[str, str] = field(init=False)
@@ -138,6 +141,26 @@ def _pending_events(user_id: str) -> list[dict[str, Any]]:
          "type": "view", "ts": (NOW - timedelta(hours=k + 1)).isoformat()}
         for k in range(3)
     ]  # fmt: skip
+
+
+def _write_vectors(driver: Driver) -> dict[str, dict[str, np.ndarray]]:
+    """Seeded vectors through the real write-back path, so the KNN recipes have answers."""
+    rng = np.random.default_rng(7)
+    vectors = {}
+    for label, key in (("User", "user_id"), ("Item", "item_id")):
+        ids = [r["id"] for r in driver.execute_query(
+            f"MATCH (n:{label}) RETURN n.{key} AS id ORDER BY id").records]  # fmt: skip
+        block = rng.standard_normal((len(ids), 64)).astype(np.float32)
+        vectors[label] = NodeVectors(ids, block)
+    write_model_version(driver, "cookbook-v1", vectors["User"], vectors["Item"], model="seeded",
+                        config={}, metrics={"recall@20": 0.0})  # fmt: skip
+    return {label: dict(zip(nv.ids, nv.vectors, strict=True)) for label, nv in vectors.items()}
+
+
+def _cosine_ranking(shop: Shop, query: np.ndarray, candidates: list[str]) -> list[str]:
+    unit, items = query / np.linalg.norm(query), shop.vectors["Item"]
+    score = {c: float(items[c] @ unit / np.linalg.norm(items[c])) for c in candidates}
+    return sorted(candidates, key=lambda c: (-score[c], c))
 
 
 def _params(driver: Driver, user_id: str, since: Any) -> dict[str, Any]:
@@ -182,7 +205,8 @@ def shop(driver: Driver) -> Iterator[Shop]:
     import_items(driver, items, progress=False)
     stats = import_events(driver, events, FOLD, IntakeLimits(), batch_size=600, progress=False)
     assert stats.created == len(events)
-    yield Shop(events, items, since, _params(driver, user_id, since))
+    vectors = _write_vectors(driver)
+    yield Shop(events, items, since, _params(driver, user_id, since), vectors)
     driver.execute_query(CLEAN_DATA)
 
 
@@ -313,7 +337,35 @@ def check_changed(rows: Rows, shop: Shop) -> None:
     assert {r["label"] for r in rows} <= {"User", "Item"}
 
 
+def check_similar_items(rows: Rows, shop: Shop) -> None:
+    probe = shop.params["item_id"]
+    others = sorted(i for i in shop.vectors["Item"] if i != probe)
+    expected = _cosine_ranking(shop, shop.vectors["Item"][probe], others)
+    got = [r["item_id"] for r in rows]
+    assert len(got) == shop.params["limit"] and probe not in got
+    # HNSW is approximate; on a catalogue this small it should agree almost exactly.
+    assert len(set(got) & set(expected[: len(got)])) >= len(got) - 1
+
+
+def check_user_taste(rows: Rows, shop: Shop) -> None:
+    user = shop.params["user_id"]
+    seen = {e["item_id"] for e in shop.events if e["user_id"] == user}
+    unseen = sorted(set(shop.vectors["Item"]) - seen)
+    expected = _cosine_ranking(shop, shop.vectors["User"][user], unseen)
+    got = [r["item_id"] for r in rows]
+    assert len(got) == shop.params["limit"] and not set(got) & seen
+    assert len(set(got) & set(expected[: len(got)])) >= len(got) - 1
+
+
+def check_active_model(rows: Rows, shop: Shop) -> None:
+    assert len(rows) == 1 and rows[0]["version"] == "cookbook-v1" and rows[0]["dims"] == 64
+    assert rows[0]["items_embedded"] == len(shop.items) + 1
+
+
 CHECKS: dict[str, Callable[[Rows, Shop], None]] = {
+    "Items most similar to an item (vector index)": check_similar_items,
+    "Unseen items closest to a user's taste (vector index)": check_user_taste,
+    "The active model version": check_active_model,
     "Graph size by label and relationship type": check_stats,
     "A user's interest profile": check_profile,
     "A user's strongest items": check_strongest_items,
