@@ -84,7 +84,7 @@ def load_source(
 
 
 def run_demo(settings: Settings, serve_after: bool = True) -> int:
-    """Start Neo4j, migrate, load the demo shop once, then serve the API."""
+    """Start Neo4j, migrate, load the demo shop once, train once, then serve the API."""
     from graphdb import server
     from graphdb.driver import connect
     from graphdb.migrations import migrate
@@ -99,6 +99,7 @@ def run_demo(settings: Settings, serve_after: bool = True) -> int:
             print(load_stream(driver, settings, demo_stream(), 5000), file=sys.stderr)
         else:
             print("graph already holds events: demo data not loaded again", file=sys.stderr)
+        _train_once(driver, settings)
     print(
         f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})",
         file=sys.stderr,
@@ -185,3 +186,16 @@ def offline_load(settings: Settings, stream: DatasetStream) -> OfflineLoadReport
         events=len(events), items=len(items), seconds=time.perf_counter() - started,
         validate_s=validate_s, files_s=files_s, import_s=import_s, counts=files.counts,
     )  # fmt: skip
+
+
+def _train_once(driver: Driver, settings: Settings) -> None:
+    """Train when no model is active yet, so the demo serves personal recommendations."""
+    from app.training import run_training, train_config_from
+    from graphdb.embeddings import active_version
+
+    if active_version(driver, settings.neo4j_database) is not None:
+        print("a model is already active: not training again", file=sys.stderr)
+        return
+    print("training the interest model ...", file=sys.stderr, flush=True)
+    report = run_training(driver, settings, train_config_from(settings))
+    print(report.summary(), file=sys.stderr)

@@ -184,3 +184,86 @@ def unknown_filters(driver: Driver, filters: Filters, database: str | None = Non
     row = _read(driver, FILTER_VALUES_EXIST, database, category=filters.category,
                 brand=filters.brand)[0]  # fmt: skip
     return [name for name in ("category", "brand") if not row[name]]
+
+
+INTEREST_PROFILE = """
+MATCH (u:User {user_id: $user_id})-[r:INTERESTED_IN]->(t)
+WITH t, r, r.weight * 2.0 ^ (-(datetime().epochMillis - r.last_ts.epochMillis) / $half_life_ms)
+       AS weight
+RETURN CASE WHEN t:Category THEN 'category' ELSE 'brand' END AS kind,
+       coalesce(t.category_id, t.brand_id) AS id, t.name AS name, weight, r.count AS events,
+       toString(r.last_ts) AS last_ts
+ORDER BY weight DESC, id
+LIMIT $limit
+"""
+# Raw events per window (not decayed): how much attention each category got in that window.
+INTEREST_WINDOWS = """
+MATCH (:User {user_id: $user_id})-[:PERFORMED]->(x:Interaction)-[:ON]->(:Item)
+      -[:IN_CATEGORY]->(c:Category)
+WHERE x.ts >= datetime({epochMillis: $start_ms})
+WITH c, toInteger((x.ts.epochMillis - $start_ms) / $window_ms) AS window, sum(x.weight) AS weight
+WHERE window < $windows
+RETURN window, c.category_id AS id, c.name AS name, weight
+ORDER BY window, weight DESC, id
+"""
+USER_EXISTS = "MATCH (u:User {user_id: $user_id}) RETURN u.user_id AS id"
+# The neighbourhood is read by depth-specific constants: Cypher cannot parameterise the
+# bounds of a variable-length pattern.
+_NEIGHBOURHOOD_TAIL = """
+WITH p LIMIT $limit
+UNWIND relationships(p) AS r
+WITH DISTINCT r
+RETURN elementId(startNode(r)) AS source, elementId(endNode(r)) AS target, type(r) AS type,
+       r.weight AS weight, startNode(r) AS a, endNode(r) AS b
+"""
+_HOPS = "-[:INTERACTED|INTERESTED_IN|IN_CATEGORY|BY_BRAND|SUBCATEGORY_OF"
+NEIGHBOURHOOD = {
+    1: "MATCH p = (u:User {user_id: $user_id})" + _HOPS + "*1..1]-()" + _NEIGHBOURHOOD_TAIL,
+    2: "MATCH p = (u:User {user_id: $user_id})" + _HOPS + "*1..2]-()" + _NEIGHBOURHOOD_TAIL,
+    3: "MATCH p = (u:User {user_id: $user_id})" + _HOPS + "*1..3]-()" + _NEIGHBOURHOOD_TAIL,
+}
+
+
+def interest_profile(
+    driver: Driver, user_id: str, half_life_ms: float, limit: int, database: str | None = None
+) -> list[dict[str, Any]]:
+    return _read(driver, INTEREST_PROFILE, database, user_id=user_id,
+                 half_life_ms=half_life_ms, limit=limit)  # fmt: skip
+
+
+def interest_windows(
+    driver: Driver, user_id: str, start_ms: int, window_ms: int, windows: int,
+    database: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    return _read(driver, INTEREST_WINDOWS, database, user_id=user_id, start_ms=start_ms,
+                 window_ms=window_ms, windows=windows)  # fmt: skip
+
+
+def user_exists(driver: Driver, user_id: str, database: str | None = None) -> bool:
+    return bool(_read(driver, USER_EXISTS, database, user_id=user_id))
+
+
+def _node_view(node: Any) -> dict[str, Any]:
+    label = sorted(node.labels)[0] if node.labels else "Node"
+    key = {"User": "user_id", "Item": "item_id", "Category": "category_id", "Brand": "brand_id"}
+    props = dict(node)
+    return {"id": node.element_id, "label": label, "key": props.get(key.get(label, "")),
+            "name": props.get("title") or props.get("name")}  # fmt: skip
+
+
+def neighbourhood(
+    driver: Driver, user_id: str, depth: int, limit: int, database: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Nodes and edges within ``depth`` hops of a user, for drawing."""
+    records = driver.execute_query(
+        NEIGHBOURHOOD[depth], user_id=user_id, limit=limit, database_=database,
+        routing_=RoutingControl.READ,
+    ).records  # fmt: skip
+    nodes: dict[str, dict[str, Any]] = {}
+    edges = []
+    for r in records:
+        for node in (r["a"], r["b"]):
+            nodes.setdefault(node.element_id, _node_view(node))
+        edges.append({"source": r["source"], "target": r["target"], "type": r["type"],
+                      "weight": r["weight"]})  # fmt: skip
+    return {"nodes": list(nodes.values()), "edges": edges}

@@ -1,15 +1,27 @@
-"""Per-user resources: ``/api/v1/users/{user_id}/recommendations``."""
+"""Per-user resources: recommendations, interest profile over time, graph neighbourhood."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.api.common import settings
 from app.api.params import bool_arg, float_arg, int_arg, list_arg, reject_unknown, str_arg
 from app.errors import ApiError
 from app.graph import database, graph_driver
 from app.recommend import PopularCache, RecommendationRequest, recommend
-from graphdb.reads import Filters, unknown_filters
+from graphdb.reads import (
+    Filters,
+    interest_profile,
+    interest_windows,
+    neighbourhood,
+    unknown_filters,
+    user_exists,
+)
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
@@ -31,14 +43,103 @@ def recommendations(user_id: str) -> Response:
         brand=str_arg("brand"),
     )
     request = RecommendationRequest(
-        user_id=user_id, k=int_arg("k", 20, 1, 1000), filters=filters,
+        user_id=user_id,
+        k=int_arg("k", 20, 1, 1000),
+        filters=filters,
         diversity=float_arg("diversity", 0.0, 0.0, 1.0),
-    )  # fmt: skip
+    )
     unknown = unknown_filters(graph_driver(), filters, database())
     if unknown:
         name = unknown[0]
-        raise ApiError(400, "invalid_parameter", f"query parameter '{name}': no such {name} "
-                       f"{getattr(filters, name)!r}", {"parameter": name})  # fmt: skip
-    body = recommend(graph_driver(), request, settings().fold_config().half_life_ms,
-                     _popular_cache(), database())  # fmt: skip
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"query parameter '{name}': no such {name} {getattr(filters, name)!r}",
+            {"parameter": name},
+        )
+    body = recommend(
+        graph_driver(), request, settings().fold_config().half_life_ms, _popular_cache(), database()
+    )
     return jsonify(body)
+
+
+WINDOW = re.compile(r"^(\d{1,4})([hdw])$")
+UNIT_MS = {"h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+
+
+def _window_ms() -> tuple[str, int]:
+    raw = request.args.get("window", "30d")
+    match = WINDOW.match(raw.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"query parameter 'window': expected a duration like 30d, 12h or 2w, got {raw!r}",
+            {"parameter": "window"},
+        )
+    return raw, int(match.group(1)) * UNIT_MS[match.group(2)]
+
+
+def _require_user(user_id: str) -> None:
+    if not user_exists(graph_driver(), user_id, database()):
+        raise ApiError(404, "not_found", f"no user {user_id!r}")
+
+
+@bp.get("/<user_id>/interests")
+def interests(user_id: str) -> Response:
+    reject_unknown({"window", "windows", "limit"})
+    label, window_ms = _window_ms()
+    windows = int_arg("windows", 3, 1, 12)
+    limit = int_arg("limit", 20, 1, 200)
+    _require_user(user_id)
+    half_life_ms = settings().fold_config().half_life_ms
+    now_ms = int(time.time() * 1000)
+    start_ms = now_ms - windows * window_ms
+    profile = interest_profile(graph_driver(), user_id, half_life_ms, limit, database())
+    rows = interest_windows(graph_driver(), user_id, start_ms, window_ms, windows, database())
+    buckets: list[dict[str, Any]] = [
+        {
+            "start": _iso(start_ms + w * window_ms),
+            "end": _iso(start_ms + (w + 1) * window_ms),
+            "categories": [
+                {"id": r["id"], "name": r["name"], "weight": r["weight"]}
+                for r in rows
+                if r["window"] == w
+            ],
+        }
+        for w in range(windows)
+    ]
+    first = {c["id"]: c["weight"] for c in buckets[0]["categories"]}
+    last = {c["id"]: c["weight"] for c in buckets[-1]["categories"]}
+    change = sorted(
+        ({"id": cid, "change": last.get(cid, 0.0) - first.get(cid, 0.0)} for cid in first | last),
+        key=lambda c: (-abs(c["change"]), c["id"]),
+    )
+    return jsonify(
+        {
+            "user_id": user_id,
+            "window": label,
+            "interests": profile,
+            "windows": buckets,
+            "change": change[:limit],
+        }
+    )
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
+
+
+@bp.get("/<user_id>/graph")
+def user_graph(user_id: str) -> Response:
+    reject_unknown({"depth", "limit"})
+    depth = int_arg("depth", 1, 1, 3)
+    limit = int_arg("limit", 200, 1, 5000)
+    _require_user(user_id)
+    return jsonify(
+        {
+            "user_id": user_id,
+            "depth": depth,
+            **neighbourhood(graph_driver(), user_id, depth, limit, database()),
+        }
+    )
