@@ -10,6 +10,7 @@ from app.settings import Settings, load_settings
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app. Neo4j may be down at start: requests then answer 503 until it is back."""
     from app.api import events, graph, health, items, users
+    from app.auth import init_auth
     from app.errors import register_error_handlers
     from app.graph import init_graph
 
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     init_graph(app, settings)
     register_error_handlers(app)
+    init_auth(app, settings.api_auth)
     app.register_blueprint(health.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(items.bp)

@@ -90,6 +90,28 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_apikey(args: argparse.Namespace, settings: Settings) -> int:
+    from graphdb.apikeys import create_key, list_keys, revoke_key
+
+    with _driver(settings) as driver:
+        if args.action == "create":
+            scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+            key = create_key(driver, args.name, scopes, settings.neo4j_database)
+            print(key)
+            _say("store this key now: only its hash is kept, it cannot be shown again")
+        elif args.action == "revoke":
+            if not args.key_id:
+                raise ValueError("apikey revoke needs a KEY_ID (see `apikey list`)")
+            if not revoke_key(driver, args.key_id, settings.neo4j_database):
+                raise ValueError(f"no API key with id {args.key_id!r}")
+            _say(f"revoked {args.key_id}")
+        else:
+            for info in list_keys(driver, settings.neo4j_database):
+                state = "revoked" if info.revoked else "active"
+                print(f"{info.key_id}\t{state}\t{','.join(info.scopes)}\t{info.name}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.serving import serve
 
@@ -135,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--time-budget", type=float, default=None, help="seconds of training")
     trn.add_argument("--force", action="store_true", help="promote even if validation regressed")
     trn.set_defaults(handler=cmd_train)
+    key = sub.add_parser("apikey", help="create, revoke or list API keys")
+    key.add_argument("action", choices=["create", "revoke", "list"])
+    key.add_argument("key_id", nargs="?", help="the key id to revoke")
+    key.add_argument("--name", default="unnamed", help="who or what the key is for")
+    key.add_argument("--scopes", default="read", help="comma list of read, write, admin")
+    key.set_defaults(handler=cmd_apikey)
     srv = sub.add_parser("serve", help="run the API under gunicorn")
     srv.add_argument("--workers", type=int, default=None)
     srv.set_defaults(handler=cmd_serve)

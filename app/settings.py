@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     train_time_budget_s: PositiveFloat | None = None
 
     # Serving.
+    api_auth: bool = True
     host: str = "127.0.0.1"
     port: Port = 8000
     workers: Annotated[int, Field(ge=1, le=64)] = 2

@@ -33,6 +33,7 @@ from app.settings import Settings, load_settings
 from app.sources.datasets import open_dataset
 from app.validation import IntakeLimits
 from bench.benchlib import REPO_ROOT, rss_mib, shared_data_dir, write_result
+from graphdb.apikeys import create_key
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.fold import FoldConfig
 from graphdb.migrations import migrate
@@ -86,9 +87,13 @@ def synthetic_events(prefix: str, n: int) -> Iterator[dict[str, Any]]:
         }
 
 
+API_KEY: dict[str, str] = {}  # filled once the bench graph exists: requests pay real auth
+
+
 def post_json(url: str, payload: Any) -> int:
     data = json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **API_KEY}
+    request = urllib.request.Request(url, data=data, headers=headers)
     with urllib.request.urlopen(request, timeout=60) as response:
         response.read()
         return int(response.status)
@@ -212,6 +217,7 @@ def run(
 ) -> int:
     driver = connect(Neo4jTarget(config.bolt_uri))
     migrate(driver)
+    API_KEY["Authorization"] = "Bearer " + create_key(driver, "bench", ["write"])
     results["online_beauty"] = online = bulk_import(
         driver, "amazon-beauty", 30_000 if args.quick else None, args.batch
     )

@@ -140,6 +140,7 @@ def app(graph: Driver, neo4j_server: Neo4jTestServer) -> Iterator[Flask]:
         neo4j_password=target.password,
         neo4j_auth=target.password is not None,
         neo4j_database=target.database,
+        api_auth=False,  # tests/api/test_auth.py covers keys and scopes
     )
     application = create_app(settings)
     application.config["TESTING"] = True

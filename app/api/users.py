@@ -14,6 +14,7 @@ from app.api.params import bool_arg, float_arg, int_arg, list_arg, reject_unknow
 from app.errors import ApiError
 from app.graph import database, graph_driver
 from app.recommend import PopularCache, RecommendationRequest, recommend
+from graphdb.erase import erase_user
 from graphdb.reads import (
     Filters,
     interest_profile,
@@ -141,5 +142,19 @@ def user_graph(user_id: str) -> Response:
             "user_id": user_id,
             "depth": depth,
             **neighbourhood(graph_driver(), user_id, depth, limit, database()),
+        }
+    )
+
+
+@bp.delete("/<user_id>")
+def delete_user(user_id: str) -> Response:
+    erasure = erase_user(graph_driver(), user_id, database())
+    if not erasure.user_found:
+        raise ApiError(404, "not_found", f"no user {user_id!r}")
+    return jsonify(
+        {
+            "user_id": user_id,
+            "deleted": {"user": 1, "interactions": erasure.interactions},
+            "items_marked_for_refresh": erasure.items_marked,
         }
     )

@@ -27,7 +27,7 @@ def settings(neo4j_server: Neo4jTestServer, tmp_path_factory: pytest.TempPathFac
     target = neo4j_server.target
     return load_settings(
         neo4j_uri=target.uri, neo4j_password=target.password, neo4j_auth=target.password is not None,
-        model_dir=tmp_path_factory.mktemp("models"), train_epochs=5,
+        model_dir=tmp_path_factory.mktemp("models"), train_epochs=5, api_auth=False,
     )  # fmt: skip
 
 

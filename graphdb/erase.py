@@ -1,0 +1,46 @@
+"""Erasing a person: their user node, interactions, edges and embedding, in one transaction.
+
+The items they touched are stamped ``changed_at`` so the next refresh recomputes whatever
+was derived from this user's behaviour (item embeddings, popularity is computed live).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neo4j import Driver, ManagedTransaction
+
+MARK_TOUCHED_ITEMS = """
+MATCH (:User {user_id: $user_id})-[:INTERACTED]->(i:Item)
+SET i.changed_at = datetime.transaction()
+RETURN count(i) AS n
+"""
+DELETE_INTERACTIONS = """
+MATCH (:User {user_id: $user_id})-[:PERFORMED]->(x:Interaction)
+DETACH DELETE x
+RETURN count(*) AS n
+"""
+DELETE_USER = """
+MATCH (u:User {user_id: $user_id})
+DETACH DELETE u
+RETURN count(*) AS n
+"""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    user_found: bool
+    interactions: int
+    items_marked: int
+
+
+def erase_user_tx(tx: ManagedTransaction, user_id: str) -> Erasure:
+    items = tx.run(MARK_TOUCHED_ITEMS, user_id=user_id).single(strict=True)["n"]
+    events = tx.run(DELETE_INTERACTIONS, user_id=user_id).single(strict=True)["n"]
+    users = tx.run(DELETE_USER, user_id=user_id).single(strict=True)["n"]
+    return Erasure(bool(users), int(events), int(items))
+
+
+def erase_user(driver: Driver, user_id: str, database: str | None = None) -> Erasure:
+    with driver.session(database=database) as session:
+        return session.execute_write(erase_user_tx, user_id)
