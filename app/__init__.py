@@ -9,10 +9,11 @@ from app.settings import Settings, load_settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app. Neo4j may be down at start: requests then answer 503 until it is back."""
-    from app.api import events, graph, health, items, users
+    from app.api import docs, events, graph, health, items, users
     from app.auth import init_auth
     from app.errors import register_error_handlers
     from app.graph import init_graph
+    from app.metrics import init_metrics
 
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -22,9 +23,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_graph(app, settings)
     register_error_handlers(app)
     init_auth(app, settings.api_auth)
+    init_metrics(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(items.bp)
     app.register_blueprint(users.bp)
     app.register_blueprint(graph.bp)
+    app.register_blueprint(docs.bp)
     return app

@@ -100,6 +100,7 @@ def run_demo(settings: Settings, serve_after: bool = True) -> int:
         else:
             print("graph already holds events: demo data not loaded again", file=sys.stderr)
         _train_once(driver, settings)
+        _demo_key(driver, settings)
     print(
         f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})",
         file=sys.stderr,
@@ -199,3 +200,17 @@ def _train_once(driver: Driver, settings: Settings) -> None:
     print("training the interest model ...", file=sys.stderr, flush=True)
     report = run_training(driver, settings, train_config_from(settings))
     print(report.summary(), file=sys.stderr)
+
+
+def _demo_key(driver: Driver, settings: Settings) -> None:
+    """The first run makes an admin key, shown once, so the demo can be called at all."""
+    from graphdb.apikeys import create_key, list_keys
+
+    if not settings.api_auth or list_keys(driver, settings.neo4j_database):
+        return
+    key = create_key(driver, "demo", ["admin"], settings.neo4j_database)
+    print(
+        f"API key (admin, shown once): {key}\n  curl -H 'Authorization: Bearer {key}' "
+        f"http://{settings.host}:{settings.port}/api/v1/graph/stats",
+        file=sys.stderr,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 
 from app.settings import Settings
 
@@ -23,6 +24,9 @@ def serve(settings: Settings, workers: int | None = None) -> int:
         "--graceful-timeout", "20",
         "app:create_app()",
     ]  # fmt: skip
+    # Workers write their metrics to files that /metrics aggregates across processes.
+    metrics_dir = tempfile.mkdtemp(prefix="ig-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
     os.execv(gunicorn, argv)
     return 0  # not reached: execv replaces the process

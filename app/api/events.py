@@ -5,14 +5,21 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from app.api.common import intake_limits, json_body, settings
+from app.api.spec import documented
 from app.graph import database, graph_driver
-from app.validation import parse_events
+from app.validation import EventIn, parse_events
 from graphdb.ingest import write_events
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1/events")
 
 
 @bp.post("")
+@documented(
+    'Store behaviour events (one, a list, or {"events": [...]}); all or nothing',
+    body=EventIn,
+    scope="write",
+    responses={400: "a record is invalid", 413: "body too large", 415: "not JSON"},
+)
 def post_events() -> tuple[Response, int]:
     rows = parse_events(json_body(), intake_limits())
     result = write_events(graph_driver(), rows, settings().fold_config(), database())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from app.api.spec import documented
 from app.graph import database, graph_driver
 from graphdb.reads import graph_stats, model_versions
 
@@ -11,11 +12,13 @@ bp = Blueprint("graph", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/graph/stats")
+@documented("Counts of nodes, edges and embeddings in the graph")
 def stats() -> Response:
     return jsonify(graph_stats(graph_driver(), database()))
 
 
 @bp.get("/models")
+@documented("Model versions with their metrics; which one is active")
 def models() -> Response:
     versions = model_versions(graph_driver(), database())
     active = next((v["version"] for v in versions if v.get("active")), None)

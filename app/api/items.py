@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from app.api.common import json_body, settings
-from app.api.params import int_arg, reject_unknown
+from app.api.params import int_arg
+from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
-from app.validation import parse_items
+from app.validation import ItemIn, parse_items
 from graphdb.catalog import upsert_items
 from graphdb.embeddings import active_version
 from graphdb.reads import read_item, similar_items
@@ -17,6 +18,7 @@ bp = Blueprint("items", __name__, url_prefix="/api/v1/items")
 
 
 @bp.put("")
+@documented('Upsert catalog items (one, a list, or {"items": [...]})', body=ItemIn, scope="write")
 def put_items() -> tuple[Response, int]:
     rows = parse_items(json_body(), settings().max_batch_events)
     upserted = upsert_items(graph_driver(), rows, database())
@@ -24,6 +26,7 @@ def put_items() -> tuple[Response, int]:
 
 
 @bp.get("/<item_id>")
+@documented("An item with its categories, brand and audience size", responses={404: "unknown item"})
 def get_item(item_id: str) -> Response:
     item = read_item(graph_driver(), item_id, database())
     if item is None:
@@ -32,8 +35,12 @@ def get_item(item_id: str) -> Response:
 
 
 @bp.get("/<item_id>/similar")
+@documented(
+    "Items nearest to an item in embedding space (vector index)",
+    query={"k": Param(int, "how many items", 20, 1, 1000)},
+    responses={404: "unknown item"},
+)
 def get_similar(item_id: str) -> Response:
-    reject_unknown({"k"})
     k = int_arg("k", 20, 1, 1000)
     item = read_item(graph_driver(), item_id, database())
     if item is None:

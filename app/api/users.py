@@ -10,7 +10,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.api.common import settings
-from app.api.params import bool_arg, float_arg, int_arg, list_arg, reject_unknown, str_arg
+from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg
+from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
 from app.recommend import PopularCache, RecommendationRequest, recommend
@@ -26,8 +27,6 @@ from graphdb.reads import (
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
-RECOMMENDATION_PARAMS = {"k", "exclude_seen", "category", "brand", "exclude", "diversity"}
-
 
 def _popular_cache() -> PopularCache:
     cache: PopularCache = current_app.extensions.setdefault("popular_cache", PopularCache())
@@ -35,8 +34,18 @@ def _popular_cache() -> PopularCache:
 
 
 @bp.get("/<user_id>/recommendations")
+@documented(
+    "Top-k items for a user: personal (vector index) or a marked fallback",
+    query={
+        "k": Param(int, "how many items", 20, 1, 1000),
+        "exclude_seen": Param(bool, "drop items the user interacted with", True),
+        "category": Param(str, "only items in this category (or below it)"),
+        "brand": Param(str, "only items of this brand"),
+        "exclude": Param(str, "comma-separated item ids to leave out"),
+        "diversity": Param(float, "0 = pure relevance, 1 = maximal MMR diversity", 0.0, 0, 1),
+    },
+)
 def recommendations(user_id: str) -> Response:
-    reject_unknown(RECOMMENDATION_PARAMS)
     filters = Filters(
         exclude=list_arg("exclude"),
         exclude_seen=bool_arg("exclude_seen", True),
@@ -87,8 +96,16 @@ def _require_user(user_id: str) -> None:
 
 
 @bp.get("/<user_id>/interests")
+@documented(
+    "Categories and brands a user is interested in, and how that moved across windows",
+    query={
+        "window": Param(str, "window length: 30d, 12h, 2w", "30d"),
+        "windows": Param(int, "how many consecutive windows up to now", 3, 1, 12),
+        "limit": Param(int, "most interests listed", 20, 1, 200),
+    },
+    responses={404: "unknown user"},
+)
 def interests(user_id: str) -> Response:
-    reject_unknown({"window", "windows", "limit"})
     label, window_ms = _window_ms()
     windows = int_arg("windows", 3, 1, 12)
     limit = int_arg("limit", 20, 1, 200)
@@ -132,8 +149,15 @@ def _iso(ms: int) -> str:
 
 
 @bp.get("/<user_id>/graph")
+@documented(
+    "Nodes and edges around a user, for drawing",
+    query={
+        "depth": Param(int, "hops from the user", 1, 1, 3),
+        "limit": Param(int, "most paths read", 200, 1, 5000),
+    },
+    responses={404: "unknown user"},
+)
 def user_graph(user_id: str) -> Response:
-    reject_unknown({"depth", "limit"})
     depth = int_arg("depth", 1, 1, 3)
     limit = int_arg("limit", 200, 1, 5000)
     _require_user(user_id)
@@ -147,6 +171,11 @@ def user_graph(user_id: str) -> Response:
 
 
 @bp.delete("/<user_id>")
+@documented(
+    "Erase a user: node, interactions, edges, embedding",
+    scope="admin",
+    responses={404: "unknown user"},
+)
 def delete_user(user_id: str) -> Response:
     erasure = erase_user(graph_driver(), user_id, database())
     if not erasure.user_found:
