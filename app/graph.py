@@ -14,7 +14,7 @@ EXTENSION_KEY = "interest_graph.driver"
 
 
 def init_graph(app: Flask, settings: Settings) -> None:
-    driver = connect(settings.neo4j_target(), verify=False)
+    driver = connect(settings.neo4j_target(), verify=False, retry_time_s=settings.neo4j_retry_s)
     app.extensions[EXTENSION_KEY] = driver
     atexit.register(driver.close)
 

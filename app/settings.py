@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     neo4j_user: str = "neo4j"
     neo4j_password: str | None = None
     neo4j_database: str = "neo4j"
+    # How long a request retries a failing graph before answering 503.
+    neo4j_retry_s: Annotated[float, Field(ge=0, le=120)] = 3.0
 
     # The locally provisioned server (`interest-graph neo4j start`).
     state_dir: Path = Path("var")

@@ -1,0 +1,58 @@
+"""``interest-graph serve``: gunicorn workers answer, and they never load torch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from neo4j import Driver
+
+from tests.conftest import Neo4jTestServer
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_gunicorn_serves_without_torch(graph: Driver, neo4j_server: Neo4jTestServer) -> None:
+    port = _free_port()
+    target = neo4j_server.target
+    env = {**os.environ, "IG_NEO4J_URI": target.uri, "IG_PORT": str(port), "IG_WORKERS": "2",
+           "IG_API_AUTH": "false", "IG_NEO4J_AUTH": "true" if target.password else "false"}  # fmt: skip
+    if target.password:
+        env["IG_NEO4J_PASSWORD"] = target.password
+    cli = Path(sys.executable).parent / "interest-graph"
+    proc = subprocess.Popen(
+        [str(cli), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "gunicorn did not become ready"
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"{base}/api/v1/graph/stats", timeout=10) as response:
+            assert b"interactions" in response.read()
+        workers = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(workers) == 2
+        for pid in workers:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            assert "libtorch" not in maps, f"worker {pid} loaded torch"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
