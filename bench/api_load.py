@@ -1,0 +1,234 @@
+"""API load: recommendations and similar items under 32 concurrent clients (wrk).
+
+Loads Gowalla (810k interactions) into a fresh local Neo4j with the offline loader, trains
+embeddings with a time budget, serves the API under gunicorn on this machine, and drives it
+with wrk (a real HTTP load generator; ``apt-get install wrk``). Writes
+``bench/results/api_load.json``. Run from the repository root:
+
+    .venv/bin/python bench/api_load.py [--train-budget-s 240] [--duration-s 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.loading import offline_load
+from app.settings import Settings, load_settings
+from app.sources.datasets import open_dataset
+from app.training import run_training, train_config_from
+from bench.benchlib import REPO_ROOT, rss_mib, shared_data_dir, write_result
+from graphdb.apikeys import create_key
+from graphdb.driver import connect
+from graphdb.server import stop
+
+LUA = """
+local ids = {}
+for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
+math.randomseed(7)
+local fmt, auth = os.getenv("PATH_FMT"), os.getenv("AUTH")
+request = function()
+  return wrk.format("GET", string.format(fmt, ids[math.random(#ids)]), {["Authorization"] = auth})
+end
+"""
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_settings(train_budget_s: float) -> Settings:
+    state = REPO_ROOT / "var" / "bench-api"
+    shutil.rmtree(state, ignore_errors=True)
+    return load_settings(
+        state_dir=state,
+        neo4j_auth=False,
+        neo4j_bolt_port=free_port(),
+        neo4j_http_port=free_port(),
+        neo4j_heap="2g",
+        neo4j_pagecache="2g",
+        model_dir=state / "models",
+        train_time_budget_s=train_budget_s,
+        train_epochs=200,
+    )
+
+
+def with_uri(settings: Settings) -> Settings:
+    return settings.model_copy(update={"neo4j_uri": settings.server_config().bolt_uri})
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """p50/p99 latency (ms) and requests/s from ``wrk --latency`` output."""
+
+    def latency(pct: str) -> float:
+        match = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        if match is None:
+            raise RuntimeError(f"no {pct}% line in wrk output:\n{output}")
+        return float(match.group(1)) * UNITS[match.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses:\n{output}")
+    return {
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "rps": float(rps.group(1)) if rps else 0.0,
+    }
+
+
+def run_wrk(
+    url_fmt: str, ids: list[str], key: str, duration_s: int, connections: int
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        ids_file, script = Path(tmp) / "ids.txt", Path(tmp) / "pick.lua"
+        ids_file.write_text("\n".join(ids) + "\n")
+        script.write_text(LUA)
+        env = {
+            **os.environ,
+            "IDS_FILE": str(ids_file),
+            "PATH_FMT": url_fmt,
+            "AUTH": f"Bearer {key}",
+        }
+        base = url_fmt.split("/api/")[0]
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{duration_s}s",
+                "--latency",
+                "-s",
+                str(script),
+                base,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    print(out)
+    return parse_wrk(out)
+
+
+def start_api(settings: Settings, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "IG_NEO4J_URI": settings.neo4j_uri,
+        "IG_NEO4J_AUTH": "false",
+        "IG_PORT": str(port),
+        "IG_WORKERS": str(workers),
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "interest-graph"), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{base}/health/ready", timeout=2).read()
+            return proc, base
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("API did not become ready")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--train-budget-s", type=float, default=240.0)
+    parser.add_argument("--duration-s", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    settings = with_uri(bench_settings(args.train_budget_s))
+    load = offline_load(settings, open_dataset("gowalla", shared_data_dir() / "gowalla"))
+    print(load.summary())
+    try:
+        return measure(settings, args)
+    finally:
+        stop(settings.server_config())
+
+
+def measure(settings: Settings, args: argparse.Namespace) -> int:
+    with connect(settings.neo4j_target()) as driver:
+        report = run_training(driver, settings, train_config_from(settings))
+        print(report.summary())
+        key = create_key(driver, "bench", ["read"])
+        users = [
+            r["id"]
+            for r in driver.execute_query(
+                "MATCH (u:User) RETURN u.user_id AS id ORDER BY id"
+            ).records
+        ]
+        items = [
+            r["id"]
+            for r in driver.execute_query(
+                "MATCH (i:Item) WHERE i.embedding IS NOT NULL RETURN i.item_id AS id ORDER BY id"
+            ).records
+        ]
+    proc, base = start_api(settings, args.workers)
+    try:
+        recs = run_wrk(
+            f"{base}/api/v1/users/%s/recommendations?k=20",
+            users,
+            key,
+            args.duration_s,
+            args.connections,
+        )
+        similar = run_wrk(
+            f"{base}/api/v1/items/%s/similar?k=20", items, key, args.duration_s, args.connections
+        )
+        workers = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        worker_rss = max(rss_mib(int(pid)) for pid in workers)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    metrics = {
+        "api_recs_p50_ms": recs["p50_ms"],
+        "api_recs_p99_ms": recs["p99_ms"],
+        "api_recs_rps": recs["rps"],
+        "api_similar_p50_ms": similar["p50_ms"],
+        "api_similar_p99_ms": similar["p99_ms"],
+        "api_similar_rps": similar["rps"],
+        "api_worker_rss_mb": worker_rss,
+    }
+    details = {
+        "model": report.version,
+        "model_metrics": report.metrics,
+        "users": len(users),
+        "items": len(items),
+        "connections": args.connections,
+        "workers": args.workers,
+        "duration_s": args.duration_s,
+    }
+    path = write_result("api_load", metrics, details)
+    print(json.dumps(metrics, indent=2), f"\nwritten to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
