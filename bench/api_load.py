@@ -18,8 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,7 +26,14 @@ from app.loading import offline_load
 from app.settings import Settings, load_settings
 from app.sources.datasets import open_dataset
 from app.training import run_training, train_config_from
-from bench.benchlib import REPO_ROOT, rss_mib, shared_data_dir, write_result
+from bench.benchlib import (
+    REPO_ROOT,
+    free_port,
+    shared_data_dir,
+    start_api,
+    worker_rss_mib,
+    write_result,
+)
 from graphdb.apikeys import create_key
 from graphdb.driver import connect
 from graphdb.server import stop
@@ -43,14 +48,6 @@ request = function()
 end
 """
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bench_settings(train_budget_s: float) -> Settings:
@@ -127,32 +124,6 @@ def run_wrk(
     return parse_wrk(out)
 
 
-def start_api(settings: Settings, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "IG_NEO4J_URI": settings.neo4j_uri,
-        "IG_NEO4J_AUTH": "false",
-        "IG_PORT": str(port),
-        "IG_WORKERS": str(workers),
-    }
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "interest-graph"), "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"{base}/health/ready", timeout=2).read()
-            return proc, base
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError("API did not become ready")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--train-budget-s", type=float, default=240.0)
@@ -188,7 +159,9 @@ def measure(settings: Settings, args: argparse.Namespace) -> int:
                 "MATCH (i:Item) WHERE i.embedding IS NOT NULL RETURN i.item_id AS id ORDER BY id"
             ).records
         ]
-    proc, base = start_api(settings, args.workers)
+    proc, base = start_api(
+        {"IG_NEO4J_URI": settings.neo4j_uri, "IG_NEO4J_AUTH": "false"}, args.workers
+    )
     try:
         recs = run_wrk(
             f"{base}/api/v1/users/%s/recommendations?k=20",
@@ -200,10 +173,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> int:
         similar = run_wrk(
             f"{base}/api/v1/items/%s/similar?k=20", items, key, args.duration_s, args.connections
         )
-        workers = subprocess.run(
-            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        worker_rss = max(rss_mib(int(pid)) for pid in workers)
+        worker_rss = worker_rss_mib(proc)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

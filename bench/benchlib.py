@@ -6,7 +6,11 @@ import json
 import os
 import platform
 import shlex
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,3 +61,36 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_api(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """``interest-graph serve`` under gunicorn on a free port; returns it once ready."""
+    port = free_port()
+    env = {**os.environ, **env, "IG_PORT": str(port), "IG_WORKERS": str(workers)}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "interest-graph"), "serve"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{base}/health/ready", timeout=2).read()
+            return proc, base
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("API did not become ready")
+
+
+def worker_rss_mib(proc: subprocess.Popen[bytes]) -> float:
+    """The largest resident size among gunicorn's worker processes."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return max((rss_mib(int(pid)) for pid in children), default=rss_mib(proc.pid))

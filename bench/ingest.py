@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -32,18 +29,20 @@ from app.loading import offline_load
 from app.settings import Settings, load_settings
 from app.sources.datasets import open_dataset
 from app.validation import IntakeLimits
-from bench.benchlib import REPO_ROOT, rss_mib, shared_data_dir, write_result
+from bench.benchlib import (
+    REPO_ROOT,
+    free_port,
+    rss_mib,
+    shared_data_dir,
+    start_api,
+    worker_rss_mib,
+    write_result,
+)
 from graphdb.apikeys import create_key
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.fold import FoldConfig
 from graphdb.migrations import migrate
 from graphdb.server import ServerConfig, start, stop
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bench_server(heap: str, pagecache: str) -> ServerConfig:
@@ -140,37 +139,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def start_api(config: ServerConfig, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "IG_NEO4J_URI": config.bolt_uri,
-        "IG_NEO4J_AUTH": "false",
-        "IG_PORT": str(port),
-        "IG_WORKERS": str(workers),
-    }
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "interest-graph"), "serve"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"{base}/health/ready", timeout=2).read()
-            return proc, base
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError("API did not become ready")
-
-
-def api_rss(proc: subprocess.Popen[bytes]) -> float:
-    children = subprocess.run(
-        ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
-    ).stdout.split()
-    return max((rss_mib(int(pid)) for pid in children), default=rss_mib(proc.pid))
-
-
 def bench_settings(config: ServerConfig) -> Settings:
     return load_settings(
         state_dir=config.state_dir.parent, neo4j_uri=config.bolt_uri, neo4j_auth=False,
@@ -222,11 +190,13 @@ def run(
         driver, "amazon-beauty", 30_000 if args.quick else None, args.batch
     )
     driver.close()
-    proc, base = start_api(config, args.workers)
+    proc, base = start_api(
+        {"IG_NEO4J_URI": config.bolt_uri, "IG_NEO4J_AUTH": "false"}, args.workers
+    )
     try:
         http_rate = http_batches(base, 20_000 if args.quick else 100_000, 500, clients=4)
         latencies = single_post_latencies(base, 300 if args.quick else 2000)
-        worker_rss = api_rss(proc)
+        worker_rss = worker_rss_mib(proc)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -17,11 +17,24 @@ from graphdb.fold import EventRow, FoldConfig, fold_interactions, fold_interests
 
 CONSTRAINT_RETRIES = 3
 
-# Which ids of a batch are already stored (the idempotency check).
-READ_EXISTING_EVENT_IDS = """
-UNWIND $event_ids AS event_id
-MATCH (x:Interaction {event_id: event_id})
-RETURN event_id
+# One read: which event ids are already stored (the idempotency check), and the categories
+# and brands of the batch's items (the interest fold's targets).
+READ_BATCH_STATE = """
+CALL () {
+  UNWIND $event_ids AS event_id
+  MATCH (x:Interaction {event_id: event_id})
+  RETURN collect(event_id) AS existing
+}
+CALL () {
+  UNWIND $item_ids AS item_id
+  MATCH (i:Item {item_id: item_id})
+  RETURN collect({
+    item_id: item_id,
+    categories: COLLECT { MATCH (i)-[:IN_CATEGORY]->(c:Category) RETURN c.category_id },
+    brands: COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN b.brand_id }
+  }) AS targets
+}
+RETURN existing, targets
 """
 # Distinct users and items of the batch, merged once each and stamped for change tracking.
 MERGE_USERS = """
@@ -36,7 +49,7 @@ MERGE (i:Item {item_id: item_id})
 ON CREATE SET i.created_at = datetime.transaction(), i.in_catalog = false
 SET i.changed_at = datetime.transaction()
 """
-# CREATE, not MERGE: the ids were checked above in this transaction, and the uniqueness
+# CREATE, not MERGE: the ids were checked in this transaction, and the uniqueness
 # constraint turns a concurrent duplicate into a ConstraintError that the caller retries.
 CREATE_INTERACTIONS = """
 UNWIND $rows AS row
@@ -47,19 +60,10 @@ SET x.type = row.type, x.ts = datetime({epochMillis: row.ts_ms}), x.value = row.
     x.weight = row.weight, x.text = row.text, x.session_id = row.session_id,
     x.ingested_at = datetime.transaction()
 """
-
-READ_ITEM_TARGETS = """
-UNWIND $item_ids AS item_id
-MATCH (i:Item {item_id: item_id})
-RETURN item_id,
-       COLLECT { MATCH (i)-[:IN_CATEGORY]->(c:Category) RETURN c.category_id } AS categories,
-       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN b.brand_id } AS brands
-"""
-
 # Rows are unique per (user, item), so no two rows of one statement touch the same edge.
 # Every value is computed in WITH before SET so the update reads only the old state.
 FOLD_INTERACTED = """
-UNWIND $rows AS row
+UNWIND $pair_rows AS row
 MATCH (u:User {user_id: row.user_id})
 MATCH (i:Item {item_id: row.item_id})
 MERGE (u)-[r:INTERACTED]->(i)
@@ -87,7 +91,6 @@ SET r.weight = weight,
     r.count_rating = r.count_rating + row.count_rating,
     r.count_review = r.count_review + row.count_review
 """
-
 _FOLD_INTEREST_TAIL = """
 MERGE (u)-[r:INTERESTED_IN]->(t)
 ON CREATE SET r.weight = 0.0, r.count = 0, r.last_ts = datetime({epochMillis: row.last_ms})
@@ -100,7 +103,7 @@ SET r.weight = weight, r.last_ts = datetime({epochMillis: anchor}), r.count = r.
 """
 FOLD_CATEGORY_INTEREST = (
     """
-UNWIND $rows AS row
+UNWIND $category_rows AS row
 MATCH (u:User {user_id: row.user_id})
 MATCH (t:Category {category_id: row.target_id})
 """
@@ -108,11 +111,21 @@ MATCH (t:Category {category_id: row.target_id})
 )
 FOLD_BRAND_INTEREST = (
     """
-UNWIND $rows AS row
+UNWIND $brand_rows AS row
 MATCH (u:User {user_id: row.user_id})
 MATCH (t:Brand {brand_id: row.target_id})
 """
     + _FOLD_INTEREST_TAIL
+)
+# The whole write in one statement (one round trip); each step is a unit subquery over its
+# own rows, run in order, so later steps see the nodes the earlier ones made.
+WRITE_BATCH = (
+    "CALL () {" + MERGE_USERS + "}\n"
+    "CALL () {" + MERGE_ITEMS + "}\n"
+    "CALL () {" + CREATE_INTERACTIONS + "}\n"
+    "CALL () {" + FOLD_INTERACTED + "}\n"
+    "CALL () {" + FOLD_CATEGORY_INTEREST + "}\n"
+    "CALL () {" + FOLD_BRAND_INTEREST + "}\n"
 )
 
 
@@ -149,17 +162,17 @@ def _unique_by_event_id(events: Sequence[EventRow]) -> list[EventRow]:
     return list(seen.values())
 
 
-def _read_targets_tx(
-    tx: ManagedTransaction, item_ids: list[str]
-) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    categories: dict[str, list[str]] = {}
-    brands: dict[str, list[str]] = {}
-    for record in tx.run(READ_ITEM_TARGETS, item_ids=item_ids):
-        if record["categories"]:
-            categories[record["item_id"]] = list(record["categories"])
-        if record["brands"]:
-            brands[record["item_id"]] = list(record["brands"])
-    return categories, brands
+def _read_state_tx(
+    tx: ManagedTransaction, events: Sequence[EventRow]
+) -> tuple[set[str], dict[str, list[str]], dict[str, list[str]]]:
+    record = tx.run(
+        READ_BATCH_STATE,
+        event_ids=[e.event_id for e in events],
+        item_ids=sorted({e.item_id for e in events}),
+    ).single(strict=True)
+    categories = {t["item_id"]: list(t["categories"]) for t in record["targets"] if t["categories"]}
+    brands = {t["item_id"]: list(t["brands"]) for t in record["targets"] if t["brands"]}
+    return set(record["existing"]), categories, brands
 
 
 def write_events_tx(
@@ -167,38 +180,28 @@ def write_events_tx(
 ) -> IngestResult:
     """Store a batch and fold the events it created. Idempotent, so safe to retry."""
     unique = _unique_by_event_id(events)
-    existing = {
-        record["event_id"]
-        for record in tx.run(READ_EXISTING_EVENT_IDS, event_ids=[e.event_id for e in unique])
-    }
+    existing, categories, brands = _read_state_tx(tx, unique)
     # Sorted rows keep lock order stable across concurrent batches (fewer deadlocks).
     created = sorted(
         (e for e in unique if e.event_id not in existing),
         key=lambda e: (e.user_id, e.item_id, e.ts_ms),
     )
     if created:
-        tx.run(MERGE_USERS, user_ids=sorted({e.user_id for e in created})).consume()
-        tx.run(MERGE_ITEMS, item_ids=sorted({e.item_id for e in created})).consume()
-        tx.run(CREATE_INTERACTIONS, rows=_event_params(created, config)).consume()
-        _fold_tx(tx, created, config)
+        tx.run(
+            WRITE_BATCH,
+            user_ids=sorted({e.user_id for e in created}),
+            item_ids=sorted({e.item_id for e in created}),
+            rows=_event_params(created, config),
+            pair_rows=fold_interactions(created, config),
+            category_rows=fold_interests(created, categories, config),
+            brand_rows=fold_interests(created, brands, config),
+            half_life_ms=float(config.half_life_ms),
+        ).consume()
     return IngestResult(
         created=len(created),
         duplicates=len(events) - len(created),
         created_ids=tuple(e.event_id for e in created),
     )
-
-
-def _fold_tx(tx: ManagedTransaction, created: list[EventRow], config: FoldConfig) -> None:
-    half_life_ms = float(config.half_life_ms)
-    tx.run(FOLD_INTERACTED, rows=fold_interactions(created, config), half_life_ms=half_life_ms)
-    item_ids = sorted({e.item_id for e in created})
-    categories, brands = _read_targets_tx(tx, item_ids)
-    if categories:
-        rows = fold_interests(created, categories, config)
-        tx.run(FOLD_CATEGORY_INTEREST, rows=rows, half_life_ms=half_life_ms)
-    if brands:
-        rows = fold_interests(created, brands, config)
-        tx.run(FOLD_BRAND_INTEREST, rows=rows, half_life_ms=half_life_ms)
 
 
 def write_events(

@@ -50,7 +50,7 @@ def require_shared_data(*parts: str) -> Path:
     return path
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -84,8 +84,8 @@ def _from_local_server(request: pytest.FixtureRequest, tmp: Path) -> Neo4jTestSe
     config = ServerConfig(
         cache_dir=Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph")),
         state_dir=tmp,
-        bolt_port=_free_port(),
-        http_port=_free_port(),
+        bolt_port=free_port(),
+        http_port=free_port(),
         heap="1g",
         pagecache="256m",
         auth=False,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,11 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from tests.conftest import Neo4jTestServer
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import Neo4jTestServer, free_port
 
 
 def test_gunicorn_serves_without_torch(graph: Driver, neo4j_server: Neo4jTestServer) -> None:
-    port = _free_port()
+    port = free_port()
     target = neo4j_server.target
     env = {**os.environ, "IG_NEO4J_URI": target.uri, "IG_PORT": str(port), "IG_WORKERS": "2",
            "IG_API_AUTH": "false", "IG_NEO4J_AUTH": "true" if target.password else "false"}  # fmt: skip

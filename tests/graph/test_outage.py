@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from app.settings import load_settings
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.migrations import migrate
 from graphdb.server import ServerConfig, start, stop
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("java") is None or shutil.which("mvn") is None,
@@ -23,16 +23,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_outage_gives_503_then_recovers(tmp_path: Path) -> None:
     config = ServerConfig(
         cache_dir=Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph")),
-        state_dir=tmp_path, bolt_port=_free_port(), http_port=_free_port(), auth=False,
+        state_dir=tmp_path, bolt_port=free_port(), http_port=free_port(), auth=False,
         heap="512m", pagecache="64m",
     )  # fmt: skip
     start(config)

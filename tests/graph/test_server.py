@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
 import urllib.request
 from pathlib import Path
@@ -15,18 +14,12 @@ from neo4j.exceptions import AuthError
 
 from app.cli import main
 from graphdb.server import ServerConfig, ServerError, start, stop
-from tests.conftest import Neo4jTestServer
+from tests.conftest import Neo4jTestServer, free_port
 
 needs_local_toolchain = pytest.mark.skipif(
     shutil.which("java") is None or shutil.which("mvn") is None,
     reason="provisioning a local Neo4j needs java and mvn",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_neo4j_browser_is_served(neo4j_server: Neo4jTestServer) -> None:
@@ -42,7 +35,7 @@ def test_neo4j_browser_is_served(neo4j_server: Neo4jTestServer) -> None:
 def test_cli_server_has_auth_with_a_private_generated_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bolt, http = _free_port(), _free_port()
+    bolt, http = free_port(), free_port()
     monkeypatch.setenv("IG_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("IG_NEO4J_BOLT_PORT", str(bolt))
     monkeypatch.setenv("IG_NEO4J_HTTP_PORT", str(http))
@@ -75,8 +68,8 @@ def test_start_failure_reports_the_log_tail(tmp_path: Path) -> None:
     config = ServerConfig(
         cache_dir=Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph")),
         state_dir=tmp_path,
-        bolt_port=_free_port(),
-        http_port=_free_port(),
+        bolt_port=free_port(),
+        http_port=free_port(),
         auth=False,
         extra_settings={"server.memory.pagecache.size": "not-a-size"},
     )

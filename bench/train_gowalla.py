@@ -1,0 +1,134 @@
+"""Gowalla (LightGCN split): train the weighted LightGCN, report full-ranking test metrics.
+
+Example (the CPU figure of docs/benchmarks.md)::
+
+    .venv/bin/python bench/train_gowalla.py --device cpu --time-budget-s 480
+
+Early stopping uses a holdout of the training file (no validation split is published); the test
+file is only read for the final evaluation and, with ``--track-test``, for the minutes-to-target
+figure (never for model selection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import write_result
+from ml.datasets import load_gowalla, shared_data_dir
+from ml.evaluate import evaluate_ranking, plot_training_curve
+from ml.train import TrainConfig, embed_all, train
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=shared_data_dir() / "gowalla")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--time-budget-s", type=float, default=None)
+    parser.add_argument("--model", default="lightgcn", choices=["lightgcn", "inductive"])
+    parser.add_argument(
+        "--loss", default="full_softmax", choices=["full_softmax", "softmax", "bpr"]
+    )
+    parser.add_argument("--user-batch-size", type=int, default=512)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--negatives", type=int, default=1024)
+    parser.add_argument("--temperature", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-every", type=int, default=1)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--target-recall", type=float, default=0.1830)
+    parser.add_argument("--track-test", action="store_true", help="time to target on test")
+    parser.add_argument("--plot", type=Path, default=None, help="training-curve PNG")
+    parser.add_argument("--name", default="train_gowalla", help="result file name")
+    return parser.parse_args()
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    device = resolve_device(args.device)
+    data = load_gowalla(args.data_dir)
+    seen = data.graph.user_items()
+    config = TrainConfig(
+        model=args.model,
+        dim=args.dim,
+        num_layers=args.layers,
+        loss=args.loss,
+        num_negatives=args.negatives,
+        temperature=args.temperature,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
+        user_batch_size=args.user_batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        patience=args.patience,
+        time_budget_s=args.time_budget_s,
+    )
+    reached: dict[str, float] = {}
+    tracking_seconds = [0.0]
+
+    def on_epoch(row: dict[str, float], model, ops) -> None:
+        line = {k: round(v, 4) for k, v in row.items() if k in ("epoch", "loss", "seconds")}
+        line.update({k: round(v, 4) for k, v in row.items() if k in ("recall@20", "ndcg@20")})
+        if args.track_test and "minutes" not in reached:
+            tick = time.perf_counter()
+            users, items = embed_all(model, ops)
+            test = evaluate_ranking(users, items, data.test, seen, (20,))
+            tracking_seconds[0] += time.perf_counter() - tick
+            line["test_recall@20"] = round(test["recall@20"], 4)
+            if test["recall@20"] >= args.target_recall:
+                elapsed = time.perf_counter() - started - tracking_seconds[0]
+                reached["minutes"] = elapsed / 60
+        print(line, flush=True)
+
+    result = train(data.graph, config, device, on_epoch=on_epoch)
+    users, items = embed_all(result.model, result.ops)
+    test = evaluate_ranking(users, items, data.test, seen, (20,))
+    total_minutes = (time.perf_counter() - started - tracking_seconds[0]) / 60
+    print({k: round(v, 4) for k, v in test.items()}, flush=True)
+    kind = "gpu" if device.type == "cuda" else "cpu"
+    metrics = {
+        "gowalla_recall20": test["recall@20"],
+        "gowalla_ndcg20": test["ndcg@20"],
+        f"gowalla_{kind}_s_per_epoch": result.seconds_per_epoch,
+        f"gowalla_{kind}_minutes": total_minutes,
+        f"gowalla_{kind}_recall20": test["recall@20"],
+    }
+    if "minutes" in reached:
+        metrics[f"gowalla_{kind}_minutes_to_target"] = reached["minutes"]
+    details = {
+        "config": config.to_dict(),
+        "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch,
+        "validation": result.best_metrics,
+        "test": test,
+        "history": result.history,
+        "target_recall": args.target_recall,
+    }
+    path = write_result(args.name, metrics, details)
+    if args.plot is not None:
+        plot_training_curve(result.history, args.plot)
+    print(f"wrote {path}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
