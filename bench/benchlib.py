@@ -1,53 +1,31 @@
-"""Shared pieces of the benchmark scripts: result files, machine description, a Neo4j."""
+"""Shared pieces of the service benchmarks: ports, the API under gunicorn, process memory.
+
+Result files are written by ``bench._common.write_result`` (re-exported here).
+"""
 
 from __future__ import annotations
 
-import json
 import os
-import platform
-import shlex
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bench._common import write_result
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO_ROOT / "bench" / "results"
 
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    system = f"{platform.system()} {platform.release()}"
-    return f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, {system}"
-
-
-def write_result(
-    script: str, metrics: dict[str, float], extra: dict[str, object] | None = None
-) -> Path:
-    """Write ``bench/results/<script>.json`` in the project's result format."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    payload: dict[str, object] = {
-        "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
-        "machine": machine_description(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "metrics": {name: float(value) for name, value in metrics.items()},
-    }
-    if extra:
-        payload["details"] = extra
-    path = RESULTS_DIR / f"{script}.json"
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    return path
+__all__ = [
+    "REPO_ROOT",
+    "free_port",
+    "rss_mib",
+    "shared_data_dir",
+    "start_api",
+    "worker_rss_mib",
+    "write_result",
+]
 
 
 def shared_data_dir() -> Path:

@@ -48,6 +48,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--user-batch-size", type=int, default=512)
     parser.add_argument("--negatives", type=int, default=1024)
     parser.add_argument("--temperature", type=float, default=0.1)
+    parser.add_argument("--lr-decay", type=float, default=1.0, help="per-epoch lr factor")
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--id-dropout", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -86,6 +87,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         num_negatives=args.negatives,
         temperature=args.temperature,
         lr=args.lr,
+        lr_decay=args.lr_decay,
         weight_decay=args.weight_decay,
         batch_size=args.batch_size,
         user_batch_size=args.user_batch_size,

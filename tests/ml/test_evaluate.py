@@ -63,3 +63,13 @@ def test_training_curve_png(tmp_path):
     path = tmp_path / "curve.png"
     plot_training_curve(history, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cutoff_larger_than_catalogue():
+    users = torch.tensor([[1.0]])
+    items = torch.tensor([[2.0], [1.0]])
+    targets = CSRMatrix.from_pairs(np.array([0]), np.array([1]), 1, 2)
+    got = evaluate_ranking(users, items, targets, None, ks=(20,))
+    assert got["recall@20"] == 1.0
+    assert got["ndcg@20"] == pytest.approx(1 / math.log2(3))
+    assert got["precision@20"] == pytest.approx(1 / 20)

@@ -124,3 +124,31 @@ def test_transductive_model_refuses_unseen_nodes(planted_with_features):
     model = WeightedLightGCN(graph.n_users, graph.n_items, dim=4)
     with pytest.raises(ValueError, match="InductiveGCN"):
         model(GraphOperators.build(_grow(graph, item_block), CPU))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit notice raised by PyG import
+def test_propagation_matches_pyg_lgconv(planted):
+    """The cached-CSR propagation equals PyG's reference LightGCN operator with edge weights."""
+    from torch_geometric.nn import LGConv
+
+    graph, _, _ = planted
+    ops = GraphOperators.build(graph, CPU)
+    items = graph.item_index + graph.n_users
+    edge_index = torch.from_numpy(
+        np.stack(
+            [
+                np.concatenate([graph.user_index, items]),
+                np.concatenate([items, graph.user_index]),
+            ]
+        )
+    )
+    edge_weight = torch.from_numpy(np.concatenate([graph.weight, graph.weight]))
+    torch.manual_seed(0)
+    model = WeightedLightGCN(graph.n_users, graph.n_items, dim=8, num_layers=3).eval()
+    x = model.base_embeddings(ops).detach()
+    conv, hidden, total = LGConv(), x, x
+    for _ in range(3):
+        hidden = conv(hidden, edge_index, edge_weight)
+        total = total + hidden
+    with torch.no_grad():
+        assert torch.allclose(model(ops), total / 4, atol=1e-5)

@@ -1,0 +1,7 @@
+"""Embedding models over the user-item graph."""
+
+from ml.models.graph import GraphOperators
+from ml.models.inductive import InductiveGCN
+from ml.models.lightgcn import WeightedLightGCN
+
+__all__ = ["GraphOperators", "InductiveGCN", "WeightedLightGCN"]

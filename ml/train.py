@@ -1,0 +1,389 @@
+"""Training loop: full-graph propagation per step, BPR or sampled-softmax loss, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ml.data import CSRMatrix, InteractionGraph, holdout_split
+from ml.evaluate import evaluate_ranking
+from ml.losses import (
+    bpr_loss,
+    full_softmax_loss,
+    sample_negatives,
+    sampled_softmax_loss,
+    seen_keys,
+)
+from ml.models.graph import GraphOperators, concat_ranges
+from ml.models.inductive import InductiveGCN
+from ml.models.lightgcn import WeightedLightGCN
+
+EmbeddingModel = WeightedLightGCN | InductiveGCN
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run (JSON-serialisable via :meth:`to_dict`).
+
+    Attributes:
+        model: ``"lightgcn"`` (transductive) or ``"inductive"`` (embeds unseen nodes).
+        dim: Embedding size.
+        num_layers: Propagation depth.
+        loss: ``"full_softmax"`` (exact softmax over all items, per-user batches, cosine
+            scores), ``"softmax"`` (sampled softmax over shared negatives, cosine scores) or
+            ``"bpr"``.
+        num_negatives: Negatives shared by a batch for the softmax loss.
+        temperature: Softmax temperature.
+        lr: Adam learning rate.
+        lr_decay: Multiplies the learning rate after every epoch (1.0 = constant).
+        weight_decay: L2 penalty on the batch's layer-0 embeddings (LightGCN style).
+        batch_size: Positive edges per step for ``softmax`` / ``bpr`` (one full-graph
+            propagation per step).
+        user_batch_size: Users per step for ``full_softmax``.
+        epochs: Maximum number of passes over the training edges.
+        seed: Seed of initialisation, batching and sampling.
+        eval_every: Validate every this many epochs.
+        patience: Stop after this many validations without improvement.
+        monitor: Validation metric for early stopping and model selection.
+        eval_k: Cut-offs reported on validation.
+        validation_fraction: Share of a validation user's edges held out when no validation
+            targets are given.
+        validation_users: Users contributing holdout edges (``None`` = all users).
+        time_budget_s: Stop after the epoch that crosses this wall-clock budget (``None`` = off).
+        use_item_id: Inductive model: give known items an ID embedding.
+        id_dropout: Inductive model: probability of hiding an item ID in a step.
+        init_std: Standard deviation of the embedding initialisation.
+    """
+
+    model: str = "lightgcn"
+    dim: int = 64
+    num_layers: int = 2
+    loss: str = "full_softmax"
+    num_negatives: int = 1024
+    temperature: float = 0.1
+    lr: float = 0.05
+    lr_decay: float = 1.0
+    weight_decay: float = 0.0
+    batch_size: int = 8192
+    user_batch_size: int = 512
+    epochs: int = 50
+    seed: int = 0
+    eval_every: int = 1
+    patience: int = 3
+    monitor: str = "recall@20"
+    eval_k: tuple[int, ...] = (20,)
+    validation_fraction: float = 0.2
+    validation_users: int | None = 5000
+    time_budget_s: float | None = None
+    use_item_id: bool = True
+    id_dropout: float = 0.0
+    init_std: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON view of the config."""
+        out = asdict(self)
+        out["eval_k"] = list(self.eval_k)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`."""
+        values = dict(values)
+        values["eval_k"] = tuple(values.get("eval_k", (20,)))
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes:
+        model: The model with the best validation weights loaded (in eval mode).
+        ops: Graph operators of the training graph (for inference and subset refresh).
+        config: The config used.
+        history: Per-epoch ``{"epoch", "loss", "seconds", <validation metrics>}``.
+        best_epoch: Epoch whose weights were kept.
+        best_metrics: Validation metrics of ``best_epoch``.
+        seconds_per_epoch: Mean training seconds per epoch (validation excluded).
+        total_seconds: Wall-clock of the whole call.
+    """
+
+    model: EmbeddingModel
+    ops: GraphOperators
+    config: TrainConfig
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    seconds_per_epoch: float = 0.0
+    total_seconds: float = 0.0
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_model(
+    config: TrainConfig, n_users: int, n_items: int, n_features: int, device: torch.device
+) -> EmbeddingModel:
+    """Instantiates the model named by ``config.model`` on ``device``."""
+    cosine = config.loss in ("softmax", "full_softmax")
+    model: EmbeddingModel
+    if config.model == "lightgcn":
+        model = WeightedLightGCN(
+            n_users, n_items, config.dim, config.num_layers, cosine, config.init_std
+        )
+    elif config.model == "inductive":
+        model = InductiveGCN(
+            n_items,
+            n_features,
+            config.dim,
+            config.num_layers,
+            use_item_id=config.use_item_id,
+            cosine=cosine,
+            id_dropout=config.id_dropout,
+            init_std=config.init_std,
+        )
+    else:
+        raise ValueError(f"unknown model {config.model!r}")
+    return model.to(device)
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seeds torch (CPU and CUDA) and returns a numpy generator for sampling."""
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+@dataclass
+class _Batches:
+    """Training edges on the host plus everything needed to draw batches and negatives."""
+
+    users: np.ndarray
+    items: np.ndarray
+    weights: np.ndarray
+    seen_keys: np.ndarray
+    n_users: int
+    n_items: int
+    user_ptr: np.ndarray  # edges sorted by user: user u owns by_user[user_ptr[u]:user_ptr[u+1]]
+    by_user: np.ndarray
+
+    @classmethod
+    def from_graph(cls, graph: InteractionGraph) -> _Batches:
+        """Host-side training edges of ``graph`` with weights rescaled to mean 1."""
+        by_user = np.argsort(graph.user_index, kind="stable")
+        user_ptr = np.zeros(graph.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(graph.user_index, minlength=graph.n_users), out=user_ptr[1:])
+        return cls(
+            users=graph.user_index,
+            items=graph.item_index,
+            weights=graph.weight / max(float(graph.weight.mean()), 1e-12),
+            seen_keys=seen_keys(graph.user_items()),
+            n_users=graph.n_users,
+            n_items=graph.n_items,
+            user_ptr=user_ptr,
+            by_user=by_user,
+        )
+
+
+def _batch_loss(
+    model: EmbeddingModel,
+    ops: GraphOperators,
+    batches: _Batches,
+    index: np.ndarray,
+    config: TrainConfig,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """Loss of one batch of edges after one full-graph propagation."""
+    device = ops.device
+    users_np, items_np = batches.users[index], batches.items[index]
+    users = torch.from_numpy(users_np).to(device)
+    items = torch.from_numpy(items_np).to(device)
+    weight = torch.from_numpy(batches.weights[index]).to(device)
+    embeddings = model(ops)
+    user_vec, item_vec = embeddings[users], embeddings[items + batches.n_users]
+    if config.loss == "softmax":
+        negatives = torch.from_numpy(rng.integers(0, batches.n_items, config.num_negatives))
+        negative_vec = embeddings[negatives.to(device) + batches.n_users]
+        loss = sampled_softmax_loss(user_vec, item_vec, negative_vec, weight, config.temperature)
+    elif config.loss == "bpr":
+        negatives_np = sample_negatives(batches.seen_keys, batches.n_items, users_np, rng)
+        negative_vec = embeddings[torch.from_numpy(negatives_np).to(device) + batches.n_users]
+        loss = bpr_loss(user_vec, item_vec, negative_vec, weight)
+        items = torch.cat([items, torch.from_numpy(negatives_np).to(device)])
+    else:
+        raise ValueError(f"unknown loss {config.loss!r}")
+    if config.weight_decay > 0:
+        params = model.regularized_parameters(users, items)
+        loss = loss + config.weight_decay * sum(p.pow(2).sum() for p in params) / len(index) / 2
+    return loss
+
+
+def _user_batch_loss(
+    model: EmbeddingModel,
+    ops: GraphOperators,
+    batches: _Batches,
+    users_np: np.ndarray,
+    config: TrainConfig,
+) -> torch.Tensor:
+    """Exact full-softmax loss of every interaction of a batch of users."""
+    device = ops.device
+    starts, ends = batches.user_ptr[users_np], batches.user_ptr[users_np + 1]
+    edges = batches.by_user[concat_ranges(starts, ends)]
+    edge_row = np.repeat(np.arange(len(users_np)), ends - starts)
+    embeddings = model(ops)
+    return full_softmax_loss(
+        embeddings[torch.from_numpy(users_np).to(device)],
+        embeddings[batches.n_users :],
+        torch.from_numpy(edge_row).to(device),
+        torch.from_numpy(batches.items[edges]).to(device),
+        torch.from_numpy(batches.weights[edges]).to(device),
+        config.temperature,
+    )
+
+
+def _run_epoch(
+    model: EmbeddingModel,
+    ops: GraphOperators,
+    batches: _Batches,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    rng: np.random.Generator,
+) -> float:
+    """One pass over the training edges in random order; returns the mean batch loss."""
+    model.train()
+    if config.loss == "full_softmax":
+        active = np.flatnonzero(np.diff(batches.user_ptr) > 0)
+        order, size = rng.permutation(active), config.user_batch_size
+    else:
+        order, size = rng.permutation(len(batches.users)), config.batch_size
+    total, steps = 0.0, 0
+    for start in range(0, len(order), size):
+        index = order[start : start + size]
+        if config.loss == "full_softmax":
+            loss = _user_batch_loss(model, ops, batches, index, config)
+        else:
+            loss = _batch_loss(model, ops, batches, index, config, rng)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total, steps = total + float(loss.detach()), steps + 1
+    return total / max(steps, 1)
+
+
+@torch.no_grad()
+def embed_all(model: EmbeddingModel, ops: GraphOperators) -> tuple[torch.Tensor, torch.Tensor]:
+    """Final ``(user, item)`` embeddings of every node of ``ops`` in eval mode."""
+    was_training = model.training
+    model.eval()
+    embeddings = model(ops)
+    model.train(was_training)
+    return embeddings[: ops.n_users], embeddings[ops.n_users :]
+
+
+def validate(
+    model: EmbeddingModel,
+    ops: GraphOperators,
+    targets: CSRMatrix,
+    exclude: CSRMatrix,
+    ks: tuple[int, ...],
+) -> dict[str, float]:
+    """Full-ranking validation metrics of the current weights."""
+    user_vec, item_vec = embed_all(model, ops)
+    return evaluate_ranking(user_vec, item_vec, targets, exclude, ks)
+
+
+def _validation_setup(
+    graph: InteractionGraph, validation: CSRMatrix | None, config: TrainConfig
+) -> tuple[InteractionGraph, CSRMatrix]:
+    """Training graph and validation targets: given targets, or a holdout of ``graph``."""
+    if validation is not None:
+        return graph, validation
+    split = holdout_split(
+        graph, config.validation_fraction, config.seed, max_users=config.validation_users
+    )
+    return split.train, split.targets
+
+
+@dataclass
+class _BestSoFar:
+    """Early-stopping bookkeeping: the best validated weights and how long ago they were seen."""
+
+    monitor: str
+    state: dict[str, torch.Tensor]
+    value: float = -np.inf
+    epoch: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    stale: int = 0
+
+    def update(self, model: EmbeddingModel, row: dict[str, float]) -> None:
+        """Keeps a copy of the weights if ``row`` improves the monitored metric."""
+        if row[self.monitor] > self.value:
+            self.state = copy.deepcopy(model.state_dict())
+            self.value, self.epoch, self.metrics = row[self.monitor], int(row["epoch"]), dict(row)
+            self.stale = 0
+        else:
+            self.stale += 1
+
+
+def train(
+    graph: InteractionGraph,
+    config: TrainConfig,
+    device: torch.device,
+    validation: CSRMatrix | None = None,
+    on_epoch: Callable[[dict[str, float], EmbeddingModel, GraphOperators], None] | None = None,
+) -> TrainResult:
+    """Trains an embedding model with early stopping on a validation holdout.
+
+    Args:
+        graph: Interactions to learn from.
+        config: Hyper-parameters.
+        device: Where to train (see :func:`default_device`).
+        validation: Validation targets; if ``None`` part of ``graph`` is held out
+            (:func:`ml.data.holdout_split`) and the model is trained on the rest.
+        on_epoch: Called after every epoch with the history row, the model (current weights)
+            and the graph operators (e.g. for progress logs).
+
+    Returns:
+        The best model by ``config.monitor`` and the training history.
+    """
+    started = time.perf_counter()
+    rng = seed_everything(config.seed)
+    train_graph, targets = _validation_setup(graph, validation, config)
+    ops = GraphOperators.build(train_graph, device)
+    seen = train_graph.user_items()
+    batches = _Batches.from_graph(train_graph)
+    model = build_model(config, graph.n_users, graph.n_items, graph.n_features, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+    result = TrainResult(model=model, ops=ops, config=config)
+    best = _BestSoFar(config.monitor, copy.deepcopy(model.state_dict()))
+    for epoch in range(1, config.epochs + 1):
+        tick = time.perf_counter()
+        row: dict[str, float] = {"epoch": epoch}
+        row["loss"] = _run_epoch(model, ops, batches, optimizer, config, rng)
+        schedule.step()
+        row["seconds"] = time.perf_counter() - tick
+        budget = config.time_budget_s
+        out_of_time = budget is not None and time.perf_counter() - started >= budget
+        if epoch % config.eval_every == 0 or epoch == config.epochs or out_of_time:
+            row.update(validate(model, ops, targets, seen, config.eval_k))
+            best.update(model, row)
+        row["elapsed"] = time.perf_counter() - started
+        result.history.append(row)
+        if on_epoch is not None:
+            on_epoch(row, model, ops)
+        if best.stale >= config.patience or out_of_time:
+            break
+    model.load_state_dict(best.state)
+    model.eval()
+    result.best_epoch, result.best_metrics = best.epoch, best.metrics
+    result.seconds_per_epoch = sum(r["seconds"] for r in result.history) / len(result.history)
+    result.total_seconds = time.perf_counter() - started
+    return result
