@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     model_dim: Annotated[int, Field(ge=8, le=1024)] = 64
     model_layers: Annotated[int, Field(ge=1, le=4)] = 2
     train_epochs: Annotated[int, Field(ge=1, le=10_000)] = 30
-    train_lr: PositiveFloat = 0.01
+    train_lr: PositiveFloat = 0.05
     train_seed: int = 0
     train_time_budget_s: PositiveFloat | None = None
 

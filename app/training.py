@@ -37,6 +37,7 @@ class TrainingReport:
     reason: str
     written_users: int = 0
     written_items: int = 0
+    writeback_s: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     device: str = "cpu"
@@ -108,9 +109,11 @@ def run_training(
                             device=str(device), curve=curve)  # fmt: skip
     if promotion.promoted:
         try:
+            tick = time.perf_counter()
             report.written_users, report.written_items = _write_back(
                 driver, settings, version, result.model, graph, snapshot, config, metrics
             )
+            report.writeback_s = time.perf_counter() - tick
         except Exception:
             registry.restore_active(previous)  # the graph still serves the previous version
             raise

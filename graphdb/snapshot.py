@@ -16,12 +16,10 @@ import numpy as np
 from neo4j import Driver, ManagedTransaction
 
 READ_CLOCK = "RETURN datetime.transaction() AS now"
-# The weight is decayed to the snapshot's clock so edges of different ages compare fairly.
+# Stored weights are each at their own last_ts; decay_to_common_clock() aligns them.
 READ_USER_EDGES = """
 MATCH (u:User)-[r:INTERACTED]->(i:Item)
-WITH u, i, r, r.weight * 2.0 ^ (-(datetime.transaction().epochMillis - r.last_ts.epochMillis)
-                                 / $half_life_ms) AS weight
-RETURN u.user_id AS user_id, collect(i.item_id) AS item_ids, collect(weight) AS weights,
+RETURN u.user_id AS user_id, collect(i.item_id) AS item_ids, collect(r.weight) AS weights,
        collect(r.last_ts.epochMillis) AS last_ms
 """
 READ_ITEMS = """
@@ -39,7 +37,8 @@ READ_USERS = "MATCH (u:User) RETURN u.user_id AS user_id ORDER BY user_id"
 class GraphSnapshot:
     """Users, items, weighted edges and item content features, indexed from 0.
 
-    ``weight`` is the decayed edge weight at ``as_of`` and may be <= 0 (a 1-star rating);
+    ``weight`` is the edge weight decayed to the newest edge's time (see
+    :func:`decay_to_common_clock`) and may be <= 0 (a 1-star rating);
     the model side decides which edges count as positives.
     """
 
@@ -61,6 +60,26 @@ class GraphSnapshot:
     @property
     def n_items(self) -> int:
         return len(self.item_ids)
+
+
+MIN_DECAY = 1e-6
+
+
+def decay_to_common_clock(
+    weights: np.ndarray, last_ms: np.ndarray, half_life_ms: float
+) -> np.ndarray:
+    """Decay every edge to the newest edge's time, so weights of different ages compare.
+
+    The clock is the data's own (the newest ``last_ts``), not the wall clock: a history that
+    ended years ago would otherwise decay to float32 zero everywhere, and a common factor
+    changes nothing for a symmetrically normalised graph. The factor is floored at
+    ``MIN_DECAY`` so a very old interaction still counts a little instead of vanishing.
+    """
+    if len(weights) == 0:
+        return weights.astype(np.float32)
+    age = (last_ms.max() - last_ms).astype(np.float64)
+    factor = np.maximum(np.exp2(-age / half_life_ms), MIN_DECAY)
+    return (weights.astype(np.float64) * factor).astype(np.float32)
 
 
 def _features_csr(
@@ -97,7 +116,7 @@ def _edges(
     return (
         np.asarray(users, dtype=np.int64),
         np.asarray(items, dtype=np.int64),
-        np.asarray(weights, dtype=np.float32),
+        np.asarray(weights, dtype=np.float64),
         np.asarray(last, dtype=np.int64),
     )
 
@@ -111,6 +130,7 @@ def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapsh
     item_pos = {i: k for k, i in enumerate(item_ids)}
     edge_records = [r.data() for r in tx.run(READ_USER_EDGES, half_life_ms=half_life_ms)]
     users, items, weights, last = _edges(edge_records, user_pos, item_pos)
+    weights = decay_to_common_clock(weights, last, half_life_ms)
     vocabulary, ptr, index = _features_csr([features for _, features in item_rows])
     return GraphSnapshot(
         as_of=as_of,

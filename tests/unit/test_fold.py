@@ -88,3 +88,17 @@ def test_config_rejects_missing_types_and_bad_half_life() -> None:
         FoldConfig(type_weights={"view": 1.0})
     with pytest.raises(ValueError, match="half_life"):
         FoldConfig(half_life_days=0)
+
+
+def test_snapshot_decay_uses_the_data_clock_and_never_vanishes() -> None:
+    import numpy as np
+
+    from graphdb.snapshot import MIN_DECAY, decay_to_common_clock
+
+    old = 1_288_483_200_000  # 2010-10-31: a finished history, years before the wall clock
+    weights = np.array([8.0, 8.0, 1.0, 2.0])
+    last = np.array([old, old - 30 * DAY, old, old - 20 * 365 * DAY])
+    out = decay_to_common_clock(weights, last, 30 * DAY)
+    assert out.dtype == np.float32 and np.all(out > 0)
+    assert out[0] == 8.0 and out[1] == pytest.approx(4.0) and out[2] == 1.0
+    assert out[3] == pytest.approx(2.0 * MIN_DECAY)
