@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -90,6 +92,20 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.evaluation import evaluate_benchmark
+    from app.training import train_config_from
+
+    config = train_config_from(
+        settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
+    )
+    path = args.path or Path(os.environ.get("IG_SHARED_DATA", "../shared/data")) / args.benchmark
+    report = evaluate_benchmark(args.benchmark, path, config, args.out)
+    print(json.dumps({"benchmark": report["benchmark"], "test": report["test"]}, indent=2))
+    print(f"report and training curve in {args.out}")
+    return 0
+
+
 def cmd_apikey(args: argparse.Namespace, settings: Settings) -> int:
     from graphdb.apikeys import create_key, list_keys, revoke_key
 
@@ -157,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--time-budget", type=float, default=None, help="seconds of training")
     trn.add_argument("--force", action="store_true", help="promote even if validation regressed")
     trn.set_defaults(handler=cmd_train)
+    ev = sub.add_parser("evaluate", help="train and score on a public benchmark split")
+    ev.add_argument("benchmark", choices=["gowalla", "amazon-beauty"])
+    ev.add_argument("--path", type=Path, default=None, help="dataset folder")
+    ev.add_argument("--out", type=Path, default=Path("var/evaluation"))
+    ev.add_argument("--model", choices=["inductive", "lightgcn"], default=None)
+    ev.add_argument("--epochs", type=int, default=None)
+    ev.add_argument("--time-budget", type=float, default=None, help="seconds of training")
+    ev.set_defaults(handler=cmd_evaluate)
     key = sub.add_parser("apikey", help="create, revoke or list API keys")
     key.add_argument("action", choices=["create", "revoke", "list"])
     key.add_argument("key_id", nargs="?", help="the key id to revoke")

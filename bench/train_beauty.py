@@ -17,14 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import write_result
-from ml.data import InteractionGraph
-from ml.datasets import BenchmarkData, load_beauty, shared_data_dir
+from ml.datasets import load_beauty, shared_data_dir, with_validation_edges
 from ml.evaluate import evaluate_ranking, plot_training_curve
 from ml.models import GraphOperators
 from ml.train import TrainConfig, embed_all, train
@@ -56,26 +54,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--plot", type=Path, default=None, help="training-curve PNG")
     parser.add_argument("--name", default="train_beauty", help="result file name")
     return parser.parse_args()
-
-
-def with_validation_edges(data: BenchmarkData) -> InteractionGraph:
-    """The training graph plus every user's validation interaction (latest ts)."""
-    graph, validation = data.graph, data.validation
-    assert validation is not None
-    last_ts = np.zeros(graph.n_users, dtype=np.int64)
-    np.maximum.at(last_ts, graph.user_index, graph.ts if graph.ts is not None else 0)
-    users = validation.rows()
-    return InteractionGraph(
-        n_users=graph.n_users,
-        n_items=graph.n_items,
-        user_index=np.concatenate([graph.user_index, users]),
-        item_index=np.concatenate([graph.item_index, validation.indices]),
-        weight=np.concatenate([graph.weight, np.ones(len(users), dtype=np.float32)]),
-        ts=None if graph.ts is None else np.concatenate([graph.ts, last_ts[users] + 1]),
-        item_feature_ptr=graph.item_feature_ptr,
-        item_feature_index=graph.item_feature_index,
-        n_features=graph.n_features,
-    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -148,3 +148,24 @@ def load_beauty(data_dir: Path, with_features: bool = True) -> BenchmarkData:
     validation = CSRMatrix.from_pairs(np.array(val_u), np.array(val_i), n_users, n_items)
     test = CSRMatrix.from_pairs(np.array(test_u), np.array(test_i), n_users, n_items)
     return BenchmarkData(graph=graph, test=test, validation=validation)
+
+
+def with_validation_edges(data: BenchmarkData) -> InteractionGraph:
+    """The training graph plus every user's validation interaction (latest ts)."""
+    graph, validation = data.graph, data.validation
+    if validation is None:
+        raise ValueError("this benchmark has no validation targets")
+    last_ts = np.zeros(graph.n_users, dtype=np.int64)
+    np.maximum.at(last_ts, graph.user_index, graph.ts if graph.ts is not None else 0)
+    users = validation.rows()
+    return InteractionGraph(
+        n_users=graph.n_users,
+        n_items=graph.n_items,
+        user_index=np.concatenate([graph.user_index, users]),
+        item_index=np.concatenate([graph.item_index, validation.indices]),
+        weight=np.concatenate([graph.weight, np.ones(len(users), dtype=np.float32)]),
+        ts=None if graph.ts is None else np.concatenate([graph.ts, last_ts[users] + 1]),
+        item_feature_ptr=graph.item_feature_ptr,
+        item_feature_index=graph.item_feature_index,
+        n_features=graph.n_features,
+    )
