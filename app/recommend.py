@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 from neo4j import Driver
 
-from graphdb.embeddings import active_version
-from graphdb.reads import Filters, nearest_own_items, popular_items, user_state, vector_candidates
+from graphdb.reads import Filters, popular_items, recommend_state, vector_candidates
 
 MAX_CANDIDATES = 1000
 
@@ -56,20 +55,45 @@ def _reasons(
     if own is not None and own.get("sim", 0) > 0:
         verb = "bought" if own.get("bought") else "interacted with"
         label = own.get("title") or own["item_id"]
-        reasons.append({"type": "similar_to_item", "item_id": own["item_id"],
-                        "text": f"similar to {label} you {verb}"})  # fmt: skip
+        reasons.append(
+            {
+                "type": "similar_to_item",
+                "item_id": own["item_id"],
+                "text": f"similar to {label} you {verb}",
+            }
+        )
     for category in item.get("categories") or []:
         if category in liked:
-            reasons.append({"type": "category_you_like", "category_id": category,
-                            "text": f"in {category}, a category you like"})  # fmt: skip
+            reasons.append(
+                {
+                    "type": "category_you_like",
+                    "category_id": category,
+                    "text": f"in {category}, a category you like",
+                }
+            )
             break
     return reasons
 
 
+def _nearest_own(
+    rows: list[dict[str, Any]], own: list[dict[str, Any]]
+) -> list[dict[str, Any] | None]:
+    """For each candidate, the user's own item most like it (cosine), computed here."""
+    if not own or not rows:
+        return [None] * len(rows)
+    cand = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
+    mine = np.asarray([o["embedding"] for o in own], dtype=np.float32)
+    cand /= np.maximum(np.linalg.norm(cand, axis=1, keepdims=True), 1e-12)
+    mine /= np.maximum(np.linalg.norm(mine, axis=1, keepdims=True), 1e-12)
+    sims = cand @ mine.T
+    best = sims.argmax(axis=1)
+    return [{**own[j], "sim": float(sims[i, j])} for i, j in enumerate(best)]
+
+
 def _personal(
-    driver: Driver, request: RecommendationRequest, seen: int, liked: set[str], database: str | None
+    driver: Driver, request: RecommendationRequest, state: dict[str, Any], database: str | None
 ) -> list[dict[str, Any]]:
-    pool = max(request.k * (4 if request.diversity > 0 else 2), request.k + seen + 20)
+    pool = max(request.k * (4 if request.diversity > 0 else 2), request.k + state["seen"] + 20)
     rows = vector_candidates(
         driver, request.user_id, min(pool, MAX_CANDIDATES), request.filters, database
     )
@@ -78,15 +102,15 @@ def _personal(
         relevance = np.asarray([r["score"] for r in rows], dtype=np.float32)
         rows = [rows[i] for i in mmr(vectors, relevance, request.k, request.diversity)]
     rows = rows[: request.k]
-    own = nearest_own_items(driver, request.user_id, [r["item_id"] for r in rows], database)
+    liked = {c for c, w in state["categories"] if w > 0}
     return [
         {
             "item_id": r["item_id"],
             "title": r["title"],
             "score": float(r["score"]),
-            "reasons": _reasons(r, own.get(r["item_id"]), liked),
-        }  # fmt: skip
-        for r in rows
+            "reasons": _reasons(r, own, liked),
+        }
+        for r, own in zip(rows, _nearest_own(rows, state["own"]), strict=True)
     ]
 
 
@@ -108,9 +132,13 @@ class PopularCache:
 
 
 def _fallback(
-    driver: Driver, request: RecommendationRequest, liked: list[str], half_life_ms: float,
-    cache: PopularCache, database: str | None,
-) -> tuple[str, list[dict[str, Any]]]:  # fmt: skip
+    driver: Driver,
+    request: RecommendationRequest,
+    liked: list[str],
+    half_life_ms: float,
+    cache: PopularCache,
+    database: str | None,
+) -> tuple[str, list[dict[str, Any]]]:
     f = request.filters
     for kind, category in [("popular_in_your_categories", c) for c in liked[:3]] + [
         ("popular", f.category)
@@ -122,8 +150,12 @@ def _fallback(
             tuple(scoped.exclude),
             request.user_id if f.exclude_seen else None,
         )
-        rows = cache.get(key, lambda s=scoped: popular_items(
-            driver, request.k, half_life_ms, s, request.user_id, database))  # fmt: skip
+        rows = cache.get(
+            key,
+            lambda s=scoped: popular_items(
+                driver, request.k, half_life_ms, s, request.user_id, database
+            ),
+        )
         if rows:
             reason = "popular in a category you like" if kind != "popular" else "trending"
             return kind, [
@@ -132,30 +164,42 @@ def _fallback(
                     "title": r["title"],
                     "score": float(r["score"]),
                     "reasons": [{"type": kind, "text": reason}],
-                }  # fmt: skip
+                }
                 for r in rows
             ]
     return "popular", []
 
 
+class UnknownFilterValue(ValueError):
+    """A category or brand filter names nothing in the graph."""
+
+    def __init__(self, name: str, value: str | None) -> None:
+        super().__init__(f"no such {name} {value!r}")
+        self.name = name
+
+
 def recommend(
-    driver: Driver, request: RecommendationRequest, half_life_ms: float, cache: PopularCache,
+    driver: Driver,
+    request: RecommendationRequest,
+    half_life_ms: float,
+    cache: PopularCache,
     database: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    """The response body of ``GET /api/v1/users/{id}/recommendations``."""
-    state = user_state(driver, request.user_id, database)
-    version = active_version(driver, database)
-    liked_rows = sorted((state or {}).get("categories") or [], key=lambda cw: -cw[1])
-    liked = [c for c, w in liked_rows if w > 0]
+) -> dict[str, Any]:
+    """The response body of ``GET /api/v1/users/{id}/recommendations`` (2 graph round trips)."""
+    state = recommend_state(driver, request.user_id, request.filters, database)
+    for name in ("category", "brand"):
+        if not state[f"{name}_ok"]:
+            raise UnknownFilterValue(name, getattr(request.filters, name))
+    liked = [c for c, w in sorted(state["categories"], key=lambda cw: -cw[1]) if w > 0]
     fallback: str | None = None
     items: list[dict[str, Any]] = []
-    if state is not None and state.get("embedding") is not None and version is not None:
-        items = _personal(driver, request, int(state["seen"]), set(liked), database)
+    if state["embedding"] is not None and state["version"] is not None:
+        items = _personal(driver, request, state, database)
     if not items:  # unknown or not yet embedded user, or filters left nothing personal
         fallback, items = _fallback(driver, request, liked, half_life_ms, cache, database)
     return {
         "user_id": request.user_id,
-        "model_version": version.version if version else None,
+        "model_version": state["version"],
         "generated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "fallback": fallback,
         "items": items,

@@ -19,6 +19,7 @@ def serve(settings: Settings, workers: int | None = None) -> int:
     argv = [
         gunicorn,
         "--workers", str(workers or settings.workers),
+        "--threads", str(settings.threads),
         "--bind", f"{settings.host}:{settings.port}",
         "--access-logfile", "-",
         "--graceful-timeout", "20",

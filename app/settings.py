@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Port = 8000
     workers: Annotated[int, Field(ge=1, le=64)] = 2
+    # Threads per worker: requests mostly wait on Neo4j, so threads overlap that waiting.
+    threads: Annotated[int, Field(ge=1, le=256)] = 8
 
     @field_validator("type_weights")
     @classmethod

@@ -19,20 +19,38 @@ RETURN i {.item_id, .title, .description, .price, .in_stock, .in_catalog, .brand
        [(i)-[:BY_BRAND]->(b:Brand) | b {.brand_id, .name}] AS brands,
        COUNT { (i)<-[:INTERACTED]-() } AS users
 """
+# One round trip: whether the item exists, the active version, and its nearest items.
 SIMILAR_ITEMS = """
-MATCH (probe:Item {item_id: $item_id})
-WHERE probe.embedding IS NOT NULL
-CALL db.index.vector.queryNodes('item_embedding', $candidates, probe.embedding)
-YIELD node, score
-WHERE node <> probe
-RETURN node.item_id AS item_id, node.title AS title, score
-LIMIT $k
+OPTIONAL MATCH (probe:Item {item_id: $item_id})
+OPTIONAL MATCH (m:ModelVersion {active: true})
+CALL (probe) {
+  WITH probe WHERE probe.embedding IS NOT NULL
+  CALL db.index.vector.queryNodes('item_embedding', $candidates, probe.embedding)
+  YIELD node, score
+  WITH node, score WHERE node <> probe
+  ORDER BY score DESC
+  RETURN collect({item_id: node.item_id, title: node.title, score: score})[..$k] AS items
+}
+RETURN probe IS NOT NULL AS found, probe.embedding IS NOT NULL AS embedded,
+       m.version AS version, items
 """
-USER_STATE = """
-MATCH (u:User {user_id: $user_id})
-RETURN u.embedding AS embedding,
-       COUNT { (u)-[:INTERACTED]->() } AS seen,
-       [(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]] AS categories
+# Everything a recommendation needs besides the candidates, in one round trip: the active
+# version, the user's vector, interests and their 50 most recent embedded items (for
+# "similar to X you bought" reasons), and whether the filter values exist.
+RECOMMEND_STATE = """
+OPTIONAL MATCH (m:ModelVersion {active: true})
+OPTIONAL MATCH (u:User {user_id: $user_id})
+RETURN m.version AS version, u IS NOT NULL AS known, u.embedding AS embedding,
+       CASE WHEN u IS NULL THEN 0 ELSE COUNT { (u)-[:INTERACTED]->() } END AS seen,
+       CASE WHEN u IS NULL THEN [] ELSE
+         [(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]] END AS categories,
+       CASE WHEN u IS NULL THEN [] ELSE COLLECT {
+         MATCH (u)-[r:INTERACTED]->(i:Item) WHERE i.embedding IS NOT NULL
+         RETURN {item_id: i.item_id, title: i.title, embedding: i.embedding,
+                 bought: r.count_purchase > 0}
+         ORDER BY r.last_ts DESC LIMIT 50 } END AS own,
+       ($category IS NULL OR EXISTS { MATCH (:Category {category_id: $category}) }) AS category_ok,
+       ($brand IS NULL OR EXISTS { MATCH (:Brand {brand_id: $brand}) }) AS brand_ok
 """
 # Candidates from the vector index; the filters run on the few hundred the index returns.
 VECTOR_CANDIDATES = """
@@ -47,19 +65,6 @@ WHERE NOT item.item_id IN $exclude
   AND ($brand IS NULL OR EXISTS { (item)-[:BY_BRAND]->(:Brand {brand_id: $brand}) })
 RETURN item.item_id AS item_id, item.title AS title, score, item.embedding AS embedding,
        [(item)-[:IN_CATEGORY]->(c:Category) | c.category_id] AS categories
-"""
-# Why an item: the user's own item most like it (by embedding).
-NEAREST_OWN_ITEMS = """
-MATCH (u:User {user_id: $user_id})-[r:INTERACTED]->(own:Item)
-WHERE own.embedding IS NOT NULL
-WITH own, r ORDER BY r.last_ts DESC LIMIT 50
-UNWIND $item_ids AS item_id
-MATCH (cand:Item {item_id: item_id})
-WITH cand, own, r, vector.similarity.cosine(cand.embedding, own.embedding) AS sim
-ORDER BY sim DESC
-WITH cand, collect({item_id: own.item_id, title: own.title, sim: sim,
-                    bought: r.count_purchase > 0})[0] AS best
-RETURN cand.item_id AS item_id, best
 """
 # Popularity with decay: the sum of current INTERACTED weights, optionally in one category.
 POPULAR_ITEMS = """
@@ -93,10 +98,6 @@ CALL () { MATCH (n:Item {in_catalog: false}) RETURN count(n) AS catalog_pending_
 RETURN users, items, categories, brands, interactions, interacted_edges, interest_edges,
        embedded_items, embedded_users, catalog_pending_items
 """
-FILTER_VALUES_EXIST = """
-RETURN ($category IS NULL OR EXISTS { MATCH (:Category {category_id: $category}) }) AS category,
-       ($brand IS NULL OR EXISTS { MATCH (:Brand {brand_id: $brand}) }) AS brand
-"""
 LIST_MODEL_VERSIONS = """
 MATCH (m:ModelVersion)
 RETURN m {.version, .active, .status, .dims, .model, .metrics, .n_users, .n_items,
@@ -115,8 +116,12 @@ class Filters:
     brand: str | None = None
 
     def as_params(self) -> dict[str, Any]:
-        return {"exclude": list(self.exclude), "exclude_seen": self.exclude_seen,
-                "category": self.category, "brand": self.brand}  # fmt: skip
+        return {
+            "exclude": list(self.exclude),
+            "exclude_seen": self.exclude_seen,
+            "category": self.category,
+            "brand": self.brand,
+        }
 
 
 def _read(driver: Driver, query: str, database: str | None, **params: Any) -> list[dict[str, Any]]:
@@ -131,41 +136,64 @@ def read_item(driver: Driver, item_id: str, database: str | None = None) -> dict
     if not rows:
         return None
     row = rows[0]
-    return {**row["item"], "categories": row["categories"], "brands": row["brands"],
-            "users": row["users"]}  # fmt: skip
+    return {
+        **row["item"],
+        "categories": row["categories"],
+        "brands": row["brands"],
+        "users": row["users"],
+    }
 
 
 def similar_items(
     driver: Driver, item_id: str, k: int, database: str | None = None
-) -> list[dict[str, Any]]:
-    return _read(driver, SIMILAR_ITEMS, database, item_id=item_id, k=k, candidates=k + 1)
+) -> dict[str, Any]:
+    """``{found, embedded, version, items}`` for an item's nearest neighbours."""
+    return _read(driver, SIMILAR_ITEMS, database, item_id=item_id, k=k, candidates=k + 1)[0]
 
 
-def user_state(driver: Driver, user_id: str, database: str | None = None) -> dict[str, Any] | None:
-    rows = _read(driver, USER_STATE, database, user_id=user_id)
-    return rows[0] if rows else None
+def recommend_state(
+    driver: Driver, user_id: str, filters: Filters, database: str | None = None
+) -> dict[str, Any]:
+    return _read(
+        driver,
+        RECOMMEND_STATE,
+        database,
+        user_id=user_id,
+        category=filters.category,
+        brand=filters.brand,
+    )[0]
 
 
 def vector_candidates(
     driver: Driver, user_id: str, candidates: int, filters: Filters, database: str | None = None
 ) -> list[dict[str, Any]]:
-    return _read(driver, VECTOR_CANDIDATES, database, user_id=user_id, candidates=candidates,
-                 **filters.as_params())  # fmt: skip
-
-
-def nearest_own_items(
-    driver: Driver, user_id: str, item_ids: list[str], database: str | None = None
-) -> dict[str, dict[str, Any]]:
-    rows = _read(driver, NEAREST_OWN_ITEMS, database, user_id=user_id, item_ids=item_ids)
-    return {row["item_id"]: row["best"] for row in rows if row["best"]}
+    return _read(
+        driver,
+        VECTOR_CANDIDATES,
+        database,
+        user_id=user_id,
+        candidates=candidates,
+        **filters.as_params(),
+    )
 
 
 def popular_items(
-    driver: Driver, k: int, half_life_ms: float, filters: Filters, user_id: str | None = None,
+    driver: Driver,
+    k: int,
+    half_life_ms: float,
+    filters: Filters,
+    user_id: str | None = None,
     database: str | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
-    return _read(driver, POPULAR_ITEMS, database, k=k, half_life_ms=half_life_ms,
-                 user_id=user_id, **filters.as_params())  # fmt: skip
+) -> list[dict[str, Any]]:
+    return _read(
+        driver,
+        POPULAR_ITEMS,
+        database,
+        k=k,
+        half_life_ms=half_life_ms,
+        user_id=user_id,
+        **filters.as_params(),
+    )
 
 
 def graph_stats(driver: Driver, database: str | None = None) -> dict[str, int]:
@@ -177,13 +205,6 @@ def model_versions(driver: Driver, database: str | None = None) -> list[dict[str
     for version in versions:
         version["metrics"] = json.loads(version.get("metrics") or "{}")
     return versions
-
-
-def unknown_filters(driver: Driver, filters: Filters, database: str | None = None) -> list[str]:
-    """Names of the filters whose value names no category or brand in the graph."""
-    row = _read(driver, FILTER_VALUES_EXIST, database, category=filters.category,
-                brand=filters.brand)[0]  # fmt: skip
-    return [name for name in ("category", "brand") if not row[name]]
 
 
 INTEREST_PROFILE = """
@@ -227,16 +248,28 @@ NEIGHBOURHOOD = {
 def interest_profile(
     driver: Driver, user_id: str, half_life_ms: float, limit: int, database: str | None = None
 ) -> list[dict[str, Any]]:
-    return _read(driver, INTEREST_PROFILE, database, user_id=user_id,
-                 half_life_ms=half_life_ms, limit=limit)  # fmt: skip
+    return _read(
+        driver, INTEREST_PROFILE, database, user_id=user_id, half_life_ms=half_life_ms, limit=limit
+    )
 
 
 def interest_windows(
-    driver: Driver, user_id: str, start_ms: int, window_ms: int, windows: int,
+    driver: Driver,
+    user_id: str,
+    start_ms: int,
+    window_ms: int,
+    windows: int,
     database: str | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
-    return _read(driver, INTEREST_WINDOWS, database, user_id=user_id, start_ms=start_ms,
-                 window_ms=window_ms, windows=windows)  # fmt: skip
+) -> list[dict[str, Any]]:
+    return _read(
+        driver,
+        INTEREST_WINDOWS,
+        database,
+        user_id=user_id,
+        start_ms=start_ms,
+        window_ms=window_ms,
+        windows=windows,
+    )
 
 
 def user_exists(driver: Driver, user_id: str, database: str | None = None) -> bool:
@@ -247,8 +280,12 @@ def _node_view(node: Any) -> dict[str, Any]:
     label = sorted(node.labels)[0] if node.labels else "Node"
     key = {"User": "user_id", "Item": "item_id", "Category": "category_id", "Brand": "brand_id"}
     props = dict(node)
-    return {"id": node.element_id, "label": label, "key": props.get(key.get(label, "")),
-            "name": props.get("title") or props.get("name")}  # fmt: skip
+    return {
+        "id": node.element_id,
+        "label": label,
+        "key": props.get(key.get(label, "")),
+        "name": props.get("title") or props.get("name"),
+    }
 
 
 def neighbourhood(
@@ -256,14 +293,18 @@ def neighbourhood(
 ) -> dict[str, list[dict[str, Any]]]:
     """Nodes and edges within ``depth`` hops of a user, for drawing."""
     records = driver.execute_query(
-        NEIGHBOURHOOD[depth], user_id=user_id, limit=limit, database_=database,
+        NEIGHBOURHOOD[depth],
+        user_id=user_id,
+        limit=limit,
+        database_=database,
         routing_=RoutingControl.READ,
-    ).records  # fmt: skip
+    ).records
     nodes: dict[str, dict[str, Any]] = {}
     edges = []
     for r in records:
         for node in (r["a"], r["b"]):
             nodes.setdefault(node.element_id, _node_view(node))
-        edges.append({"source": r["source"], "target": r["target"], "type": r["type"],
-                      "weight": r["weight"]})  # fmt: skip
+        edges.append(
+            {"source": r["source"], "target": r["target"], "type": r["type"], "weight": r["weight"]}
+        )
     return {"nodes": list(nodes.values()), "edges": edges}

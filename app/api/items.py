@@ -11,7 +11,6 @@ from app.errors import ApiError
 from app.graph import database, graph_driver
 from app.validation import ItemIn, parse_items
 from graphdb.catalog import upsert_items
-from graphdb.embeddings import active_version
 from graphdb.reads import read_item, similar_items
 
 bp = Blueprint("items", __name__, url_prefix="/api/v1/items")
@@ -42,18 +41,14 @@ def get_item(item_id: str) -> Response:
 )
 def get_similar(item_id: str) -> Response:
     k = int_arg("k", 20, 1, 1000)
-    item = read_item(graph_driver(), item_id, database())
-    if item is None:
+    result = similar_items(graph_driver(), item_id, k, database())
+    if not result["found"]:
         raise ApiError(404, "not_found", f"no item {item_id!r}")
-    version = active_version(graph_driver(), database())
-    rows = similar_items(graph_driver(), item_id, k, database())
     return jsonify(
         {
             "item_id": item_id,
-            "model_version": version.version if version else None,
-            "embedded": item.get("embedding_version") is not None,
-            "items": [
-                {"item_id": r["item_id"], "title": r["title"], "score": r["score"]} for r in rows
-            ],
+            "model_version": result["version"],
+            "embedded": result["embedded"],
+            "items": result["items"],
         }
     )

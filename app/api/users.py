@@ -14,14 +14,13 @@ from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
-from app.recommend import PopularCache, RecommendationRequest, recommend
+from app.recommend import PopularCache, RecommendationRequest, UnknownFilterValue, recommend
 from graphdb.erase import erase_user
 from graphdb.reads import (
     Filters,
     interest_profile,
     interest_windows,
     neighbourhood,
-    unknown_filters,
     user_exists,
 )
 
@@ -58,18 +57,21 @@ def recommendations(user_id: str) -> Response:
         filters=filters,
         diversity=float_arg("diversity", 0.0, 0.0, 1.0),
     )
-    unknown = unknown_filters(graph_driver(), filters, database())
-    if unknown:
-        name = unknown[0]
+    try:
+        body = recommend(
+            graph_driver(),
+            request,
+            settings().fold_config().half_life_ms,
+            _popular_cache(),
+            database(),
+        )
+    except UnknownFilterValue as exc:
         raise ApiError(
             400,
             "invalid_parameter",
-            f"query parameter '{name}': no such {name} {getattr(filters, name)!r}",
-            {"parameter": name},
-        )
-    body = recommend(
-        graph_driver(), request, settings().fold_config().half_life_ms, _popular_cache(), database()
-    )
+            f"query parameter '{exc.name}': {exc}",
+            {"parameter": exc.name},
+        ) from None
     return jsonify(body)
 
 
