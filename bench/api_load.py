@@ -185,6 +185,9 @@ def measure(settings: Settings, args: argparse.Namespace) -> int:
         "api_similar_p99_ms": similar["p99_ms"],
         "api_similar_rps": similar["rps"],
         "api_worker_rss_mb": worker_rss,
+        # Propagation over the full graph plus the staged write and the atomic switch.
+        "writeback_embeddings_per_s": (report.written_users + report.written_items)
+        / report.writeback_s,
     }
     details = {
         "model": report.version,
