@@ -12,7 +12,6 @@ place on every pass (they are never copied). Conventions shared by all of them, 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -22,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from app.sources.files import SourceFormatError, count_lines
+from app.sources.files import SourceFormatError, count_lines, read_json_objects
 from app.sources.stream import MAX_TEXT_LEN, DatasetStream, Event, Item, empty_item, rfc3339
 from app.sources.text import clean_category_path, clean_text, looks_like_category, parse_price
 
@@ -269,18 +268,7 @@ def amazon_gift_cards(path: Path | str, catalog: GiftCardCatalog = "reviewed") -
 
 
 def _read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SourceFormatError(path, number, f"invalid JSON: {exc.msg}") from exc
-            if not isinstance(record, dict):
-                raise SourceFormatError(path, number, "expected a JSON object")
-            yield number, record
+    return read_json_objects(path)
 
 
 def _reviewed_asins(reviews: Path) -> set[str]:

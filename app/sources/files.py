@@ -142,7 +142,8 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
                 raise SourceFormatError(path, number, f"not valid UTF-8 ({exc.reason})") from exc
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def read_json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSON Lines file, gzip or not."""
     for number, line in _decoded_lines(path):
         if not line.strip():
             continue
@@ -153,6 +154,11 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         if not isinstance(record, dict):
             found = type(record).__name__
             raise SourceFormatError(path, number, f"expected a JSON object, got {found}")
+        yield number, record
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    for _, record in read_json_objects(path):
         yield record
 
 
