@@ -1,9 +1,10 @@
-"""Recommendations: vector-index candidates, filters, MMR diversity, reasons, fallbacks.
+"""Recommendations: ranking over the active item vectors, filters, MMR diversity, reasons.
 
-A user with an embedding gets the items nearest to it (cosine, via the Neo4j vector index),
-minus what they already interacted with. A user without one (unknown, or new since the last
-training) gets a marked fallback: popular items in the categories they showed interest in,
-else popular overall. Popularity is the decayed sum of interaction weights.
+A user with an embedding gets the items nearest to it (cosine similarity, ranked in process
+over :class:`app.item_index.ItemIndex`), minus what they already interacted with. A user
+without one (unknown, or new since the last training) gets a marked fallback: popular items
+in the categories they showed interest in, else popular overall. Popularity is the decayed
+sum of interaction weights.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import Any
 import numpy as np
 from neo4j import Driver
 
-from graphdb.reads import Filters, popular_items, recommend_state, vector_candidates
-
-MAX_CANDIDATES = 1000
+from app.item_index import ItemIndex, ItemIndexCache
+from graphdb.reads import Filters, popular_items, recommend_state
 
 
 @dataclass(frozen=True)
@@ -75,43 +75,70 @@ def _reasons(
     return reasons
 
 
-def _nearest_own(
-    rows: list[dict[str, Any]], own: list[dict[str, Any]]
-) -> list[dict[str, Any] | None]:
-    """For each candidate, the user's own item most like it (cosine), computed here."""
-    if not own or not rows:
-        return [None] * len(rows)
-    cand = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
-    mine = np.asarray([o["embedding"] for o in own], dtype=np.float32)
-    cand /= np.maximum(np.linalg.norm(cand, axis=1, keepdims=True), 1e-12)
-    mine /= np.maximum(np.linalg.norm(mine, axis=1, keepdims=True), 1e-12)
-    sims = cand @ mine.T
-    best = sims.argmax(axis=1)
-    return [{**own[j], "sim": float(sims[i, j])} for i, j in enumerate(best)]
+def _candidate_mask(
+    index: ItemIndex, request: RecommendationRequest, seen: list[str]
+) -> np.ndarray:
+    """Items that may be recommended: not excluded, not seen (unless asked), in the filters."""
+    allowed = np.ones(len(index.ids), dtype=bool)
+    f = request.filters
+    if f.exclude_seen:
+        allowed[index.positions(seen)] = False
+    allowed[index.positions(list(f.exclude))] = False
+    if f.category is not None:
+        allowed &= index.mask("category", f.category)
+    if f.brand is not None:
+        allowed &= index.mask("brand", f.brand)
+    return allowed
+
+
+def _top(scores: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` best allowed scores, best first (ties by position)."""
+    candidates = np.flatnonzero(allowed)
+    if len(candidates) > n:
+        part = np.argpartition(-scores[candidates], n - 1)[:n]
+        candidates = candidates[part]
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order]
 
 
 def _personal(
-    driver: Driver, request: RecommendationRequest, state: dict[str, Any], database: str | None
+    index: ItemIndex, request: RecommendationRequest, state: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    pool = max(request.k * (4 if request.diversity > 0 else 2), request.k + state["seen"] + 20)
-    rows = vector_candidates(
-        driver, request.user_id, min(pool, MAX_CANDIDATES), request.filters, database
-    )
-    if request.diversity > 0 and rows:
-        vectors = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
-        relevance = np.asarray([r["score"] for r in rows], dtype=np.float32)
-        rows = [rows[i] for i in mmr(vectors, relevance, request.k, request.diversity)]
-    rows = rows[: request.k]
+    user = np.asarray(state["embedding"], dtype=np.float32)
+    user /= max(float(np.linalg.norm(user)), 1e-12)
+    scores = index.unit @ user
+    seen = [item_id for item_id, _ in state["seen"]]
+    pool = request.k * 4 if request.diversity > 0 else request.k
+    picked = _top(scores, _candidate_mask(index, request, seen), pool)
+    if request.diversity > 0 and len(picked):
+        chosen = mmr(index.unit[picked], scores[picked], request.k, request.diversity)
+        picked = picked[chosen]
+    picked = picked[: request.k]
+    bought = {item_id: was_bought for item_id, was_bought in state["seen"]}
+    own = index.positions(seen[:50])  # the user's 50 most recent items explain the picks
     liked = {c for c, w in state["categories"] if w > 0}
-    return [
-        {
-            "item_id": r["item_id"],
-            "title": r["title"],
-            "score": float(r["score"]),
-            "reasons": _reasons(r, own, liked),
-        }
-        for r, own in zip(rows, _nearest_own(rows, state["own"]), strict=True)
-    ]
+    results = []
+    for pos in picked:
+        reason_own = None
+        if len(own):
+            sims = index.unit[own] @ index.unit[pos]
+            best = int(own[int(np.argmax(sims))])
+            reason_own = {
+                "item_id": index.ids[best],
+                "title": index.titles[best],
+                "sim": float(sims.max()),
+                "bought": bought.get(index.ids[best], False),
+            }
+        item = {"categories": index.leaves[pos]}
+        results.append(
+            {
+                "item_id": index.ids[pos],
+                "title": index.titles[pos],
+                "score": float(scores[pos]),
+                "reasons": _reasons(item, reason_own, liked),
+            }
+        )
+    return results
 
 
 class PopularCache:
@@ -183,24 +210,25 @@ def recommend(
     request: RecommendationRequest,
     half_life_ms: float,
     cache: PopularCache,
+    items: ItemIndexCache,
     database: str | None = None,
 ) -> dict[str, Any]:
-    """The response body of ``GET /api/v1/users/{id}/recommendations`` (2 graph round trips)."""
+    """The response body of ``GET /api/v1/users/{id}/recommendations`` (1 graph round trip)."""
     state = recommend_state(driver, request.user_id, request.filters, database)
     for name in ("category", "brand"):
         if not state[f"{name}_ok"]:
             raise UnknownFilterValue(name, getattr(request.filters, name))
     liked = [c for c, w in sorted(state["categories"], key=lambda cw: -cw[1]) if w > 0]
     fallback: str | None = None
-    items: list[dict[str, Any]] = []
+    ranked: list[dict[str, Any]] = []
     if state["embedding"] is not None and state["version"] is not None:
-        items = _personal(driver, request, state, database)
-    if not items:  # unknown or not yet embedded user, or filters left nothing personal
-        fallback, items = _fallback(driver, request, liked, half_life_ms, cache, database)
+        ranked = _personal(items.get(driver, state["version"], database), request, state)
+    if not ranked:  # unknown or not yet embedded user, or filters left nothing personal
+        fallback, ranked = _fallback(driver, request, liked, half_life_ms, cache, database)
     return {
         "user_id": request.user_id,
         "model_version": state["version"],
         "generated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "fallback": fallback,
-        "items": items,
+        "items": ranked,
     }

@@ -34,37 +34,32 @@ CALL (probe) {
 RETURN probe IS NOT NULL AS found, probe.embedding IS NOT NULL AS embedded,
        m.version AS version, items
 """
-# Everything a recommendation needs besides the candidates, in one round trip: the active
-# version, the user's vector, interests and their 50 most recent embedded items (for
-# "similar to X you bought" reasons), and whether the filter values exist.
+# Everything a recommendation needs from the graph, in one round trip: the active version,
+# the user's vector and interests, every item they interacted with (newest first, with
+# whether they bought it), and whether the filter values exist. Ranking happens in the API
+# process over its in-memory copy of the active version's item vectors.
 RECOMMEND_STATE = """
 OPTIONAL MATCH (m:ModelVersion {active: true})
 OPTIONAL MATCH (u:User {user_id: $user_id})
 RETURN m.version AS version, u IS NOT NULL AS known, u.embedding AS embedding,
-       CASE WHEN u IS NULL THEN 0 ELSE COUNT { (u)-[:INTERACTED]->() } END AS seen,
        CASE WHEN u IS NULL THEN [] ELSE
          [(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]] END AS categories,
        CASE WHEN u IS NULL THEN [] ELSE COLLECT {
-         MATCH (u)-[r:INTERACTED]->(i:Item) WHERE i.embedding IS NOT NULL
-         RETURN {item_id: i.item_id, title: i.title, embedding: i.embedding,
-                 bought: r.count_purchase > 0}
-         ORDER BY r.last_ts DESC LIMIT 50 } END AS own,
+         MATCH (u)-[r:INTERACTED]->(i:Item)
+         RETURN [i.item_id, r.count_purchase > 0] ORDER BY r.last_ts DESC } END AS seen,
        ($category IS NULL OR EXISTS { MATCH (:Category {category_id: $category}) }) AS category_ok,
        ($brand IS NULL OR EXISTS { MATCH (:Brand {brand_id: $brand}) }) AS brand_ok
 """
-# Candidates from the vector index; the filters run on the few hundred the index returns.
-VECTOR_CANDIDATES = """
-MATCH (u:User {user_id: $user_id})
-CALL db.index.vector.queryNodes('item_embedding', $candidates, u.embedding)
-YIELD node AS item, score
-WHERE NOT item.item_id IN $exclude
-  AND NOT ($exclude_seen AND EXISTS { (u)-[:INTERACTED]->(item) })
-  AND ($category IS NULL OR EXISTS {
-        (item)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->
-        (:Category {category_id: $category}) })
-  AND ($brand IS NULL OR EXISTS { (item)-[:BY_BRAND]->(:Brand {brand_id: $brand}) })
-RETURN item.item_id AS item_id, item.title AS title, score, item.embedding AS embedding,
-       [(item)-[:IN_CATEGORY]->(c:Category) | c.category_id] AS categories
+# The active version's item vectors with what recommendation filters need, for the API's
+# in-memory ranking (loaded once per worker and version).
+ITEM_MATRIX = """
+MATCH (i:Item) WHERE i.embedding_version = $version
+RETURN i.item_id AS item_id, i.title AS title, i.embedding AS embedding,
+       COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
+                 RETURN DISTINCT c.category_id } AS categories,
+       COLLECT { MATCH (i)-[:IN_CATEGORY]->(c:Category) RETURN c.category_id } AS leaves,
+       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN b.brand_id } AS brands
+ORDER BY item_id
 """
 # Popularity with decay: the sum of current INTERACTED weights, optionally in one category.
 POPULAR_ITEMS = """
@@ -164,17 +159,8 @@ def recommend_state(
     )[0]
 
 
-def vector_candidates(
-    driver: Driver, user_id: str, candidates: int, filters: Filters, database: str | None = None
-) -> list[dict[str, Any]]:
-    return _read(
-        driver,
-        VECTOR_CANDIDATES,
-        database,
-        user_id=user_id,
-        candidates=candidates,
-        **filters.as_params(),
-    )
+def item_matrix(driver: Driver, version: str, database: str | None = None) -> list[dict[str, Any]]:
+    return _read(driver, ITEM_MATRIX, database, version=version)
 
 
 def popular_items(

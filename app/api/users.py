@@ -14,6 +14,7 @@ from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
+from app.item_index import ItemIndexCache
 from app.recommend import PopularCache, RecommendationRequest, UnknownFilterValue, recommend
 from graphdb.erase import erase_user
 from graphdb.reads import (
@@ -29,6 +30,11 @@ bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
 def _popular_cache() -> PopularCache:
     cache: PopularCache = current_app.extensions.setdefault("popular_cache", PopularCache())
+    return cache
+
+
+def _item_index() -> ItemIndexCache:
+    cache: ItemIndexCache = current_app.extensions.setdefault("item_index", ItemIndexCache())
     return cache
 
 
@@ -63,6 +69,7 @@ def recommendations(user_id: str) -> Response:
             request,
             settings().fold_config().half_life_ms,
             _popular_cache(),
+            _item_index(),
             database(),
         )
     except UnknownFilterValue as exc:
