@@ -25,6 +25,9 @@ def serve(settings: Settings, workers: int | None = None) -> int:
         "--graceful-timeout", "20",
         "app:create_app()",
     ]  # fmt: skip
+    # Many request threads share two cores: one BLAS thread each avoids oversubscription.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     # Workers write their metrics to files that /metrics aggregates across processes.
     metrics_dir = tempfile.mkdtemp(prefix="ig-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir

@@ -163,6 +163,8 @@ def measure(settings: Settings, args: argparse.Namespace) -> int:
         {"IG_NEO4J_URI": settings.neo4j_uri, "IG_NEO4J_AUTH": "false"}, args.workers
     )
     try:
+        # Warm-up, not measured: each worker loads the active item matrix on first use.
+        run_wrk(f"{base}/api/v1/users/%s/recommendations?k=20", users, key, 20, args.connections)
         recs = run_wrk(
             f"{base}/api/v1/users/%s/recommendations?k=20",
             users,
