@@ -64,7 +64,7 @@ def load_source(
     batch_size: int,
 ) -> str:
     """Dispatch ``import events|items FILE``, ``import dataset NAME [PATH]`` and ``import demo``."""
-    if kind in ("demo", "dataset") and (kind == "demo" or source):
+    if kind == "demo" or (kind == "dataset" and source):
         return load_stream(driver, settings, open_source(kind, source, path), batch_size)
     if source is None:
         raise ValueError(f"import {kind} needs a {'NAME' if kind == 'dataset' else 'FILE'}")

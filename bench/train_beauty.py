@@ -17,11 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import write_result
+from bench._common import resolve_device, write_result
 from ml.datasets import load_beauty, shared_data_dir, with_validation_edges
 from ml.evaluate import evaluate_ranking, plot_training_curve
 from ml.models import GraphOperators
@@ -82,10 +80,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main() -> None:
     args = parse_args()
     started = time.perf_counter()
-    name = args.device
-    device = torch.device(
-        ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
-    )
+    device = resolve_device(args.device)
     data = load_beauty(args.data_dir, with_features=not args.no_features)
     config = config_from_args(args)
 

@@ -16,11 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import write_result
+from bench._common import resolve_device, write_result
 from ml.datasets import BenchmarkData, load_gowalla, shared_data_dir
 from ml.evaluate import evaluate_ranking, plot_training_curve
 from ml.models import GraphOperators
@@ -54,12 +52,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--plot", type=Path, default=None, help="training-curve PNG")
     parser.add_argument("--name", default="train_gowalla", help="result file name")
     return parser.parse_args()
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
