@@ -20,6 +20,8 @@ from neo4j import Driver
 from app.item_index import ItemIndex, ItemIndexCache
 from graphdb.reads import Filters, popular_items, recommend_state
 
+POPULAR_DEPTH = 1000  # popular items kept per scope; k is at most 1000
+
 
 @dataclass(frozen=True)
 class RecommendationRequest:
@@ -162,27 +164,24 @@ def _fallback(
     driver: Driver,
     request: RecommendationRequest,
     liked: list[str],
+    seen: set[str],
     half_life_ms: float,
     cache: PopularCache,
     database: str | None,
 ) -> tuple[str, list[dict[str, Any]]]:
     f = request.filters
+    skip = set(f.exclude) | (seen if f.exclude_seen else set())
     for kind, category in [("popular_in_your_categories", c) for c in liked[:3]] + [
         ("popular", f.category)
     ]:
-        scoped = Filters(f.exclude, f.exclude_seen, category or f.category, f.brand)
-        key = (
-            scoped.category,
-            scoped.brand,
-            tuple(scoped.exclude),
-            request.user_id if f.exclude_seen else None,
+        # One user-independent list per scope is cached; the user's exclusions apply here,
+        # so the cache holds a handful of lists however many users ask.
+        scoped = Filters((), False, category or f.category, f.brand)
+        ranked = cache.get(
+            (scoped.category, scoped.brand),
+            lambda s=scoped: popular_items(driver, POPULAR_DEPTH, half_life_ms, s, None, database),
         )
-        rows = cache.get(
-            key,
-            lambda s=scoped: popular_items(
-                driver, request.k, half_life_ms, s, request.user_id, database
-            ),
-        )
+        rows = [r for r in ranked if r["item_id"] not in skip][: request.k]
         if rows:
             reason = "popular in a category you like" if kind != "popular" else "trending"
             return kind, [
@@ -224,7 +223,8 @@ def recommend(
     if state["embedding"] is not None and state["version"] is not None:
         ranked = _personal(items.get(driver, state["version"], database), request, state)
     if not ranked:  # unknown or not yet embedded user, or filters left nothing personal
-        fallback, ranked = _fallback(driver, request, liked, half_life_ms, cache, database)
+        seen = {item_id for item_id, _ in state["seen"]}
+        fallback, ranked = _fallback(driver, request, liked, seen, half_life_ms, cache, database)
     return {
         "user_id": request.user_id,
         "model_version": state["version"],

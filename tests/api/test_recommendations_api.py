@@ -158,3 +158,17 @@ def test_stats_and_models(reader: FlaskClient) -> None:
     models = reader.get("/api/v1/models").get_json()
     assert models["active"] and models["versions"][0]["active"] is True
     assert "recall@20" in models["versions"][0]["metrics"]
+
+
+def test_fallback_cache_honours_k_and_each_users_exclusions(
+    reader: FlaskClient, trained: Driver
+) -> None:
+    small = reader.get("/api/v1/users/nobody-ever/recommendations?k=3").get_json()["items"]
+    large = reader.get("/api/v1/users/nobody-ever/recommendations?k=7").get_json()["items"]
+    assert len(small) == 3 and len(large) == 7
+    assert [i["item_id"] for i in large[:3]] == [i["item_id"] for i in small]
+    excluded = large[0]["item_id"]
+    body = reader.get(
+        f"/api/v1/users/nobody-ever/recommendations?k=7&exclude={excluded}"
+    ).get_json()
+    assert excluded not in [i["item_id"] for i in body["items"]] and len(body["items"]) == 7
