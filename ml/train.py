@@ -238,14 +238,20 @@ def _user_batch_loss(
     edges = batches.by_user[concat_ranges(starts, ends)]
     edge_row = np.repeat(np.arange(len(users_np)), ends - starts)
     embeddings = model(ops)
-    return full_softmax_loss(
-        embeddings[torch.from_numpy(users_np).to(device)],
+    users = torch.from_numpy(users_np).to(device)
+    items = torch.from_numpy(batches.items[edges]).to(device)
+    loss = full_softmax_loss(
+        embeddings[users],
         embeddings[batches.n_users :],
         torch.from_numpy(edge_row).to(device),
-        torch.from_numpy(batches.items[edges]).to(device),
+        items,
         torch.from_numpy(batches.weights[edges]).to(device),
         config.temperature,
     )
+    if config.weight_decay > 0:
+        params = model.regularized_parameters(users, items.unique())
+        loss = loss + config.weight_decay * sum(p.pow(2).sum() for p in params) / len(users_np) / 2
+    return loss
 
 
 def _run_epoch(

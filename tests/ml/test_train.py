@@ -105,3 +105,14 @@ def test_training_on_cuda_matches_shapes(planted):
     result = train(graph, TrainConfig(epochs=2, **FAST), torch.device("cuda"))
     embeddings = full_embeddings(result.model, result.ops)
     assert embeddings.is_cuda and embeddings.shape == (graph.n_users + graph.n_items, 16)
+
+
+@pytest.mark.parametrize("loss", ["full_softmax", "bpr"])
+def test_weight_decay_shrinks_layer0_embeddings(planted, loss):
+    graph, _, _ = planted
+    norms = []
+    for weight_decay in (0.0, 10.0):
+        config = TrainConfig(loss=loss, epochs=3, patience=3, weight_decay=weight_decay, **FAST)
+        model = train(graph, config, CPU).model
+        norms.append(float(model.user_embedding.weight.norm()))
+    assert norms[1] < 0.9 * norms[0]
