@@ -17,7 +17,10 @@ COPY app ./app
 COPY graphdb ./graphdb
 COPY ml ./ml
 RUN pip install --extra-index-url "${TORCH_INDEX_URL}" . \
-    && useradd --create-home --uid 10001 interest
+    && useradd --create-home --uid 10001 interest \
+    && mkdir -p /app/var/models && chown -R interest /app/var
+# The model registry (IG_MODEL_DIR): the worker's volume mounts here, and a named volume
+# takes the folder's owner on first use, so the unprivileged user can write versions.
 # The migration files are not package data; IG_MIGRATIONS_DIR tells `migrate` where they are.
 COPY migrations ./migrations
 ENV IG_MIGRATIONS_DIR=/app/migrations

@@ -9,7 +9,7 @@ from app.settings import Settings, load_settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app. Neo4j may be down at start: requests then answer 503 until it is back."""
-    from app.api import docs, events, graph, health, items, users
+    from app.api import docs, events, graph, health, items, refresh, users
     from app.auth import init_auth
     from app.errors import register_error_handlers
     from app.graph import init_graph
@@ -29,5 +29,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(items.bp)
     app.register_blueprint(users.bp)
     app.register_blueprint(graph.bp)
+    app.register_blueprint(refresh.bp)
     app.register_blueprint(docs.bp)
     return app

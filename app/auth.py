@@ -17,7 +17,7 @@ from app.graph import database, graph_driver
 from graphdb.apikeys import ApiKeyInfo, verify_key
 
 PUBLIC_PREFIXES = ("/health/", "/api/v1/openapi.json", "/docs", "/metrics")
-ADMIN_ROUTES = {("DELETE", "users.delete_user")}
+ADMIN_ROUTES = {("DELETE", "users.delete_user"), ("POST", "refresh.request_refresh")}
 
 
 class KeyCache:

@@ -134,6 +134,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings, workers=args.workers)
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app.worker import run_worker
+
+    return run_worker(settings)
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from app.loading import run_demo
 
@@ -190,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="run the API under gunicorn")
     srv.add_argument("--workers", type=int, default=None)
     srv.set_defaults(handler=cmd_serve)
+    wrk = sub.add_parser(
+        "worker", help="run scheduled refreshes, retrains and requested runs (one process)"
+    )
+    wrk.set_defaults(handler=cmd_worker)
     demo = sub.add_parser("demo", help="start Neo4j, migrate, load demo data, train, serve")
     demo.add_argument("--no-serve", action="store_true", help="stop after loading and training")
     demo.set_defaults(handler=cmd_demo)

@@ -3,19 +3,27 @@
 Ranking every item for a user is one ``[n_items × dim]`` matrix-vector product (41k × 64 is
 about a millisecond), far cheaper than an approximate-nearest-neighbour query plus filters
 in the database per request. The copy is keyed by model version: when the active version
-changes, the next request loads the new one (under a lock, so one thread does it).
+changes, the next request loads the new one (under a lock, so one thread does it). When an
+incremental refresh rewrites some vectors of the same version (its ``revision`` moves), only
+the items rewritten since the last load are read and patched into a copy, which then
+replaces the old index in one assignment, so concurrent requests never see a half update.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from neo4j import Driver
 
-from graphdb.reads import item_matrix
+from graphdb.reads import item_matrix, server_clock
+
+# Re-read vectors written this long before the last load too: a refresh transaction that
+# began before the load may commit after it.
+RELOAD_OVERLAP = timedelta(seconds=60)
 
 
 @dataclass
@@ -27,6 +35,8 @@ class ItemIndex:
     categories: list[list[str]]  # each item's categories and their ancestors
     leaves: list[list[str]]
     brands: list[list[str]]
+    revision: int = 0
+    loaded_at: datetime | None = None
     position: dict[str, int] = field(init=False)
     _masks: dict[tuple[str, str], np.ndarray] = field(init=False, default_factory=dict)
 
@@ -48,6 +58,32 @@ class ItemIndex:
             brands=[list(r["brands"]) for r in rows],
         )
 
+    def patched(self, rows: list[dict[str, Any]], revision: int, loaded_at: datetime) -> ItemIndex:
+        """A copy with ``rows`` replacing (or appended to) this index's items."""
+        update = ItemIndex.from_rows(self.version, rows)
+        unit = self.unit.copy()
+        ids, titles = list(self.ids), list(self.titles)
+        categories, leaves, brands = list(self.categories), list(self.leaves), list(self.brands)
+        appended = []
+        for k, item_id in enumerate(update.ids):
+            pos = self.position.get(item_id)
+            if pos is None:
+                appended.append(k)
+                ids.append(item_id)
+                titles.append(update.titles[k])
+                categories.append(update.categories[k])
+                leaves.append(update.leaves[k])
+                brands.append(update.brands[k])
+                continue
+            unit[pos] = update.unit[k]
+            titles[pos], categories[pos] = update.titles[k], update.categories[k]
+            leaves[pos], brands[pos] = update.leaves[k], update.brands[k]
+        if appended:
+            unit = np.vstack([unit, update.unit[appended]])
+        return replace(self, ids=ids, titles=titles, unit=unit, categories=categories,
+                       leaves=leaves, brands=brands, revision=revision,
+                       loaded_at=loaded_at)  # fmt: skip
+
     def mask(self, kind: str, value: str) -> np.ndarray:
         """Items in a category (or below it) or of a brand, as a boolean mask (cached)."""
         key = (kind, value)
@@ -68,11 +104,23 @@ class ItemIndexCache:
         self._index: ItemIndex | None = None
         self._lock = threading.Lock()
 
-    def get(self, driver: Driver, version: str, database: str | None) -> ItemIndex:
+    def get(
+        self, driver: Driver, version: str, database: str | None, revision: int = 0
+    ) -> ItemIndex:
         index = self._index
-        if index is not None and index.version == version:
+        if index is not None and index.version == version and index.revision >= revision:
             return index
         with self._lock:
-            if self._index is None or self._index.version != version:
-                self._index = ItemIndex.from_rows(version, item_matrix(driver, version, database))
-            return self._index
+            index = self._index
+            if index is None or index.version != version:
+                loaded_at = server_clock(driver, database)
+                rows = item_matrix(driver, version, database)
+                index = ItemIndex.from_rows(version, rows)
+                index.revision, index.loaded_at = revision, loaded_at
+            elif index.revision < revision:
+                loaded_at = server_clock(driver, database)
+                since = (index.loaded_at or loaded_at) - RELOAD_OVERLAP
+                index = index.patched(item_matrix(driver, version, database, since), revision,
+                                      loaded_at)  # fmt: skip
+            self._index = index
+            return index

@@ -1,4 +1,5 @@
-"""Prometheus metrics: request latency per route, and embedding staleness read at scrape.
+"""Prometheus metrics: request latency per route; embedding staleness and refresh-run
+durations read from the graph (at most every few seconds) at scrape.
 
 Under gunicorn every worker is a process; with ``PROMETHEUS_MULTIPROC_DIR`` set (``serve``
 sets it) the exposition aggregates all workers, otherwise it shows this process only.
@@ -6,9 +7,15 @@ sets it) the exposition aggregates all workers, otherwise it shows this process 
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import os
+import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import (
@@ -18,39 +25,81 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from app.graph import database, graph_driver
-from graphdb.embeddings import active_version
+from graphdb.refresh_runs import read_freshness
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+REFRESH_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
+GRAPH_READ_EVERY_S = 15.0
 
 bp = Blueprint("metrics", __name__)
 
 
-class EmbeddingStaleness(Collector):
-    """Seconds since the active model version was switched on (NaN when there is none)."""
+class RefreshMetrics(Collector):
+    """Embedding staleness and refresh-run durations, from what the worker wrote to the graph.
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    Staleness is the time since the last full training or succeeded refresh (NaN before the
+    first). Durations are the runs that finished since this process first looked, fed into a
+    histogram by kind and status. The graph is read at most every ``every_s`` seconds with
+    one small indexed read; scrapes in between (or while a read is under way) use what the
+    last read found, so /metrics stays fast even when the graph is slow or down.
+    """
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        gauge = GaugeMetricFamily(
-            "ig_embedding_staleness_seconds", "Seconds since the active embeddings were written"
-        )
+    def __init__(self, app: Flask, every_s: float = GRAPH_READ_EVERY_S) -> None:
+        self.app, self.every_s = app, every_s
+        self._reading = threading.Lock()  # one graph read at a time; others use the last one
+        self._state = threading.Lock()  # held only to update or copy what was read
+        self._read_at = -math.inf
+        self._fresh_at: datetime | None = None
+        self._watermark: Any = None
+        self._counts: dict[tuple[str, str], list[int]] = {}  # per bucket, not cumulative
+        self._sums: dict[tuple[str, str], float] = {}
+
+    def _read_graph(self) -> None:
+        if time.monotonic() - self._read_at < self.every_s:
+            return
+        self._read_at = time.monotonic()  # a failing graph is asked again only after every_s
         with self.app.app_context():
             try:
-                info = active_version(graph_driver(), database())
+                fresh = read_freshness(graph_driver(), self._watermark, database=database())
             except Exception:  # the graph being down must not break the scrape
-                info = None
-        age = (
-            time.time() - info.activated_at.timestamp()
-            if info and info.activated_at
-            else float("nan")
+                return
+        with self._state:
+            self._fresh_at, self._watermark = fresh.fresh_at, fresh.watermark
+            for run in fresh.finished:
+                key = (run.kind, run.status)
+                counts = self._counts.setdefault(key, [0] * (len(REFRESH_BUCKETS) + 1))
+                counts[bisect.bisect_left(REFRESH_BUCKETS, run.seconds)] += 1
+                self._sums[key] = self._sums.get(key, 0.0) + run.seconds
+
+    def collect(self) -> Iterator[Metric]:
+        if self._reading.acquire(blocking=False):
+            try:
+                self._read_graph()
+            finally:
+                self._reading.release()
+        with self._state:
+            fresh_at = self._fresh_at
+            series = [(key, list(counts), self._sums[key]) for key, counts in self._counts.items()]
+        gauge = GaugeMetricFamily(
+            "ig_embedding_staleness_seconds",
+            "Seconds since the last full training or succeeded refresh",
         )
-        gauge.add_metric([], age)
+        gauge.add_metric([], time.time() - fresh_at.timestamp() if fresh_at else float("nan"))
         yield gauge
+        histogram = HistogramMetricFamily(
+            "ig_refresh_run_duration_seconds",
+            "Duration of finished refresh runs (read from the graph)",
+            labels=["kind", "status"],
+        )
+        bounds = [*(str(b) for b in REFRESH_BUCKETS), "+Inf"]
+        for key, counts, total in sorted(series):
+            cumulative = zip(bounds, itertools.accumulate(counts), strict=True)
+            histogram.add_metric(list(key), list(cumulative), total)
+        yield histogram
 
 
 def init_metrics(app: Flask) -> None:
@@ -59,7 +108,7 @@ def init_metrics(app: Flask) -> None:
         "ig_http_request_duration_seconds", "Request latency by route",
         ["method", "route", "status"], buckets=BUCKETS, registry=registry,
     )  # fmt: skip
-    app.extensions["metrics"] = (registry, EmbeddingStaleness(app))
+    app.extensions["metrics"] = (registry, RefreshMetrics(app))
 
     @app.before_request
     def _start_timer() -> None:

@@ -1,10 +1,12 @@
 """Recommendations: ranking over the active item vectors, filters, MMR diversity, reasons.
 
 A user with an embedding gets the items nearest to it (cosine similarity, ranked in process
-over :class:`app.item_index.ItemIndex`), minus what they already interacted with. A user
-without one (unknown, or new since the last training) gets a marked fallback: popular items
-in the categories they showed interest in, else popular overall. Popularity is the decayed
-sum of interaction weights.
+over :class:`app.item_index.ItemIndex`), minus what they already interacted with. Interactions
+newer than the user's vector are folded into it at request time, so an accepted event moves
+the user's recommendations at once, before any refresh; a new user with a few interactions
+is ranked from those. A user with neither (unknown, or nothing embeddable) gets a marked
+fallback: popular items in the categories they showed interest in, else popular overall.
+Popularity is the decayed sum of interaction weights.
 """
 
 from __future__ import annotations
@@ -103,11 +105,32 @@ def _top(scores: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:
     return candidates[order]
 
 
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+def folded_user_vector(
+    index: ItemIndex, embedding: list[float] | None, fresh: list[str], weight: float
+) -> np.ndarray | None:
+    """The user's vector with interactions newer than it folded in, or ``None``.
+
+    The stored vector reflects the graph as of the last refresh; items the user touched
+    since then move it toward their mean direction at once (``weight`` is the share of that
+    recent direction), and a user with no vector yet is the mean of what they touched.
+    """
+    rows = index.positions(fresh)
+    base = _unit(np.asarray(embedding, dtype=np.float32)) if embedding is not None else None
+    if len(rows) == 0:
+        return base
+    recent = _unit(index.unit[rows].mean(axis=0))
+    if base is None or len(base) != len(recent):
+        return recent
+    return _unit((1.0 - weight) * base + weight * recent)
+
+
 def _personal(
-    index: ItemIndex, request: RecommendationRequest, state: dict[str, Any]
+    index: ItemIndex, request: RecommendationRequest, state: dict[str, Any], user: np.ndarray
 ) -> list[dict[str, Any]]:
-    user = np.asarray(state["embedding"], dtype=np.float32)
-    user /= max(float(np.linalg.norm(user)), 1e-12)
     scores = index.unit @ user
     seen = [item_id for item_id, _ in state["seen"]]
     pool = request.k * 4 if request.diversity > 0 else request.k
@@ -211,6 +234,7 @@ def recommend(
     cache: PopularCache,
     items: ItemIndexCache,
     database: str | None = None,
+    foldin_weight: float = 0.5,
 ) -> dict[str, Any]:
     """The response body of ``GET /api/v1/users/{id}/recommendations`` (1 graph round trip)."""
     state = recommend_state(driver, request.user_id, request.filters, database)
@@ -220,8 +244,11 @@ def recommend(
     liked = [c for c, w in sorted(state["categories"], key=lambda cw: -cw[1]) if w > 0]
     fallback: str | None = None
     ranked: list[dict[str, Any]] = []
-    if state["embedding"] is not None and state["version"] is not None:
-        ranked = _personal(items.get(driver, state["version"], database), request, state)
+    if state["version"] is not None and (state["embedding"] is not None or state["fresh"]):
+        index = items.get(driver, state["version"], database, state["revision"])
+        user = folded_user_vector(index, state["embedding"], state["fresh"], foldin_weight)
+        if user is not None:
+            ranked = _personal(index, request, state, user)
     if not ranked:  # unknown or not yet embedded user, or filters left nothing personal
         seen = {item_id for item_id, _ in state["seen"]}
         fallback, ranked = _fallback(driver, request, liked, seen, half_life_ms, cache, database)

@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     train_seed: int = 0
     train_time_budget_s: PositiveFloat | None = None
 
+    # Incremental refresh (the worker's job; see app/refresh.py).
+    # A vector is written back only if some coordinate moved by more than this.
+    refresh_write_tolerance: Annotated[float, Field(gt=0, le=0.01)] = 2e-6
+    # Changes are re-read this far behind the watermark: a writer whose transaction began
+    # before the watermark may commit after it.
+    refresh_overlap_s: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    refresh_write_batch: Annotated[int, Field(ge=1, le=100_000)] = 2000
+    # Share of the direction of a user's interactions newer than their vector, folded into
+    # it at request time (instant fold-in; 0 = wait for the refresh).
+    foldin_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
+
     # Serving.
     api_auth: bool = True
     host: str = "127.0.0.1"
@@ -75,6 +86,29 @@ class Settings(BaseSettings):
     workers: Annotated[int, Field(ge=1, le=64)] = 2
     # Threads per worker: requests mostly wait on Neo4j, so threads overlap that waiting.
     threads: Annotated[int, Field(ge=1, le=256)] = 8
+
+    # The worker (`interest-graph worker`): schedule, lease and run bookkeeping.
+    refresh_interval_s: Annotated[int, Field(ge=5, le=86_400)] = 60
+    retrain_cron: str = "0 3 * * *"  # crontab, UTC: the nightly full retrain
+    decay_interval_s: Annotated[int, Field(ge=60, le=86_400)] = 3600
+    refresh_poll_s: Annotated[float, Field(ge=0.5, le=300)] = 5.0
+    lease_ttl_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
+    refresh_retention_days: Annotated[float, Field(gt=0, le=3650)] = 14.0
+    # On SIGTERM, how long a run in progress may take to finish before it is abandoned.
+    worker_stop_grace_s: Annotated[float, Field(ge=0, le=3600)] = 20.0
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"not a crontab expression (minute hour day month weekday): {exc}"
+            ) from exc
+        return value.strip()
 
     @field_validator("type_weights")
     @classmethod

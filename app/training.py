@@ -98,8 +98,10 @@ def run_training(
     registry = ModelRegistry(settings.model_dir)
     shape = ModelShape(graph.n_users, graph.n_items, graph.n_features)
     metrics = {k: float(v) for k, v in result.best_metrics.items() if isinstance(v, int | float)}
+    # The item order and feature vocabulary let an incremental refresh line new graph
+    # snapshots up with the trained item-ID and feature tables.
     extra = {"as_of": snapshot.as_of.isoformat(), "seconds_per_epoch": result.seconds_per_epoch,
-             "feature_ids": snapshot.feature_ids}  # fmt: skip
+             "feature_ids": snapshot.feature_ids, "item_ids": snapshot.item_ids}  # fmt: skip
     version = registry.save(result.model, config, shape, metrics, graph.fingerprint(), extra)
     curve = registry.versions_dir / version / "training_curve.png"
     plot_training_curve(result.history, curve, metric=config.monitor)
@@ -138,5 +140,5 @@ def _write_back(
     items = NodeVectors(snapshot.item_ids, vectors[graph.n_users :])
     return write_model_version(
         driver, version, users, items, model=config.model, config=config.to_dict(),
-        metrics=metrics, database=settings.neo4j_database,
+        metrics=metrics, watermark=snapshot.as_of, database=settings.neo4j_database,
     )  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -222,7 +222,20 @@ def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None
         )
     if problems:
         raise InvalidInput(problems[:50])
-    return rows
+    return _with_sentiment(rows)
+
+
+def _with_sentiment(rows: list[EventRow]) -> list[EventRow]:
+    """Score the text of every review once, at intake (the fold reads ``sentiment``)."""
+    if not any(row.type == "review" and row.text for row in rows):
+        return rows
+    # Imported here, not at module level: the HTTP layer starts without ml/ (torch-free anyway).
+    from ml.sentiment import score_text
+
+    return [
+        replace(row, sentiment=score_text(row.text)) if row.type == "review" and row.text else row
+        for row in rows
+    ]
 
 
 def parse_items(payload: Any, max_batch: int) -> list[ItemRow]:

@@ -55,7 +55,7 @@ MATCH (m:ModelVersion)
 SET m.active = (m.version = $version)
 WITH m WHERE m.version = $version
 SET m.activated_at = datetime.transaction(), m.status = 'active',
-    m.n_users = $n_users, m.n_items = $n_items
+    m.n_users = $n_users, m.n_items = $n_items, m.watermark = $watermark, m.revision = 0
 """
 DISCARD_STAGED = """
 MATCH (n) WHERE (n:User OR n:Item) AND n.staged_version = $version
@@ -97,7 +97,7 @@ class NodeVectors:
     vectors: np.ndarray
 
 
-def _rows(vectors: NodeVectors, start: int, stop: int) -> list[dict[str, Any]]:
+def vector_rows(vectors: NodeVectors, start: int, stop: int) -> list[dict[str, Any]]:
     block = vectors.vectors[start:stop].astype(np.float32).tolist()
     return [{"id": vectors.ids[start + k], "vector": row} for k, row in enumerate(block)]
 
@@ -106,10 +106,14 @@ def _stage_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], ve
     tx.run(query, rows=rows, version=version).consume()
 
 
-def _promote_tx(tx: ManagedTransaction, version: str) -> tuple[int, int]:
+def _promote_tx(
+    tx: ManagedTransaction, version: str, watermark: datetime | None
+) -> tuple[int, int]:
     users = tx.run(PROMOTE_STAGED_USERS, version=version).single(strict=True)["n"]
     items = tx.run(PROMOTE_STAGED_ITEMS, version=version).single(strict=True)["n"]
-    tx.run(ACTIVATE_VERSION, version=version, n_users=users, n_items=items).consume()
+    tx.run(
+        ACTIVATE_VERSION, version=version, n_users=users, n_items=items, watermark=watermark
+    ).consume()
     return int(users), int(items)
 
 
@@ -138,9 +142,14 @@ def write_model_version(
     config: Mapping[str, Any],
     metrics: Mapping[str, float],
     batch_size: int = 5000,
+    watermark: datetime | None = None,
     database: str | None = None,
 ) -> tuple[int, int]:
-    """Stage every vector, then switch ``version`` active in one transaction."""
+    """Stage every vector, then switch ``version`` active in one transaction.
+
+    ``watermark`` is the time of the graph snapshot the vectors were computed from; an
+    incremental refresh picks up whatever changed after it.
+    """
     dims = int(users.vectors.shape[1])
     _check_dims(driver, dims, database)
     driver.execute_query(
@@ -152,9 +161,9 @@ def write_model_version(
         with driver.session(database=database) as session:
             for query, vectors in ((STAGE_USER_VECTORS, users), (STAGE_ITEM_VECTORS, items)):
                 for start in range(0, len(vectors.ids), batch_size):
-                    rows = _rows(vectors, start, start + batch_size)
+                    rows = vector_rows(vectors, start, start + batch_size)
                     session.execute_write(_stage_tx, query, rows, version)
-            return session.execute_write(_promote_tx, version)
+            return session.execute_write(_promote_tx, version, watermark)
     except Exception as exc:
         _discard(driver, version, exc, database)
         raise EmbeddingWriteError(f"writing model version {version} failed: {exc}") from exc

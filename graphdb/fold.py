@@ -8,6 +8,9 @@ anchor ``a2`` and partial weight ``w2`` into an edge ``(w1, a1)`` gives, with ``
 
 which is exact and does not depend on the order in which events arrive. The weight at any
 later time ``now`` is ``w * 2 ** (-(now - last_ts) / h)``.
+
+Each event's contribution depends on the event alone (type, stars, and the sentiment of its text
+scored once at intake), never on other events, which is what keeps the fold exact.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class EventRow:
     value: float | None = None
     text: str | None = None
     session_id: str | None = None
+    sentiment: float | None = None  # of ``text`` in [-1, 1], scored at intake (reviews only)
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,19 @@ class FoldConfig:
     def half_life_ms(self) -> float:
         return self.half_life_days * MS_PER_DAY
 
-    def contribution(self, event_type: str, value: float | None) -> float:
-        """Undecayed weight of one event: a 1-star rating counts against the item."""
+    def contribution(
+        self, event_type: str, value: float | None, sentiment: float | None = None
+    ) -> float:
+        """Undecayed weight of one event: a 1-star rating counts against the item.
+
+        A rated event's stars decide its sign and size; only a review *without* stars falls
+        back to the sentiment of its text, so a negative review counts against the item.
+        """
         base = float(self.type_weights[event_type])
         if event_type in RATED_TYPES and value is not None:
             return base * (value - self.rating_neutral) / self.rating_span
+        if event_type in RATED_TYPES and sentiment is not None:
+            return base * min(1.0, max(-1.0, sentiment))
         return base
 
     def decay(self, age_ms: float) -> float:
@@ -104,7 +116,8 @@ def _accumulate(
         acc = groups.get(key)
         if acc is None:
             acc = groups[key] = _Accumulator(first_ms=event.ts_ms, last_ms=event.ts_ms)
-        acc.add(event.ts_ms, config.contribution(event.type, event.value), event.type)
+        weight = config.contribution(event.type, event.value, event.sentiment)
+        acc.add(event.ts_ms, weight, event.type)
     return groups
 
 

@@ -57,8 +57,8 @@ MATCH (u:User {user_id: row.user_id})
 MATCH (i:Item {item_id: row.item_id})
 CREATE (u)-[:PERFORMED]->(x:Interaction {event_id: row.event_id})-[:ON]->(i)
 SET x.type = row.type, x.ts = datetime({epochMillis: row.ts_ms}), x.value = row.value,
-    x.weight = row.weight, x.text = row.text, x.session_id = row.session_id,
-    x.ingested_at = datetime.transaction()
+    x.weight = row.weight, x.text = row.text, x.sentiment = row.sentiment,
+    x.session_id = row.session_id, x.ingested_at = datetime.transaction()
 """
 # Rows are unique per (user, item), so no two rows of one statement touch the same edge.
 # Every value is computed in WITH before SET so the update reads only the old state.
@@ -80,6 +80,7 @@ WITH r, row, anchor,
        + row.weight * 2.0 ^ (-(anchor - row.last_ms) / $half_life_ms) AS weight,
      CASE WHEN row.first_ms < old_first_ms THEN row.first_ms ELSE old_first_ms END AS first_ms
 SET r.weight = weight,
+    r.updated_at = datetime.transaction(),
     r.last_ts = datetime({epochMillis: anchor}),
     r.first_ts = datetime({epochMillis: first_ms}),
     r.count = r.count + row.count,
@@ -147,8 +148,9 @@ def _event_params(events: Sequence[EventRow], config: FoldConfig) -> list[dict[s
             "type": e.type,
             "ts_ms": e.ts_ms,
             "value": e.value,
-            "weight": config.contribution(e.type, e.value),
+            "weight": config.contribution(e.type, e.value, e.sentiment),
             "text": e.text,
+            "sentiment": e.sentiment,
             "session_id": e.session_id,
         }
         for e in events

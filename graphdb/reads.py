@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from neo4j import Driver, RoutingControl
@@ -36,12 +37,18 @@ RETURN probe IS NOT NULL AS found, probe.embedding IS NOT NULL AS embedded,
 """
 # Everything a recommendation needs from the graph, in one round trip: the active version,
 # the user's vector and interests, every item they interacted with (newest first, with
-# whether they bought it), and whether the filter values exist. Ranking happens in the API
+# whether they bought it), the positive interactions newer than the user's vector (to fold
+# in at once), and whether the filter values exist. Ranking happens in the API
 # process over its in-memory copy of the active version's item vectors.
 RECOMMEND_STATE = """
 OPTIONAL MATCH (m:ModelVersion {active: true})
 OPTIONAL MATCH (u:User {user_id: $user_id})
-RETURN m.version AS version, u IS NOT NULL AS known, u.embedding AS embedding,
+RETURN m.version AS version, coalesce(m.revision, 0) AS revision,
+       u IS NOT NULL AS known, u.embedding AS embedding,
+       CASE WHEN u IS NULL OR m IS NULL THEN [] ELSE COLLECT {
+         MATCH (u)-[r:INTERACTED]->(i:Item)
+         WHERE r.weight > 0 AND (r.updated_at > m.watermark OR u.embedding IS NULL)
+         RETURN i.item_id ORDER BY r.last_ts DESC LIMIT $fold_limit } END AS fresh,
        CASE WHEN u IS NULL THEN [] ELSE
          [(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]] END AS categories,
        CASE WHEN u IS NULL THEN [] ELSE COLLECT {
@@ -54,6 +61,7 @@ RETURN m.version AS version, u IS NOT NULL AS known, u.embedding AS embedding,
 # in-memory ranking (loaded once per worker and version).
 ITEM_MATRIX = """
 MATCH (i:Item) WHERE i.embedding_version = $version
+  AND ($since IS NULL OR i.embedding_updated_at > $since)
 RETURN i.item_id AS item_id, i.title AS title, i.embedding AS embedding,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
                  RETURN DISTINCT c.category_id } AS categories,
@@ -61,6 +69,7 @@ RETURN i.item_id AS item_id, i.title AS title, i.embedding AS embedding,
        COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN b.brand_id } AS brands
 ORDER BY item_id
 """
+READ_CLOCK = "RETURN datetime.transaction() AS now"
 # Popularity with decay: the sum of current INTERACTED weights, optionally in one category.
 POPULAR_ITEMS = """
 MATCH (item:Item)<-[r:INTERACTED]-()
@@ -147,7 +156,11 @@ def similar_items(
 
 
 def recommend_state(
-    driver: Driver, user_id: str, filters: Filters, database: str | None = None
+    driver: Driver,
+    user_id: str,
+    filters: Filters,
+    database: str | None = None,
+    fold_limit: int = 50,
 ) -> dict[str, Any]:
     return _read(
         driver,
@@ -156,11 +169,21 @@ def recommend_state(
         user_id=user_id,
         category=filters.category,
         brand=filters.brand,
+        fold_limit=fold_limit,
     )[0]
 
 
-def item_matrix(driver: Driver, version: str, database: str | None = None) -> list[dict[str, Any]]:
-    return _read(driver, ITEM_MATRIX, database, version=version)
+def item_matrix(
+    driver: Driver, version: str, database: str | None = None, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Item vectors of ``version`` (only those rewritten after ``since`` when given)."""
+    return _read(driver, ITEM_MATRIX, database, version=version, since=since)
+
+
+def server_clock(driver: Driver, database: str | None = None) -> datetime:
+    """The database's transaction clock (watermarks compare against it, not ours)."""
+    now: datetime = _read(driver, READ_CLOCK, database)[0]["now"].to_native()
+    return now
 
 
 def popular_items(

@@ -52,6 +52,7 @@ class GraphSnapshot:
     feature_ids: list[str]
     item_feature_ptr: np.ndarray  # int64[n_items + 1]
     item_feature_index: np.ndarray  # int64[F]
+    raw_weight: np.ndarray | None = None  # float64[E], each at its own last_ts (undecayed)
 
     @property
     def n_users(self) -> int:
@@ -129,8 +130,8 @@ def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapsh
     user_pos = {u: k for k, u in enumerate(user_ids)}
     item_pos = {i: k for k, i in enumerate(item_ids)}
     edge_records = [r.data() for r in tx.run(READ_USER_EDGES, half_life_ms=half_life_ms)]
-    users, items, weights, last = _edges(edge_records, user_pos, item_pos)
-    weights = decay_to_common_clock(weights, last, half_life_ms)
+    users, items, raw, last = _edges(edge_records, user_pos, item_pos)
+    weights = decay_to_common_clock(raw, last, half_life_ms)
     vocabulary, ptr, index = _features_csr([features for _, features in item_rows])
     return GraphSnapshot(
         as_of=as_of,
@@ -143,6 +144,7 @@ def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapsh
         feature_ids=vocabulary,
         item_feature_ptr=ptr,
         item_feature_index=index,
+        raw_weight=raw,
     )
 
 

@@ -71,6 +71,7 @@ def recommendations(user_id: str) -> Response:
             _popular_cache(),
             _item_index(),
             database(),
+            foldin_weight=settings().foldin_weight,
         )
     except UnknownFilterValue as exc:
         raise ApiError(

@@ -1,0 +1,85 @@
+"""Refresh control: request an incremental or full refresh, and follow refresh runs.
+
+``POST /api/v1/refresh`` only *queues* a run (admin scope: a full retrain is expensive). The
+``interest-graph worker`` process that holds the worker lease claims queued runs every
+``refresh_poll_s`` seconds and records how each ended; the web workers never train.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from app.api.common import json_body
+from app.api.params import int_arg
+from app.api.spec import Param, documented
+from app.errors import ApiError
+from app.graph import database, graph_driver
+from graphdb.refresh_runs import list_runs, queue_run, read_run
+
+bp = Blueprint("refresh", __name__, url_prefix="/api/v1/refresh")
+
+
+class RefreshIn(BaseModel):
+    """Which refresh to run: ``incremental`` (default) re-embeds what changed; ``full``
+    retrains the model on the whole graph."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["incremental", "full"] = "incremental"
+
+
+def _requested_kind() -> str:
+    if not request.get_data(cache=True):
+        return "incremental"  # the body is optional
+    payload = json_body()
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_input", 'send a JSON object like {"kind": "full"}')
+    try:
+        return RefreshIn.model_validate(payload).kind
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"]) or "body"
+        raise ApiError(
+            400, "invalid_input", f"field '{field}': {problem['msg']}", {"field": field}
+        ) from None
+
+
+def _public(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in run.items()}
+
+
+@bp.post("")
+@documented(
+    "Queue a refresh for the worker (body optional; kind defaults to incremental). "
+    "A run of the same kind still queued is returned instead of a new one",
+    body=RefreshIn,
+    scope="admin",
+    responses={202: "queued; Location names the run", 400: "unknown kind", 415: "not JSON"},
+)
+def request_refresh() -> tuple[Response, int]:
+    run, _ = queue_run(graph_driver(), _requested_kind(), trigger="api", database=database())
+    response = jsonify({"run_id": run["id"], "kind": run["kind"], "status": run["status"]})
+    response.headers["Location"] = url_for("refresh.get_run", run_id=run["id"])
+    return response, 202
+
+
+@bp.get("/runs")
+@documented(
+    "Refresh runs, newest first: kind, status, timings, what changed and was written",
+    query={"limit": Param(int, "most runs listed", 20, 1, 100)},
+)
+def runs() -> Response:
+    limit = int_arg("limit", 20, 1, 100)
+    return jsonify({"runs": [_public(run) for run in list_runs(graph_driver(), limit, database())]})
+
+
+@bp.get("/runs/<run_id>")
+@documented("One refresh run", responses={404: "unknown run"})
+def get_run(run_id: str) -> Response:
+    run = read_run(graph_driver(), run_id, database())
+    if run is None:
+        raise ApiError(404, "not_found", f"no refresh run {run_id!r}")
+    return jsonify(_public(run))

@@ -1,0 +1,344 @@
+"""``interest-graph worker``: the scheduled side of the service, in its own process.
+
+An APScheduler ``BlockingScheduler`` runs five jobs, every one with ``max_instances=1``,
+``coalesce=True``, an explicit ``misfire_grace_time`` and a fixed id:
+
+- ``incremental-refresh`` (every ``refresh_interval_s``): re-embed what changed;
+- ``full-retrain`` (``retrain_cron``, UTC): ``run_training`` on the whole graph;
+- ``requested-runs`` (every ``refresh_poll_s``): claim and run refreshes queued via the API;
+- ``decay-upkeep`` (every ``decay_interval_s``): store interest weights decayed to now and
+  delete finished runs older than ``refresh_retention_days``;
+- ``lease-heartbeat`` (every ``lease_ttl_s / 3``): take or renew the worker lease.
+
+Every job works only while this process holds the ``(:WorkerLease {name: 'refresh-worker'})``
+(see ``graphdb.lease``), confirmed at the start of each job, so several worker processes may
+run and exactly one does the work; the others stand by and take over when the holder's lease
+expires. Within the process one refresh runs at a time. Every refresh, scheduled or
+requested, is recorded as a ``(:RefreshRun)``.
+
+SIGTERM/SIGINT stop the scheduler; a refresh in progress gets ``worker_stop_grace_s`` to
+finish, after which it is recorded as failed and abandoned. The lease is then released and
+the process's one driver closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import UTC
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from neo4j import Driver
+
+from app.settings import Settings
+from graphdb.driver import connect
+from graphdb.lease import Lease
+from graphdb.refresh_runs import (
+    claim_next_run,
+    delete_old_runs,
+    fail_orphaned_runs,
+    finish_run,
+    queue_run,
+    short_error,
+    start_run,
+)
+from graphdb.upkeep import decay_interest_edges
+
+if TYPE_CHECKING:
+    from app.refresh import IncrementalRefresher
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "refresh-worker"
+JOB_INCREMENTAL = "incremental-refresh"
+JOB_RETRAIN = "full-retrain"
+JOB_REQUESTED = "requested-runs"
+JOB_UPKEEP = "decay-upkeep"
+JOB_HEARTBEAT = "lease-heartbeat"
+RETRAIN_MISFIRE_S = 3600  # a worker back within the hour still does the nightly retrain
+WORKER_RETRY_S = 15.0  # managed transactions ride out a short graph outage
+ABANDONED = "WorkerStopped: the worker was stopped before the run finished"
+
+
+class LeaseLost(RuntimeError):
+    """Another worker holds the lease now; a run in progress stops at its next batch."""
+
+
+class Worker:
+    """The scheduled jobs over one driver; ``run()`` blocks until SIGTERM/SIGINT."""
+
+    def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
+        self.settings = settings
+        self.database = settings.neo4j_database
+        self._owns_driver = driver is None
+        self.driver = driver or connect(
+            settings.neo4j_target(),
+            verify=False,
+            retry_time_s=max(settings.neo4j_retry_s, WORKER_RETRY_S),
+        )
+        self.lease = Lease(self.driver, LEASE_NAME, settings.lease_ttl_s, self.database)
+        self.stopping = threading.Event()
+        self.abandoned: str | None = None  # the run left behind at shutdown, if any
+        self._work = threading.Lock()  # one refresh at a time in this process
+        self._current: str | None = None
+        self._refresher: IncrementalRefresher | None = None
+        self._wound_down = threading.Event()
+
+    # -- the lease ------------------------------------------------------------------------
+
+    def hold_lease(self) -> bool:
+        """Take or renew the lease; after a takeover, fail runs the old holder left running."""
+        was_held = self.lease.held
+        try:
+            held = self.lease.acquire()
+            if held and not was_held:
+                orphans = fail_orphaned_runs(self.driver, self.lease.holder, self.database)
+                log.info("holding the worker lease as %s (%d orphaned runs failed)",
+                         self.lease.holder, orphans)  # fmt: skip
+        except Exception as exc:
+            log.warning("could not take or renew the worker lease: %s", short_error(exc))
+            return False
+        if was_held and not held:
+            log.warning("lost the worker lease; standing by")
+        return held
+
+    def heartbeat(self) -> None:
+        if not self.stopping.is_set():
+            self.hold_lease()
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def incremental_job(self) -> None:
+        self._scheduled("incremental")
+
+    def retrain_job(self) -> None:
+        self._scheduled("full")
+
+    def _scheduled(self, kind: str) -> None:
+        if self.stopping.is_set() or not self.hold_lease():
+            return
+        if not self._work.acquire(blocking=False):
+            if kind == "full":  # never lose the nightly retrain: it runs after the current one
+                queue_run(self.driver, kind, trigger="schedule", database=self.database)
+            return
+        try:
+            self.execute(start_run(self.driver, kind, self.lease.holder, database=self.database))
+        finally:
+            self._work.release()
+
+    def requested_job(self) -> None:
+        """Run queued refreshes, oldest first, while the worker is not stopping."""
+        if self.stopping.is_set() or not self.hold_lease():
+            return
+        if not self._work.acquire(blocking=False):
+            return  # a refresh is running; the queue waits for the next tick
+        try:
+            while self.lease.held and not self.stopping.is_set():  # the heartbeat may lose it
+                run = claim_next_run(self.driver, self.lease.holder, self.database)
+                if run is None:
+                    return
+                self.execute(run)
+        finally:
+            self._work.release()
+
+    def upkeep_job(self) -> None:
+        if self.stopping.is_set() or not self.hold_lease():
+            return
+        started = time.perf_counter()
+        edges = decay_interest_edges(
+            self.driver,
+            self.settings.fold_config().half_life_ms,
+            database=self.database,
+            should_stop=self.stopping.is_set,
+        )
+        retention_s = self.settings.refresh_retention_days * 86_400
+        deleted = delete_old_runs(self.driver, retention_s, database=self.database)
+        log.info("upkeep: %d interest edges decayed to now, %d old runs deleted in %.1fs",
+                 edges, deleted, time.perf_counter() - started)  # fmt: skip
+
+    # -- one refresh run ------------------------------------------------------------------
+
+    def execute(self, run: dict[str, Any]) -> dict[str, Any]:
+        """Perform a claimed or started run and record how it ended."""
+        self._current = run["id"]
+        started = time.perf_counter()
+        try:
+            status, outcome = self._perform(run["kind"])
+        except Exception as exc:
+            log.exception("refresh run %s (%s) failed", run["id"], run["kind"])
+            status, outcome = "failed", {"error": short_error(exc)}
+        outcome["seconds"] = round(time.perf_counter() - started, 3)
+        try:
+            finished = finish_run(self.driver, run["id"], status, outcome, self.database)
+        finally:
+            self._current = None
+        log.info("refresh run %s (%s): %s in %.1fs", run["id"], run["kind"], status,
+                 outcome["seconds"])  # fmt: skip
+        return finished
+
+    def _perform(self, kind: str) -> tuple[str, dict[str, Any]]:
+        return self._full_retrain() if kind == "full" else self._incremental()
+
+    def refresher(self) -> IncrementalRefresher:
+        """The process's one refresher: it keeps the graph cached between runs."""
+        if self._refresher is None:
+            from app.refresh import IncrementalRefresher
+
+            self._refresher = IncrementalRefresher(
+                self.driver, self.settings, after_batch=self._still_leased
+            )
+        return self._refresher
+
+    def _still_leased(self, written: int) -> None:
+        """Between write batches: stop writing once another worker has taken the lease."""
+        if not self.lease.held:
+            raise LeaseLost(f"the worker lease passed to another worker after {written} rows")
+
+    def _incremental(self) -> tuple[str, dict[str, Any]]:
+        report = self.refresher().run()
+        outcome = {
+            "changed": report.changed,
+            "refreshed": report.refreshed,
+            "written": report.written,
+            "model_version": report.model_version,
+            "max_untouched_drift": report.max_untouched_drift,
+            "reason": report.skipped_reason,
+        }
+        return ("skipped" if report.skipped_reason else "succeeded"), outcome
+
+    def _full_retrain(self) -> tuple[str, dict[str, Any]]:
+        from app.training import run_training, train_config_from
+
+        try:
+            report = run_training(self.driver, self.settings, train_config_from(self.settings))
+        finally:
+            if self._refresher is not None:  # its cached graph and vectors are now stale
+                self._refresher.reset()
+        written = report.written_users + report.written_items
+        outcome = {
+            "refreshed": written,
+            "written": written,
+            "model_version": report.version,
+            "max_untouched_drift": 0.0 if report.promoted else None,
+            "reason": None if report.promoted else f"not promoted: {report.reason}",
+        }
+        return ("succeeded" if report.promoted else "skipped"), outcome
+
+    # -- the process ----------------------------------------------------------------------
+
+    def build_scheduler(self) -> BlockingScheduler:
+        s = self.settings
+        scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=6)}, timezone=UTC
+        )
+        jobs: list[tuple[Any, Any, str, int]] = [
+            (self.incremental_job, IntervalTrigger(seconds=s.refresh_interval_s),
+             JOB_INCREMENTAL, max(1, s.refresh_interval_s // 2)),
+            (self.retrain_job, CronTrigger.from_crontab(s.retrain_cron, timezone=UTC),
+             JOB_RETRAIN, RETRAIN_MISFIRE_S),
+            (self.requested_job, IntervalTrigger(seconds=s.refresh_poll_s),
+             JOB_REQUESTED, max(1, int(s.refresh_poll_s))),
+            (self.upkeep_job, IntervalTrigger(seconds=s.decay_interval_s),
+             JOB_UPKEEP, max(1, s.decay_interval_s // 2)),
+            (self.heartbeat, IntervalTrigger(seconds=s.lease_ttl_s / 3),
+             JOB_HEARTBEAT, max(1, int(s.lease_ttl_s / 3))),
+        ]  # fmt: skip
+        for func, trigger, job_id, misfire_s in jobs:
+            scheduler.add_job(
+                func, trigger, id=job_id, name=job_id, max_instances=1, coalesce=True,
+                misfire_grace_time=misfire_s, replace_existing=True,
+            )  # fmt: skip
+        return scheduler
+
+    def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
+        """Signal handler: only sets a flag; the stopper thread does the real work."""
+        self.stopping.set()
+
+    def _stop_when_asked(self, scheduler: BlockingScheduler) -> None:
+        self.stopping.wait()
+        while not self._wound_down.is_set():
+            if scheduler.state == STATE_RUNNING:
+                scheduler.shutdown(wait=False)
+                return
+            time.sleep(0.05)  # asked to stop while the scheduler was still starting
+
+    def run(self) -> int:
+        """Block running the schedule until asked to stop; then wind down. Returns 0."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        scheduler = self.build_scheduler()
+        stopper = threading.Thread(
+            target=self._stop_when_asked, args=(scheduler,), name="worker-stop", daemon=True
+        )
+        stopper.start()
+        self.hold_lease()
+        log.info("worker %s: refresh every %ss, retrain at '%s' UTC, lease %s (%s)",
+                 self.lease.holder, self.settings.refresh_interval_s, self.settings.retrain_cron,
+                 LEASE_NAME, "held" if self.lease.held else "standing by")  # fmt: skip
+        if not self.stopping.is_set():
+            scheduler.start()  # returns once the stopper thread shut it down
+        self.wind_down()
+        return 0
+
+    def wind_down(self) -> None:
+        """Let a run in progress finish (within the grace time), release the lease, close."""
+        self.stopping.set()
+        if not self._wait_for_work(self.settings.worker_stop_grace_s):
+            self.abandoned = self._current
+            if self.abandoned is not None:
+                log.warning("abandoning run %s at shutdown", self.abandoned)
+                self._quietly(finish_run, self.driver, self.abandoned, "failed",
+                              {"error": ABANDONED}, self.database)  # fmt: skip
+        # The work lock stays taken: no job thread still pending may start another run.
+        if self.lease.held:
+            self._quietly(self.lease.release)
+        if self._owns_driver:
+            self.driver.close()
+        self._wound_down.set()
+        log.info("worker stopped")
+
+    def _wait_for_work(self, grace_s: float) -> bool:
+        """Wait for the refresh in progress, renewing the lease meanwhile; True once idle."""
+        deadline = time.monotonic() + grace_s
+        step = self.settings.lease_ttl_s / 3
+        while not self._work.acquire(timeout=max(0.0, min(step, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return False
+            if self.lease.held:
+                self._quietly(self.lease.renew)
+        return True
+
+    @staticmethod
+    def _quietly(func: Any, *args: Any) -> None:
+        try:
+            func(*args)
+        except Exception as exc:  # shutting down: the graph may be the thing that is gone
+            log.warning("during shutdown: %s", short_error(exc))
+
+
+def run_worker(settings: Settings) -> int:
+    """The ``interest-graph worker`` command."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    worker = Worker(settings)
+    code = worker.run()
+    if worker.abandoned is not None:
+        # The abandoned run's thread cannot be interrupted, and the interpreter would wait
+        # for it at exit: leave now (its work is transactional, or redone by the next run).
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -1,0 +1,68 @@
+"""Two communities of users and items that share nothing, trained with the inductive model.
+
+A change inside one community cannot reach the other through the graph, which makes "what a
+refresh must leave alone" observable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from neo4j import Driver
+
+from app.importer import import_events, import_items
+from app.settings import Settings, load_settings
+from app.training import run_training, train_config_from
+from app.validation import IntakeLimits
+from graphdb.fold import FoldConfig
+from tests.conftest import Neo4jTestServer
+
+START = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def community_events(community: str, users: int, items: int, seed: int) -> list[dict[str, Any]]:
+    """A community of users who only touch their own community's items."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(users):
+        for i in rng.choice(items, size=4, replace=False):
+            ts = START + timedelta(hours=int(rng.integers(0, 24 * 20)))
+            kind = "purchase" if rng.random() < 0.3 else "view"
+            rows.append({"user_id": f"{community}-u{u}", "item_id": f"{community}-i{i}",
+                         "type": kind, "ts": ts.isoformat()})  # fmt: skip
+    return rows
+
+
+def community_items(community: str, items: int) -> list[dict[str, Any]]:
+    return [
+        {"item_id": f"{community}-i{i}", "title": f"{community} {i}",
+         "category_path": [community, f"{community}-{i % 3}"], "brand": f"brand-{i % 2}"}
+        for i in range(items)
+    ]  # fmt: skip
+
+
+def load(driver: Driver, items: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+    if items:
+        import_items(driver, items, progress=False)
+    import_events(driver, events, FoldConfig(), IntakeLimits(), progress=False)
+
+
+def trained_communities(
+    driver: Driver, server: Neo4jTestServer, tmp_path: Path, **overrides: Any
+) -> Settings:
+    """Loads communities ``a`` and ``b`` (15 users, 12 items each) and trains once."""
+    for name, seed in (("a", 1), ("b", 2)):
+        load(driver, community_items(name, 12), community_events(name, 15, 12, seed))
+    target = server.target
+    values: dict[str, Any] = dict(
+        neo4j_uri=target.uri, neo4j_password=target.password,
+        neo4j_auth=target.password is not None, model_dir=tmp_path / "models",
+        train_epochs=3, model_kind="inductive",
+    )  # fmt: skip
+    values.update(overrides)
+    settings = load_settings(**values)
+    assert run_training(driver, settings, train_config_from(settings), force=True).promoted
+    return settings
