@@ -20,7 +20,9 @@ import numpy as np
 from neo4j import Driver
 
 from app.item_index import ItemIndex, ItemIndexCache
+from app.short_term import ShortTermModels, blend
 from graphdb.reads import Filters, popular_items, recommend_state
+from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT
 
 POPULAR_DEPTH = 1000  # popular items kept per scope; k is at most 1000
 
@@ -129,9 +131,8 @@ def folded_user_vector(
 
 
 def _personal(
-    index: ItemIndex, request: RecommendationRequest, state: dict[str, Any], user: np.ndarray
+    index: ItemIndex, request: RecommendationRequest, state: dict[str, Any], scores: np.ndarray
 ) -> list[dict[str, Any]]:
-    scores = index.unit @ user
     seen = [item_id for item_id, _ in state["seen"]]
     pool = request.k * 4 if request.diversity > 0 else request.k
     picked = _top(scores, _candidate_mask(index, request, seen), pool)
@@ -227,16 +228,51 @@ class UnknownFilterValue(ValueError):
         self.name = name
 
 
-def recommend(
-    driver: Driver,
-    request: RecommendationRequest,
-    half_life_ms: float,
-    cache: PopularCache,
-    items: ItemIndexCache,
-    database: str | None = None,
-    foldin_weight: float = 0.5,
-) -> dict[str, Any]:
+@dataclass
+class Ranking:
+    """What recommendations need besides the request: caches and the ranking settings.
+
+    Attributes:
+        half_life_ms: Decay half-life (popularity).
+        popular: Popular-list cache (fallback).
+        items: The active version's item vectors.
+        short_term: The active version's sequence models (``None``: long-term only).
+        foldin_weight: Share of interactions newer than the user's vector (instant fold-in).
+        short_term_weight: Share of the short-term component in the final score.
+        database: Neo4j database.
+    """
+
+    half_life_ms: float
+    popular: PopularCache
+    items: ItemIndexCache
+    short_term: ShortTermModels | None = None
+    foldin_weight: float = 0.5
+    short_term_weight: float = DEFAULT_SHORT_TERM_WEIGHT
+    database: str | None = None
+
+
+def _scores(
+    driver: Driver, ranking: Ranking, state: dict[str, Any]
+) -> tuple[ItemIndex, np.ndarray] | None:
+    """Long-term (with fold-in) and short-term scores of every item, or ``None``."""
+    if state["version"] is None or (state["embedding"] is None and not state["fresh"]):
+        return None
+    index = ranking.items.get(driver, state["version"], ranking.database, state["revision"])
+    user = folded_user_vector(index, state["embedding"], state["fresh"], ranking.foldin_weight)
+    if user is None:
+        return None
+    scores = index.unit @ user
+    if ranking.short_term is not None and ranking.short_term_weight > 0:
+        model = ranking.short_term.get(state["version"])
+        if model is not None:
+            history = [item_id for item_id, _ in state["seen"]]
+            scores = blend(scores, model.scores(index, history), ranking.short_term_weight)
+    return index, scores
+
+
+def recommend(driver: Driver, request: RecommendationRequest, ranking: Ranking) -> dict[str, Any]:
     """The response body of ``GET /api/v1/users/{id}/recommendations`` (1 graph round trip)."""
+    database = ranking.database
     state = recommend_state(driver, request.user_id, request.filters, database)
     for name in ("category", "brand"):
         if not state[f"{name}_ok"]:
@@ -244,14 +280,14 @@ def recommend(
     liked = [c for c, w in sorted(state["categories"], key=lambda cw: -cw[1]) if w > 0]
     fallback: str | None = None
     ranked: list[dict[str, Any]] = []
-    if state["version"] is not None and (state["embedding"] is not None or state["fresh"]):
-        index = items.get(driver, state["version"], database, state["revision"])
-        user = folded_user_vector(index, state["embedding"], state["fresh"], foldin_weight)
-        if user is not None:
-            ranked = _personal(index, request, state, user)
+    scored = _scores(driver, ranking, state)
+    if scored is not None:
+        ranked = _personal(scored[0], request, state, scored[1])
     if not ranked:  # unknown or not yet embedded user, or filters left nothing personal
         seen = {item_id for item_id, _ in state["seen"]}
-        fallback, ranked = _fallback(driver, request, liked, seen, half_life_ms, cache, database)
+        fallback, ranked = _fallback(
+            driver, request, liked, seen, ranking.half_life_ms, ranking.popular, database
+        )
     return {
         "user_id": request.user_id,
         "model_version": state["version"],

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # Share of the direction of a user's interactions newer than their vector, folded into
     # it at request time (instant fold-in; 0 = wait for the refresh).
     foldin_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Share of the short-term (sequence) component in the final score; 0 = long-term only.
+    short_term_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
+    short_term_max_len: Annotated[int, Field(ge=2, le=500)] = 50
+    short_term_epochs: Annotated[int, Field(ge=1, le=10_000)] = 100
 
     # Serving.
     api_auth: bool = True

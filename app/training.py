@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from neo4j import Driver
 
 from app.settings import Settings
+from app.short_term import SHORT_TERM_FILE
 from graphdb.embeddings import NodeVectors, write_model_version
 from graphdb.snapshot import GraphSnapshot, read_snapshot
 from ml.data import InteractionGraph
@@ -25,6 +27,8 @@ from ml.embed import full_embeddings
 from ml.evaluate import plot_training_curve
 from ml.models.graph import GraphOperators
 from ml.registry import ModelRegistry, ModelShape
+from ml.sequence import SequenceConfig, export_short_term, train_short_term
+from ml.shortterm_store import save_short_term
 from ml.train import TrainConfig, default_device, train
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,7 @@ def run_training(
     extra = {"as_of": snapshot.as_of.isoformat(), "seconds_per_epoch": result.seconds_per_epoch,
              "feature_ids": snapshot.feature_ids, "item_ids": snapshot.item_ids}  # fmt: skip
     version = registry.save(result.model, config, shape, metrics, graph.fingerprint(), extra)
+    metrics.update(_train_short_term(settings, graph, registry.versions_dir / version, device))
     curve = registry.versions_dir / version / "training_curve.png"
     plot_training_curve(result.history, curve, metric=config.monitor)
     previous = registry.active()
@@ -121,6 +126,25 @@ def run_training(
             raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _train_short_term(
+    settings: Settings, graph: InteractionGraph, folder: Path, device: torch.device
+) -> dict[str, float]:
+    """Trains the sequence component on the same graph and stores it beside the version.
+
+    Its metrics are reported with a ``short_`` prefix; promotion still compares the graph
+    model's validation metric, so a version is never held back by the short-term part.
+    """
+    if settings.short_term_weight <= 0 or graph.n_edges == 0:
+        return {}
+    config = SequenceConfig(
+        max_len=settings.short_term_max_len, epochs=settings.short_term_epochs,
+        seed=settings.train_seed, time_budget_s=settings.train_time_budget_s,
+    )  # fmt: skip
+    result = train_short_term(graph, config, device)
+    save_short_term(export_short_term(result.model), folder / SHORT_TERM_FILE)
+    return {f"short_{k}": float(v) for k, v in result.best_metrics.items() if "@" in k}
 
 
 def _write_back(

@@ -89,9 +89,10 @@ def bench_config() -> ServerConfig:
     )  # fmt: skip
 
 
-def bench_settings(config: ServerConfig, models: Path) -> Settings:
+def bench_settings(config: ServerConfig, models: Path, budget_s: float) -> Settings:
     return load_settings(
         neo4j_uri=config.bolt_uri, neo4j_auth=False, model_dir=models, model_kind="inductive",
+        train_time_budget_s=budget_s,
     )  # fmt: skip
 
 
@@ -219,12 +220,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--refresh-interval-s", type=int, default=20)
     parser.add_argument("--modes", default="frozen,foldin,live")
+    parser.add_argument("--train-budget-s", type=float, default=300.0, help="per model part")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     split = split_events(args.dataset, args.stream_share, args.users, args.seed)
     print(f"train {len(split.train)} events, stream {len(split.stream)} (cut-off {split.cutoff})")
     config = bench_config()
-    settings = bench_settings(config, WORK / "models")
+    settings = bench_settings(config, WORK / "models", args.train_budget_s)
     shutil.rmtree(settings.model_dir, ignore_errors=True)
     details: dict[str, Any] = {"cutoff": split.cutoff, "train_events": len(split.train),
                                "stream_events": len(split.stream), "users": args.users,

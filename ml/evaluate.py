@@ -13,7 +13,7 @@ from ml.data import CSRMatrix
 _MASKED = -float("inf")
 
 
-def _dense_rows(csr: CSRMatrix, users: np.ndarray, device: torch.device) -> torch.Tensor:
+def dense_rows(csr: CSRMatrix, users: np.ndarray, device: torch.device) -> torch.Tensor:
     """``[len(users), n_cols]`` boolean matrix of the given CSR rows."""
     out = torch.zeros(len(users), csr.n_cols, dtype=torch.bool, device=device)
     lengths = csr.indptr[users + 1] - csr.indptr[users]
@@ -97,8 +97,8 @@ def evaluate_ranking(
         batch = users[start : start + batch_size]
         scores = user_embeddings[torch.from_numpy(batch).to(device)] @ item_embeddings.T
         if exclude is not None:
-            scores.masked_fill_(_dense_rows(exclude, batch, device), _MASKED)
-        metrics = ranking_metrics_from_scores(scores, _dense_rows(targets, batch, device), ks)
+            scores.masked_fill_(dense_rows(exclude, batch, device), _MASKED)
+        metrics = ranking_metrics_from_scores(scores, dense_rows(targets, batch, device), ks)
         for name, values in metrics.items():
             sums[name] = sums.get(name, 0.0) + float(values.sum())
         top = torch.topk(scores, min(max(ks), scores.shape[1]), dim=1).indices

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 
 from ml.data import CSRMatrix, InteractionGraph, holdout_split
+from ml.early_stopping import LoopConfig, train_with_early_stopping
 from ml.evaluate import evaluate_ranking
 from ml.losses import (
     bpr_loss,
@@ -317,27 +317,6 @@ def _validation_setup(
     return split.train, split.targets
 
 
-@dataclass
-class _BestSoFar:
-    """Early-stopping bookkeeping: the best validated weights and how long ago they were seen."""
-
-    monitor: str
-    state: dict[str, torch.Tensor]
-    value: float = -np.inf
-    epoch: int = 0
-    metrics: dict[str, float] = field(default_factory=dict)
-    stale: int = 0
-
-    def update(self, model: EmbeddingModel, row: dict[str, float]) -> None:
-        """Keeps a copy of the weights if ``row`` improves the monitored metric."""
-        if row[self.monitor] > self.value:
-            self.state = copy.deepcopy(model.state_dict())
-            self.value, self.epoch, self.metrics = row[self.monitor], int(row["epoch"]), dict(row)
-            self.stale = 0
-        else:
-            self.stale += 1
-
-
 def train(
     graph: InteractionGraph,
     config: TrainConfig,
@@ -368,28 +347,24 @@ def train(
     model = build_model(config, graph.n_users, graph.n_items, graph.n_features, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
-    result = TrainResult(model=model, ops=ops, config=config)
-    best = _BestSoFar(config.monitor, copy.deepcopy(model.state_dict()))
-    for epoch in range(1, config.epochs + 1):
-        tick = time.perf_counter()
-        row: dict[str, float] = {"epoch": epoch}
-        row["loss"] = _run_epoch(model, ops, batches, optimizer, config, rng)
+
+    def epoch() -> float:
+        loss = _run_epoch(model, ops, batches, optimizer, config, rng)
         schedule.step()
-        row["seconds"] = time.perf_counter() - tick
-        budget = config.time_budget_s
-        out_of_time = budget is not None and time.perf_counter() - started >= budget
-        if epoch % config.eval_every == 0 or epoch == config.epochs or out_of_time:
-            row.update(validate(model, ops, targets, seen, config.eval_k))
-            best.update(model, row)
-        row["elapsed"] = time.perf_counter() - started
-        result.history.append(row)
-        if on_epoch is not None:
-            on_epoch(row, model, ops)
-        if best.stale >= config.patience or out_of_time:
-            break
-    model.load_state_dict(best.state)
-    model.eval()
-    result.best_epoch, result.best_metrics = best.epoch, best.metrics
-    result.seconds_per_epoch = sum(r["seconds"] for r in result.history) / len(result.history)
-    result.total_seconds = time.perf_counter() - started
-    return result
+        return loss
+
+    loop = LoopConfig(
+        config.epochs, config.eval_every, config.patience, config.monitor, config.time_budget_s
+    )
+    outcome = train_with_early_stopping(
+        model,
+        loop,
+        run_epoch=epoch,
+        validate=lambda: validate(model, ops, targets, seen, config.eval_k),
+        on_epoch=None if on_epoch is None else lambda row: on_epoch(row, model, ops),
+    )
+    return TrainResult(
+        model=model, ops=ops, config=config, history=outcome.history,
+        best_epoch=outcome.best_epoch, best_metrics=outcome.best_metrics,
+        seconds_per_epoch=outcome.seconds_per_epoch, total_seconds=time.perf_counter() - started,
+    )  # fmt: skip

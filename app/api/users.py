@@ -15,7 +15,14 @@ from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
 from app.item_index import ItemIndexCache
-from app.recommend import PopularCache, RecommendationRequest, UnknownFilterValue, recommend
+from app.recommend import (
+    PopularCache,
+    Ranking,
+    RecommendationRequest,
+    UnknownFilterValue,
+    recommend,
+)
+from app.short_term import ShortTermModels
 from graphdb.erase import erase_user
 from graphdb.reads import (
     Filters,
@@ -36,6 +43,26 @@ def _popular_cache() -> PopularCache:
 def _item_index() -> ItemIndexCache:
     cache: ItemIndexCache = current_app.extensions.setdefault("item_index", ItemIndexCache())
     return cache
+
+
+def _ranking() -> Ranking:
+    """The per-process caches and the ranking settings (built once per app)."""
+    ranking: Ranking | None = current_app.extensions.get("ranking")
+    if ranking is None:
+        config = settings()
+        ranking = current_app.extensions.setdefault(
+            "ranking",
+            Ranking(
+                half_life_ms=config.fold_config().half_life_ms,
+                popular=_popular_cache(),
+                items=_item_index(),
+                short_term=ShortTermModels(config.model_dir),
+                foldin_weight=config.foldin_weight,
+                short_term_weight=config.short_term_weight,
+                database=database(),
+            ),
+        )
+    return ranking
 
 
 @bp.get("/<user_id>/recommendations")
@@ -64,15 +91,7 @@ def recommendations(user_id: str) -> Response:
         diversity=float_arg("diversity", 0.0, 0.0, 1.0),
     )
     try:
-        body = recommend(
-            graph_driver(),
-            request,
-            settings().fold_config().half_life_ms,
-            _popular_cache(),
-            _item_index(),
-            database(),
-            foldin_weight=settings().foldin_weight,
-        )
+        body = recommend(graph_driver(), request, _ranking())
     except UnknownFilterValue as exc:
         raise ApiError(
             400,

@@ -3,5 +3,6 @@
 from ml.models.graph import GraphOperators
 from ml.models.inductive import InductiveGCN
 from ml.models.lightgcn import WeightedLightGCN
+from ml.models.sequence import SequenceRecommender
 
-__all__ = ["GraphOperators", "InductiveGCN", "WeightedLightGCN"]
+__all__ = ["GraphOperators", "InductiveGCN", "SequenceRecommender", "WeightedLightGCN"]

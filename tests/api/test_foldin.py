@@ -72,3 +72,21 @@ def test_a_new_user_is_ranked_from_their_first_events(api: FlaskClient) -> None:
     assert body["fallback"] is None and ranked
     assert not {"b-i4", "b-i5"} & set(ranked)
     assert sum(item.startswith("b-") for item in ranked) > len(ranked) // 2
+
+
+def test_the_short_term_component_is_served_and_its_weight_matters(shop: Settings) -> None:
+    from graphdb.changes import read_refresh_state
+    from graphdb.driver import connect
+
+    with connect(shop.neo4j_target()) as driver:
+        state = read_refresh_state(driver)
+    assert state is not None
+    assert (shop.model_dir / "versions" / state.version / "shortterm.npz").exists()
+    lists = []
+    for weight in (0.0, 1.0):
+        app = create_app(shop.model_copy(update={"short_term_weight": weight}))
+        ranked, body = _recommended(app.test_client(), "a-u1")
+        app.extensions[EXTENSION_KEY].close()
+        assert body["fallback"] is None
+        lists.append(ranked)
+    assert lists[0] != lists[1]
