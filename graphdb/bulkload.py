@@ -10,9 +10,6 @@ of the locally provisioned server, which must be stopped while it runs.
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,13 +17,7 @@ from pathlib import Path
 
 from graphdb.catalog import ItemRow, brand_rows, category_ids, category_rows, item_properties, slug
 from graphdb.fold import EVENT_TYPES, EventRow, FoldConfig, fold_interactions, fold_interests
-from graphdb.server import (
-    ADMIN_CLASS,
-    ServerConfig,
-    ServerError,
-    ensure_distribution,
-    prepare_state,
-)
+from graphdb.server import ServerConfig, run_admin_tool
 
 ARRAY_DELIMITER = "\x1f"  # unit separator: never inside category names
 
@@ -263,8 +254,6 @@ def write_import_files(
 
 def run_admin_import(config: ServerConfig, files: BulkFiles, database: str = "neo4j") -> float:
     """Replace ``database`` with the files' contents (server stopped); returns seconds."""
-    ensure_distribution(config)
-    prepare_state(config)
     args = [
         "database",
         "import",
@@ -279,10 +268,4 @@ def run_admin_import(config: ServerConfig, files: BulkFiles, database: str = "ne
     ]
     args += [f"--nodes={label}={path}" for label, path in files.nodes]
     args += [f"--relationships={kind}={path}" for kind, path in files.relationships]
-    env = {**os.environ, "NEO4J_HOME": str(config.state_dir), "NEO4J_CONF": str(config.conf_dir)}
-    cmd = ["java", "-Xmx1g", "-cp", f"{config.lib_dir}/*", ADMIN_CLASS, *args]
-    started = time.perf_counter()
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ServerError(f"neo4j-admin import failed:\n{(result.stdout + result.stderr)[-3000:]}")
-    return time.perf_counter() - started
+    return run_admin_tool(config, *args)

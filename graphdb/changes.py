@@ -25,8 +25,8 @@ import numpy as np
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.embeddings import NodeVectors, vector_rows
+from graphdb.snapshot import READ_CLOCK
 
-READ_CLOCK = "RETURN datetime.transaction() AS now"
 READ_CHANGED_USERS = """
 MATCH (u:User) WHERE u.changed_at > $lower
 RETURN u.user_id AS user_id, u.changed_at > $since AS fresh,

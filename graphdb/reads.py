@@ -12,6 +12,8 @@ from typing import Any
 
 from neo4j import Driver, RoutingControl
 
+from graphdb.snapshot import READ_CLOCK
+
 READ_ITEM = """
 MATCH (i:Item {item_id: $item_id})
 RETURN i {.item_id, .title, .description, .price, .in_stock, .in_catalog, .brand_name,
@@ -45,15 +47,14 @@ OPTIONAL MATCH (m:ModelVersion {active: true})
 OPTIONAL MATCH (u:User {user_id: $user_id})
 RETURN m.version AS version, coalesce(m.revision, 0) AS revision,
        u IS NOT NULL AS known, u.embedding AS embedding,
-       CASE WHEN u IS NULL OR m IS NULL THEN [] ELSE COLLECT {
-         MATCH (u)-[r:INTERACTED]->(i:Item)
-         WHERE r.weight > 0 AND (r.updated_at > m.watermark OR u.embedding IS NULL)
-         RETURN i.item_id ORDER BY r.last_ts DESC LIMIT $fold_limit } END AS fresh,
        CASE WHEN u IS NULL THEN [] ELSE
          [(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]] END AS categories,
        CASE WHEN u IS NULL THEN [] ELSE COLLECT {
          MATCH (u)-[r:INTERACTED]->(i:Item)
-         RETURN [i.item_id, r.count_purchase > 0] ORDER BY r.last_ts DESC } END AS seen,
+         RETURN [i.item_id, r.count_purchase > 0,
+                 coalesce(r.weight > 0 AND (r.updated_at > m.watermark OR u.embedding IS NULL),
+                          false)]
+         ORDER BY r.last_ts DESC } END AS seen,
        ($category IS NULL OR EXISTS { MATCH (:Category {category_id: $category}) }) AS category_ok,
        ($brand IS NULL OR EXISTS { MATCH (:Brand {brand_id: $brand}) }) AS brand_ok
 """
@@ -69,7 +70,6 @@ RETURN i.item_id AS item_id, i.title AS title, i.embedding AS embedding,
        COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN b.brand_id } AS brands
 ORDER BY item_id
 """
-READ_CLOCK = "RETURN datetime.transaction() AS now"
 # Popularity with decay: the sum of current INTERACTED weights, optionally in one category.
 POPULAR_ITEMS = """
 MATCH (item:Item)<-[r:INTERACTED]-()
@@ -162,15 +162,20 @@ def recommend_state(
     database: str | None = None,
     fold_limit: int = 50,
 ) -> dict[str, Any]:
-    return _read(
+    state = _read(
         driver,
         RECOMMEND_STATE,
         database,
         user_id=user_id,
         category=filters.category,
         brand=filters.brand,
-        fold_limit=fold_limit,
     )[0]
+    # One scan of the user's edges gives both lists: everything seen (newest first) and the
+    # positive interactions newer than the user's vector, to fold in.
+    rows = state["seen"]
+    state["seen"] = [[item_id, bought] for item_id, bought, _ in rows]
+    state["fresh"] = [item_id for item_id, _, fresh in rows if fresh][:fold_limit]
+    return state
 
 
 def item_matrix(

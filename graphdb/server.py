@@ -206,6 +206,20 @@ def read_password(config: ServerConfig) -> str | None:
     return None
 
 
+def run_admin_tool(config: ServerConfig, *args: str, heap: str = "1g") -> float:
+    """Runs ``neo4j-admin ARGS`` against the local state (server stopped); returns seconds."""
+    ensure_distribution(config)
+    prepare_state(config)
+    env = {**os.environ, "NEO4J_HOME": str(config.state_dir), "NEO4J_CONF": str(config.conf_dir)}
+    cmd = [_java(), f"-Xmx{heap}", "-cp", f"{config.lib_dir}/*", ADMIN_CLASS, *args]
+    started = time.perf_counter()
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr)[-3000:]
+        raise ServerError(f"neo4j-admin {' '.join(args[:2])} failed:\n{output}")
+    return time.perf_counter() - started
+
+
 def _ensure_password(config: ServerConfig) -> None:
     """Generate and set the initial password before the very first start."""
     if not config.auth or config.password_file.exists():
