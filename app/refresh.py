@@ -30,6 +30,7 @@ from app.settings import Settings
 from graphdb.changes import (
     GraphChanges,
     RefreshState,
+    count_changes,
     read_changes,
     read_refresh_state,
     read_version_vectors,
@@ -185,7 +186,7 @@ class IncrementalRefresher:
         db, half_life = self.settings.neo4j_database, self.settings.fold_config().half_life_ms
         model, item_order, feature_ids = self._load_model(state.version)
         assert state.watermark is not None
-        changed = read_changes(self.driver, state.watermark, 0.0, db)
+        changed = count_changes(self.driver, state.watermark, db)
         snapshot = read_snapshot(self.driver, half_life, db)
         graph = LiveGraph.from_snapshot(snapshot, item_order, feature_ids, half_life)
         stored = self._stored_matrix(graph, state.version, model)
@@ -198,9 +199,8 @@ class IncrementalRefresher:
         drift = float(np.nanmax(np.abs(vectors[untouched] - stored[untouched]), initial=0.0))
         self._write(state.version, graph, vectors, rows, snapshot.as_of)
         self._loaded = _Loaded(state.version, model, graph, ops, vectors, snapshot.as_of)
-        n_changed = changed.fresh
         return RefreshReport(
-            n_changed, len(vectors), len(rows), state.version, drift, 0.0, cold=True,
+            changed, len(vectors), len(rows), state.version, drift, 0.0, cold=True,
             timings={"read_s": read_s, "embed_s": embed_s,
                      "write_s": time.perf_counter() - tick - read_s - embed_s},
         )  # fmt: skip

@@ -40,6 +40,11 @@ RETURN i.item_id AS item_id, i.changed_at > $since AS fresh,
                  RETURN DISTINCT 'category:' + c.category_id } +
        COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } AS features
 """
+COUNT_CHANGED = """
+CALL () { MATCH (u:User) WHERE u.changed_at > $since RETURN count(u) AS users }
+CALL () { MATCH (i:Item) WHERE i.changed_at > $since RETURN count(i) AS items }
+RETURN users + items AS n
+"""
 READ_USER_IDS = "MATCH (u:User) RETURN collect(u.user_id) AS ids"
 READ_REFRESH_STATE = """
 MATCH (m:ModelVersion {active: true})
@@ -141,6 +146,12 @@ def read_changes(
     """Users and items changed after ``since - overlap_s``, and the ids of all users."""
     with driver.session(database=database) as session:
         return session.execute_read(read_changes_tx, since, overlap_s)
+
+
+def count_changes(driver: Driver, since: datetime, database: str | None = None) -> int:
+    """How many users and items changed after ``since`` (range-indexed, no data read)."""
+    records = driver.execute_query(COUNT_CHANGED, since=since, database_=database).records
+    return int(records[0]["n"])
 
 
 def read_refresh_state(driver: Driver, database: str | None = None) -> RefreshState | None:
