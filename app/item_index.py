@@ -104,6 +104,12 @@ class ItemIndexCache:
         self._index: ItemIndex | None = None
         self._lock = threading.Lock()
 
+    @property
+    def loaded_version(self) -> str | None:
+        """The version held now (``None`` before the first load)."""
+        index = self._index
+        return index.version if index is not None else None
+
     def get(
         self, driver: Driver, version: str, database: str | None, revision: int = 0
     ) -> ItemIndex:

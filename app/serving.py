@@ -23,6 +23,7 @@ def serve(settings: Settings, workers: int | None = None) -> int:
         "--bind", f"{settings.host}:{settings.port}",
         "--access-logfile", "-",
         "--graceful-timeout", "20",
+        "--config", "python:app.gunicorn_hooks",
         "app:create_app()",
     ]  # fmt: skip
     # Many request threads share two cores: one BLAS thread each avoids oversubscription.

@@ -116,15 +116,18 @@ def short_term_scores(params: ShortTermParams, item_rows_oldest_first: np.ndarra
     items = items[(items >= 0) & (items < params.n_items)][-params.max_len :]
     if len(items) == 0:
         return np.zeros(params.n_items, dtype=np.float32)
-    table = params.item_embedding.astype(np.float64)
+    # Only the history's rows go through the blocks (in float64, at most max_len of them);
+    # the readout over every item stays in the table's float32 and converts nothing per call.
     positions = params.position_embedding[params.max_len - len(items) :]
-    hidden = table[items + 1] * params.embedding_scale + positions
+    hidden = params.item_embedding[items + 1].astype(np.float64) * params.embedding_scale
+    hidden = hidden + positions
     for block in params.blocks:
         hidden = _apply_block(hidden, block, params.norm_eps)
     readout = _layer_norm(
         hidden[-1], params.final_norm_weight, params.final_norm_bias, params.norm_eps
     )
-    return (table[1:] @ readout).astype(np.float32)
+    table = params.item_embedding[1:]
+    return np.asarray(table @ readout.astype(table.dtype), dtype=np.float32)
 
 
 def standardize_scores(scores: np.ndarray) -> np.ndarray:
@@ -134,6 +137,9 @@ def standardize_scores(scores: np.ndarray) -> np.ndarray:
     as they are; constant rows become all zeros.
     """
     scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 1 and np.isfinite(scores).all():  # the serving case: one user, no mask
+        std = float(scores.std())
+        return (scores - scores.mean()) / std if std > 1e-12 else np.zeros_like(scores)
     finite = np.isfinite(scores)
     count = np.maximum(finite.sum(axis=-1, keepdims=True), 1)
     clean = np.where(finite, scores, 0.0)

@@ -45,7 +45,7 @@ def _item_index() -> ItemIndexCache:
     return cache
 
 
-def _ranking() -> Ranking:
+def ranking() -> Ranking:
     """The per-process caches and the ranking settings (built once per app)."""
     ranking: Ranking | None = current_app.extensions.get("ranking")
     if ranking is None:
@@ -91,7 +91,7 @@ def recommendations(user_id: str) -> Response:
         diversity=float_arg("diversity", 0.0, 0.0, 1.0),
     )
     try:
-        body = recommend(graph_driver(), request, _ranking())
+        body = recommend(graph_driver(), request, ranking())
     except UnknownFilterValue as exc:
         raise ApiError(
             400,

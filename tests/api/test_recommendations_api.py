@@ -16,6 +16,7 @@ from app.settings import Settings, load_settings
 from app.sources.demo import demo_stream
 from app.training import run_training, train_config_from
 from app.validation import IntakeLimits
+from app.warmup import warm_up
 from graphdb.fold import FoldConfig
 from tests.conftest import CLEAN_DATA, Neo4jTestServer
 
@@ -172,3 +173,19 @@ def test_fallback_cache_honours_k_and_each_users_exclusions(
         f"/api/v1/users/nobody-ever/recommendations?k=7&exclude={excluded}"
     ).get_json()
     assert excluded not in [i["item_id"] for i in body["items"]] and len(body["items"]) == 7
+
+
+def test_warm_up_loads_the_active_model_before_any_request(
+    trained: Driver, settings: Settings
+) -> None:
+    app = create_app(settings)
+    try:
+        assert app.extensions.get("item_index") is None
+        version = warm_up(app)
+        assert version is not None
+        assert app.extensions["item_index"].loaded_version == version
+        with app.test_client() as client:  # the request uses what was loaded
+            body = client.get(f"/api/v1/users/{_busy_user(trained)}/recommendations").get_json()
+        assert body["model_version"] == version and body["fallback"] is None
+    finally:
+        app.extensions[EXTENSION_KEY].close()

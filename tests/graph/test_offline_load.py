@@ -151,7 +151,9 @@ def test_offline_load_equals_online_import_and_refuses_bad_input(
         offline_load(own_server, bad)
     assert status(own_server.server_config()).running  # back up, and still empty
     with connect(Neo4jTarget(own_server.neo4j_uri)) as driver:
-        assert driver.execute_query("MATCH (n:Interaction) RETURN count(n) AS n").records[0]["n"] == 0
+        assert (
+            driver.execute_query("MATCH (n:Interaction) RETURN count(n) AS n").records[0]["n"] == 0
+        )
 
     load_stream(graph, load_settings(), source, batch_size=100)
     online = _snapshot(graph)

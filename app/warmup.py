@@ -1,0 +1,49 @@
+"""Load the active model into a fresh API worker before its first recommendation asks.
+
+A worker otherwise reads the whole item matrix (and the short-term model) inside the first
+request that needs it, so every deploy or restart starts with requests that take seconds.
+``serve`` runs this in each gunicorn worker's own background thread: the worker answers
+at once, and a request that arrives before the load is done waits on the same lock the load
+holds instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+
+from app.graph import graph_driver
+
+log = logging.getLogger(__name__)
+
+
+def warm_up(app: Flask) -> str | None:
+    """Load the active version's item index and short-term model; the version, if any."""
+    from app.api.users import ranking
+    from graphdb.changes import read_refresh_state
+
+    with app.app_context():
+        ranked = ranking()
+        driver = graph_driver()
+        state = read_refresh_state(driver, ranked.database)
+        if state is None:
+            return None
+        ranked.items.get(driver, state.version, ranked.database, state.revision)
+        if ranked.short_term is not None:
+            ranked.short_term.get(state.version)
+        return state.version
+
+
+def warm_up_in_background(app: Flask) -> threading.Thread:
+    def run() -> None:
+        try:
+            version = warm_up(app)
+            log.info("warm-up done: %s", version or "no active model yet")
+        except Exception:  # Neo4j down or a version switch mid-load: the first request retries
+            log.warning("warm-up failed; the first request loads the model instead", exc_info=True)
+
+    thread = threading.Thread(target=run, name="warm-up", daemon=True)
+    thread.start()
+    return thread
