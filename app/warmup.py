@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def warm_up(app: Flask) -> str | None:
     """Load the active version's item index and short-term model; the version, if any."""
-    from app.api.users import ranking
+    from app.api.ranking import ranking
     from graphdb.changes import read_refresh_state
 
     with app.app_context():

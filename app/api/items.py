@@ -6,12 +6,14 @@ from flask import Blueprint, Response, jsonify
 
 from app.api.common import json_body, settings
 from app.api.params import int_arg
+from app.api.ranking import ranking
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
+from app.similar import similar
 from app.validation import ItemIn, parse_items
 from graphdb.catalog import upsert_items
-from graphdb.reads import read_item, similar_items
+from graphdb.reads import read_item
 
 bp = Blueprint("items", __name__, url_prefix="/api/v1/items")
 
@@ -35,13 +37,13 @@ def get_item(item_id: str) -> Response:
 
 @bp.get("/<item_id>/similar")
 @documented(
-    "Items nearest to an item in embedding space (vector index)",
+    "Items nearest to an item in embedding space (exact, in memory; vector index fallback)",
     query={"k": Param(int, "how many items", 20, 1, 1000)},
     responses={404: "unknown item"},
 )
 def get_similar(item_id: str) -> Response:
     k = int_arg("k", 20, 1, 1000)
-    result = similar_items(graph_driver(), item_id, k, database())
+    result = similar(graph_driver(), item_id, k, ranking().items, database())
     if not result["found"]:
         raise ApiError(404, "not_found", f"no item {item_id!r}")
     return jsonify(

@@ -7,22 +7,19 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from app.api.common import settings
 from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg
+from app.api.ranking import ranking
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
-from app.item_index import ItemIndexCache
 from app.recommend import (
-    PopularCache,
-    Ranking,
     RecommendationRequest,
     UnknownFilterValue,
     recommend,
 )
-from app.short_term import ShortTermModels
 from graphdb.erase import erase_user
 from graphdb.reads import (
     Filters,
@@ -33,36 +30,6 @@ from graphdb.reads import (
 )
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
-
-
-def _popular_cache() -> PopularCache:
-    cache: PopularCache = current_app.extensions.setdefault("popular_cache", PopularCache())
-    return cache
-
-
-def _item_index() -> ItemIndexCache:
-    cache: ItemIndexCache = current_app.extensions.setdefault("item_index", ItemIndexCache())
-    return cache
-
-
-def ranking() -> Ranking:
-    """The per-process caches and the ranking settings (built once per app)."""
-    ranking: Ranking | None = current_app.extensions.get("ranking")
-    if ranking is None:
-        config = settings()
-        ranking = current_app.extensions.setdefault(
-            "ranking",
-            Ranking(
-                half_life_ms=config.fold_config().half_life_ms,
-                popular=_popular_cache(),
-                items=_item_index(),
-                short_term=ShortTermModels(config.model_dir),
-                foldin_weight=config.foldin_weight,
-                short_term_weight=config.short_term_weight,
-                database=database(),
-            ),
-        )
-    return ranking
 
 
 @bp.get("/<user_id>/recommendations")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from flask.testing import FlaskClient
 from neo4j import Driver
@@ -12,12 +13,15 @@ from neo4j import Driver
 from app import create_app
 from app.graph import EXTENSION_KEY
 from app.importer import import_events, import_items
+from app.item_index import ItemIndexCache
 from app.settings import Settings, load_settings
+from app.similar import similar
 from app.sources.demo import demo_stream
 from app.training import run_training, train_config_from
 from app.validation import IntakeLimits
 from app.warmup import warm_up
 from graphdb.fold import FoldConfig
+from graphdb.reads import similar_items
 from tests.conftest import CLEAN_DATA, Neo4jTestServer
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -189,3 +193,31 @@ def test_warm_up_loads_the_active_model_before_any_request(
         assert body["model_version"] == version and body["fallback"] is None
     finally:
         app.extensions[EXTENSION_KEY].close()
+
+
+def test_in_memory_neighbours_are_exact_and_agree_with_the_vector_index(
+    trained: Driver, settings: Settings
+) -> None:
+    """Exact cosine neighbours from memory; Neo4j's (quantised, approximate) index agrees."""
+    rows = trained.execute_query(
+        "MATCH (i:Item) WHERE i.embedding IS NOT NULL "
+        "RETURN i.item_id AS id, i.embedding AS v ORDER BY id"
+    ).records
+    ids = [r["id"] for r in rows]
+    unit = np.array([r["v"] for r in rows], dtype=np.float64)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    cache = ItemIndexCache()
+    for probe in ids[:5]:
+        exact = similar(trained, probe, 5, cache, None)
+        cosines = unit @ unit[ids.index(probe)]
+        cosines[ids.index(probe)] = -np.inf
+        best = [ids[k] for k in np.argsort(-cosines)[:5]]
+        assert [i["item_id"] for i in exact["items"]] == best
+        for row in exact["items"]:
+            cosine = cosines[ids.index(row["item_id"])]
+            assert row["score"] == pytest.approx((1 + cosine) / 2, abs=1e-6)
+        indexed = similar_items(trained, probe, 5, None)
+        assert indexed["version"] == exact["version"] and exact["embedded"] is True
+        assert len(set(best) & {i["item_id"] for i in indexed["items"]}) >= 3
+    assert cache.loaded_version == exact["version"]
+    assert similar(trained, "no-such-item", 5, cache, None)["found"] is False

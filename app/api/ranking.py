@@ -1,0 +1,41 @@
+"""The per-process ranking state the read endpoints share: item vectors, caches, settings."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.api.common import settings
+from app.graph import database
+from app.item_index import ItemIndexCache
+from app.recommend import PopularCache, Ranking
+from app.short_term import ShortTermModels
+
+
+def _popular_cache() -> PopularCache:
+    cache: PopularCache = current_app.extensions.setdefault("popular_cache", PopularCache())
+    return cache
+
+
+def _item_index() -> ItemIndexCache:
+    cache: ItemIndexCache = current_app.extensions.setdefault("item_index", ItemIndexCache())
+    return cache
+
+
+def ranking() -> Ranking:
+    """The per-process caches and the ranking settings (built once per app)."""
+    ranking: Ranking | None = current_app.extensions.get("ranking")
+    if ranking is None:
+        config = settings()
+        ranking = current_app.extensions.setdefault(
+            "ranking",
+            Ranking(
+                half_life_ms=config.fold_config().half_life_ms,
+                popular=_popular_cache(),
+                items=_item_index(),
+                short_term=ShortTermModels(config.model_dir),
+                foldin_weight=config.foldin_weight,
+                short_term_weight=config.short_term_weight,
+                database=database(),
+            ),
+        )
+    return ranking

@@ -1,0 +1,48 @@
+"""Similar items: exact cosine neighbours from the worker's in-memory item vectors.
+
+The API already holds the active version's item vectors for ranking (``app.item_index``), so
+an item's neighbours are one matrix-vector product away: exact, not approximate, and without
+a vector-index query per request, which under load was the slow part of this endpoint. The
+graph is still asked for the active version and its refresh revision (one small read), so a
+version switch or a refresh is seen by the next request. Items the index does not hold (an
+unknown id, an item without a vector yet) and catalogues too large for a product per request
+go to the Neo4j vector index as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from neo4j import Driver
+
+from app.item_index import ItemIndexCache
+from graphdb.changes import read_refresh_state
+from graphdb.reads import similar_items
+
+# Above this many items one product per request (~64 multiply-adds per item) costs more than
+# the vector index's approximate search.
+EXACT_MAX_ITEMS = 250_000
+
+
+def similar(
+    driver: Driver, item_id: str, k: int, items: ItemIndexCache, database: str | None
+) -> dict[str, Any]:
+    """``{found, embedded, version, items}``; scores are Neo4j's cosine score, (1 + cos) / 2."""
+    state = read_refresh_state(driver, database)
+    if state is not None:
+        index = items.get(driver, state.version, database, state.revision)
+        probe = index.position.get(item_id)
+        if probe is not None and len(index.ids) <= EXACT_MAX_ITEMS:
+            cosines = index.unit @ index.unit[probe]
+            cosines[probe] = -np.inf
+            n = min(k, len(cosines) - 1)
+            top = np.argpartition(-cosines, n - 1)[:n] if n > 0 else np.empty(0, np.int64)
+            top = top[np.lexsort((top, -cosines[top]))]
+            neighbours = [
+                {"item_id": index.ids[p], "title": index.titles[p],
+                 "score": (1.0 + float(cosines[p])) / 2.0}
+                for p in top.tolist()
+            ]  # fmt: skip
+            return {"found": True, "embedded": True, "version": state.version, "items": neighbours}
+    return similar_items(driver, item_id, k, database)
