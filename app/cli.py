@@ -92,6 +92,15 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_embed_text(args: argparse.Namespace, settings: Settings) -> int:
+    from app.text_index import embed_item_texts
+
+    with _driver(settings) as driver:
+        written = embed_item_texts(driver, settings.neo4j_database)
+    print(f"text vectors written for {written} items")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from app.evaluation import evaluate_benchmark
     from app.training import train_config_from
@@ -179,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--time-budget", type=float, default=None, help="seconds of training")
     trn.add_argument("--force", action="store_true", help="promote even if validation regressed")
     trn.set_defaults(handler=cmd_train)
+    txt = sub.add_parser(
+        "embed-text", help="encode the text of new or edited items (for semantic search)"
+    )
+    txt.set_defaults(handler=cmd_embed_text)
     ev = sub.add_parser("evaluate", help="train and score on a public benchmark split")
     ev.add_argument("benchmark", choices=["gowalla", "amazon-beauty"])
     ev.add_argument("--path", type=Path, default=None, help="dataset folder")

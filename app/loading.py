@@ -18,6 +18,7 @@ from app.sources.demo import demo_stream
 from app.sources.files import count_records, read_events, read_items
 from app.sources.stream import DatasetStream
 from app.validation import parse_items
+from graphdb.bulkload import BulkFiles
 from graphdb.catalog import ItemRow
 
 COUNT_INTERACTIONS = "MATCH (x:Interaction) RETURN count(x) AS n"
@@ -99,6 +100,7 @@ def run_demo(settings: Settings, serve_after: bool = True) -> int:
         else:
             print("graph already holds events: demo data not loaded again", file=sys.stderr)
         _train_once(driver, settings)
+        _embed_texts(driver, settings)
         _demo_key(driver, settings)
     print(
         f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})",
@@ -143,58 +145,82 @@ class OfflineLoadReport:
         )
 
 
-def offline_load(settings: Settings, stream: DatasetStream) -> OfflineLoadReport:
-    """Bulk-load into an EMPTY local graph with neo4j-admin import (server stopped meanwhile).
-
-    The clock covers everything a user waits for: validation, folding, files, the import,
-    the restart and the schema migrations.
-    """
-    from app.parallel_validation import validate_events
-    from graphdb import server
-    from graphdb.bulkload import run_admin_import, write_import_files
+def _require_empty_graph(settings: Settings) -> None:
     from graphdb.driver import connect
-    from graphdb.migrations import migrate
 
-    config = settings.server_config()
-    server.start(config)
     with connect(settings.neo4j_target()) as driver:
         stored = driver.execute_query(COUNT_DATA_NODES, database_=settings.neo4j_database)
         if stored.records[0]["n"]:
             raise ValueError(
                 "--offline loads only into an empty graph; use the online import instead"
             )
-    # The server must be down for the import; its shutdown (a checkpoint, seconds) overlaps
-    # validation and file writing instead of adding to them.
-    started = time.perf_counter()
+
+
+def _import_files(
+    settings: Settings, stream: DatasetStream, folder: Path
+) -> tuple[BulkFiles, int, float]:
+    """Validate the source and write the importer's files; the server stops meanwhile.
+
+    Returns the files, the number of catalog items and the seconds validation took.
+
+    The shutdown (a checkpoint, seconds) overlaps validation and file writing instead of
+    adding to them. Bad input restarts the server before the error goes up: the graph is back
+    as it was, running and empty.
+    """
+    from app.parallel_validation import validate_events
+    from graphdb import server
+    from graphdb.bulkload import write_import_files
+
+    config = settings.server_config()
     stopping = server.request_stop(config)
+    started = time.perf_counter()
     try:
         items = _validated_items(stream)
         events = validate_events(stream, limits_from_settings(settings), settings.fold_config())
         validate_s = time.perf_counter() - started
-        folder = config.state_dir / "import" / f"bulk-{int(time.time())}"
         files = write_import_files(folder, items, events, settings.fold_config())
-        files_s = time.perf_counter() - started - validate_s
-    except BaseException:  # bad input: the graph is back as it was, running and empty
+    except BaseException:
         if stopping is not None:
             server.wait_stopped(config, stopping)
             server.start(config)
         raise
     if stopping is not None:
         server.wait_stopped(config, stopping)
+    return files, len(items), validate_s
+
+
+def offline_load(settings: Settings, stream: DatasetStream) -> OfflineLoadReport:
+    """Bulk-load into an EMPTY local graph with neo4j-admin import (server stopped meanwhile).
+
+    The clock covers everything a user waits for: validation, folding, files, the import,
+    the restart and the schema migrations.
+    """
+    from graphdb import server
+    from graphdb.bulkload import run_admin_import
+    from graphdb.driver import connect
+    from graphdb.migrations import migrate
+
+    config = settings.server_config()
+    server.start(config)
+    _require_empty_graph(settings)
+    started = time.perf_counter()
+    folder = config.state_dir / "import" / f"bulk-{int(time.time())}"
+    files, items, validate_s = _import_files(settings, stream, folder)
+    prepared_s = time.perf_counter() - started
     try:
         import_s = run_admin_import(config, files, settings.neo4j_database)
         shutil.rmtree(folder, ignore_errors=True)
     finally:
-        # The graph must come back even when the import failed.
         restarting = time.perf_counter()
-        server.start(config)
+        server.start(config)  # the graph must come back even when the import failed
     restart_s = time.perf_counter() - restarting
     with connect(settings.neo4j_target()) as driver:
         migrate(driver, database=settings.neo4j_database)
     seconds = time.perf_counter() - started
     return OfflineLoadReport(
-        events=len(events), items=len(items), seconds=seconds, validate_s=validate_s,
-        files_s=files_s, import_s=import_s, restart_s=restart_s,
+        events=files.counts.get("Interaction", 0), items=items, seconds=seconds,
+        validate_s=validate_s, files_s=prepared_s - validate_s,
+        import_s=import_s, restart_s=restart_s,
         schema_s=seconds - (restarting - started) - restart_s, counts=files.counts,
     )  # fmt: skip
 
@@ -210,6 +236,14 @@ def _train_once(driver: Driver, settings: Settings) -> None:
     print("training the interest model ...", file=sys.stderr, flush=True)
     report = run_training(driver, settings, train_config_from(settings))
     print(report.summary(), file=sys.stderr)
+
+
+def _embed_texts(driver: Driver, settings: Settings) -> None:
+    """Text vectors for the demo catalog, so semantic search answers from the start."""
+    from app.text_index import embed_item_texts
+
+    written = embed_item_texts(driver, settings.neo4j_database)
+    print(f"text vectors written for {written} items", file=sys.stderr)
 
 
 def _demo_key(driver: Driver, settings: Settings) -> None:

@@ -65,6 +65,7 @@ JOB_RETRAIN = "full-retrain"
 JOB_REQUESTED = "requested-runs"
 JOB_UPKEEP = "decay-upkeep"
 JOB_HEARTBEAT = "lease-heartbeat"
+JOB_TEXT = "item-text-vectors"
 RETRAIN_MISFIRE_S = 3600  # a worker back within the hour still does the nightly retrain
 WORKER_RETRY_S = 15.0  # managed transactions ride out a short graph outage
 ABANDONED = "WorkerStopped: the worker was stopped before the run finished"
@@ -123,6 +124,17 @@ class Worker:
 
     def retrain_job(self) -> None:
         self._scheduled("full")
+
+    def text_job(self) -> None:
+        """Text vectors for new and edited catalog items (semantic search)."""
+        if self.stopping.is_set() or not self.hold_lease():
+            return
+        from app.text_index import embed_item_texts
+
+        try:
+            embed_item_texts(self.driver, self.database)
+        except Exception:  # the next interval retries; one bad batch must not stop the worker
+            log.exception("embedding item texts failed")
 
     def _scheduled(self, kind: str) -> None:
         if self.stopping.is_set() or not self.hold_lease():
@@ -250,6 +262,8 @@ class Worker:
              JOB_REQUESTED, max(1, int(s.refresh_poll_s))),
             (self.upkeep_job, IntervalTrigger(seconds=s.decay_interval_s),
              JOB_UPKEEP, max(1, s.decay_interval_s // 2)),
+            (self.text_job, IntervalTrigger(seconds=s.refresh_interval_s),
+             JOB_TEXT, max(1, s.refresh_interval_s // 2)),
             (self.heartbeat, IntervalTrigger(seconds=s.lease_ttl_s / 3),
              JOB_HEARTBEAT, max(1, int(s.lease_ttl_s / 3))),
         ]  # fmt: skip

@@ -120,8 +120,8 @@ def test_no_neo4j_record_type_outside_the_storage_layer() -> None:
     assert not bad, "neo4j.Record referenced outside graphdb/:\n" + "\n".join(bad)
 
 
-# The serving side of the short-term model: numpy only, by design (ml/shortterm.py says why).
-SERVING_ML_MODULES = {"ml", "ml.shortterm", "ml.shortterm_store"}
+# What the API serves with: numpy only, by design (the short-term scorer, the query encoder).
+SERVING_ML_MODULES = {"ml", "ml.shortterm", "ml.shortterm_store", "ml.query_encoder"}
 
 
 def test_importing_the_http_layer_does_not_load_torch() -> None:

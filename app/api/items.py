@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from app.api.common import json_body, settings
-from app.api.params import int_arg
+from app.api.params import int_arg, str_arg
 from app.api.ranking import ranking
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
+from app.search import MAX_QUERY_CHARS, QueryEncoders, search
 from app.similar import similar
 from app.validation import ItemIn, parse_items
 from graphdb.catalog import upsert_items
@@ -24,6 +25,26 @@ def put_items() -> tuple[Response, int]:
     rows = parse_items(json_body(), settings().max_batch_events)
     upserted = upsert_items(graph_driver(), rows, database())
     return jsonify({"upserted": upserted, "item_ids": [row.item_id for row in rows]}), 200
+
+
+@bp.get("/search")
+@documented(
+    "Items whose text (title, description, categories, brand) is nearest a query in meaning",
+    query={
+        "q": Param(str, "what to look for, in words (1 to 500 characters)"),
+        "k": Param(int, "how many items", 20, 1, 100),
+    },
+)
+def search_items() -> Response:
+    query = str_arg("q")
+    if query is None or len(query) > MAX_QUERY_CHARS:
+        raise ApiError(
+            400, "invalid_parameter",
+            f"query parameter 'q': give 1 to {MAX_QUERY_CHARS} characters of text",
+            {"parameter": "q"},
+        )  # fmt: skip
+    encoders = current_app.extensions.setdefault("query_encoders", QueryEncoders())
+    return jsonify(search(graph_driver(), query, int_arg("k", 20, 1, 100), encoders, database()))
 
 
 @bp.get("/<item_id>")

@@ -49,3 +49,15 @@ def test_item_text_joins_the_catalog_fields() -> None:
     text = item_text(ItemText("Shoe", "x" * 5000, ("Shoes", "Running"), "Acme"))
     assert text.startswith("Shoe\nShoes > Running\nBrand: Acme\n")
     assert len(text) < 700  # the description is cut
+
+
+def test_the_numpy_query_encoder_matches_the_batch_encoder(vectors: np.ndarray) -> None:
+    """The API's torch-free encoder puts texts where the batch job's sentence-transformers do."""
+    from ml.query_encoder import QueryEncoder, model_folder
+
+    encoder = QueryEncoder(model_folder())
+    mine = encoder.encode([item_text(item) for item in ITEMS])
+    assert mine.shape == vectors.shape and mine.dtype == np.float32
+    np.testing.assert_allclose((mine * vectors).sum(axis=1), 1.0, atol=1e-4)
+    query = encoder.encode(["a voucher for a coffee shop"])[0]
+    assert int(np.argmax(vectors @ query)) in (0, 1)  # one of the two coffee gift cards

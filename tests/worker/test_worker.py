@@ -20,6 +20,7 @@ from app.worker import (
     JOB_INCREMENTAL,
     JOB_REQUESTED,
     JOB_RETRAIN,
+    JOB_TEXT,
     JOB_UPKEEP,
     LEASE_NAME,
     LeaseLost,
@@ -64,7 +65,9 @@ def _nodes(driver: Driver) -> int:
 
 def test_every_job_has_a_fixed_id_and_never_overlaps_itself(worker: Worker) -> None:
     jobs = {job.id: job for job in worker.build_scheduler().get_jobs()}
-    assert set(jobs) == {JOB_INCREMENTAL, JOB_RETRAIN, JOB_REQUESTED, JOB_UPKEEP, JOB_HEARTBEAT}
+    assert set(jobs) == {
+        JOB_INCREMENTAL, JOB_RETRAIN, JOB_REQUESTED, JOB_UPKEEP, JOB_HEARTBEAT, JOB_TEXT
+    }  # fmt: skip
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True and job.misfire_grace_time >= 1
     assert "hour='3'" in str(jobs[JOB_RETRAIN].trigger)
