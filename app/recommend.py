@@ -22,17 +22,21 @@ from neo4j import Driver
 from app.item_index import ItemIndex, ItemIndexCache
 from app.short_term import ShortTermModels, blend
 from graphdb.reads import Filters, popular_items, recommend_state
-from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT
+from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT, standardize_scores
 
 POPULAR_DEPTH = 1000  # popular items kept per scope; k is at most 1000
+STEER_WEIGHT = 0.5  # share of the text match when a request states a need (q=)
 
 
 @dataclass(frozen=True)
 class RecommendationRequest:
+    """``steer``: item id -> (text match score, title) for a need stated in words (``q=``)."""
+
     user_id: str
     k: int = 20
     filters: Filters = Filters()
     diversity: float = 0.0
+    steer: dict[str, tuple[float, str | None]] | None = None
 
 
 def mmr(vectors: np.ndarray, relevance: np.ndarray, k: int, diversity: float) -> list[int]:
@@ -107,6 +111,29 @@ def _top(scores: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:
     return candidates[order]
 
 
+def _steered(
+    index: ItemIndex,
+    steer: dict[str, tuple[float, str | None]],
+    scores: np.ndarray,
+    allowed: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Only the items matching the stated need, ranked half by the user, half by the match.
+
+    Both parts are z-scored over those items (as the short-term blend does), so neither the
+    cosine scale of the user's scores nor the text scores' dominate.
+    """
+    rows = index.positions(list(steer))
+    match = np.array([steer[index.ids[r]][0] for r in rows.tolist()], dtype=np.float64)
+    keep = np.zeros(len(index.ids), dtype=bool)
+    keep[rows] = True
+    blended = np.full(len(scores), -np.inf)
+    if len(rows):
+        blended[rows] = (1 - STEER_WEIGHT) * standardize_scores(
+            scores[rows]
+        ) + STEER_WEIGHT * standardize_scores(match)
+    return blended, allowed & keep
+
+
 def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
@@ -135,7 +162,10 @@ def _personal(
 ) -> list[dict[str, Any]]:
     seen = [item_id for item_id, _ in state["seen"]]
     pool = request.k * 4 if request.diversity > 0 else request.k
-    picked = _top(scores, _candidate_mask(index, request, seen), pool)
+    allowed = _candidate_mask(index, request, seen)
+    if request.steer is not None:
+        scores, allowed = _steered(index, request.steer, scores, allowed)
+    picked = _top(scores, allowed, pool)
     if request.diversity > 0 and len(picked):
         chosen = mmr(index.unit[picked], scores[picked], request.k, request.diversity)
         picked = picked[chosen]
@@ -220,6 +250,16 @@ def _fallback(
     return "popular", []
 
 
+def _matches(request: RecommendationRequest, seen: set[str]) -> list[dict[str, Any]]:
+    f = request.filters
+    skip = set(f.exclude) | (seen if f.exclude_seen else set())
+    steer = request.steer or {}
+    best = sorted((i for i in steer if i not in skip), key=lambda i: (-steer[i][0], i))
+    reason = [{"type": "search", "text": "matches what you asked for"}]
+    return [{"item_id": i, "title": steer[i][1], "score": steer[i][0], "reasons": reason}
+            for i in best[: request.k]]  # fmt: skip
+
+
 class UnknownFilterValue(ValueError):
     """A category or brand filter names nothing in the graph."""
 
@@ -283,6 +323,8 @@ def recommend(driver: Driver, request: RecommendationRequest, ranking: Ranking) 
     scored = _scores(driver, ranking, state)
     if scored is not None:
         ranked = _personal(scored[0], request, state, scored[1])
+    if not ranked and request.steer:  # nothing personal to blend: the best text matches
+        fallback, ranked = "search", _matches(request, {i for i, _ in state["seen"]})
     if not ranked:  # unknown or not yet embedded user, or filters left nothing personal
         seen = {item_id for item_id, _ in state["seen"]}
         fallback, ranked = _fallback(

@@ -16,6 +16,8 @@ from graphdb.text_vectors import search_items
 from ml.query_encoder import QueryEncoder, model_folder
 
 MAX_QUERY_CHARS = 500
+# Text matches a stated need (recommendations' q=) ranks the user's scores among.
+STEER_CANDIDATES = 200
 
 
 class QueryEncoders:

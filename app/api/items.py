@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from typing import cast
+
+from flask import Blueprint, Response, jsonify
 
 from app.api.common import json_body, settings
-from app.api.params import int_arg, str_arg
-from app.api.ranking import ranking
+from app.api.params import int_arg, text_arg
+from app.api.ranking import query_encoders, ranking
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
-from app.search import MAX_QUERY_CHARS, QueryEncoders, search
+from app.search import MAX_QUERY_CHARS, search
 from app.similar import similar
 from app.validation import ItemIn, parse_items
 from graphdb.catalog import upsert_items
@@ -36,14 +38,8 @@ def put_items() -> tuple[Response, int]:
     },
 )
 def search_items() -> Response:
-    query = str_arg("q")
-    if query is None or len(query) > MAX_QUERY_CHARS:
-        raise ApiError(
-            400, "invalid_parameter",
-            f"query parameter 'q': give 1 to {MAX_QUERY_CHARS} characters of text",
-            {"parameter": "q"},
-        )  # fmt: skip
-    encoders = current_app.extensions.setdefault("query_encoders", QueryEncoders())
+    query = cast(str, text_arg("q", MAX_QUERY_CHARS, required=True))  # required: never None
+    encoders = query_encoders()
     return jsonify(search(graph_driver(), query, int_arg("k", 20, 1, 100), encoders, database()))
 
 

@@ -66,6 +66,17 @@ def str_arg(name: str) -> str | None:
     return raw.strip() or None if raw is not None else None
 
 
+def text_arg(name: str, max_chars: int, required: bool = False) -> str | None:
+    """Free text (e.g. a search query): absent is ``None`` unless required; blank is refused."""
+    raw = request.args.get(name)
+    if raw is None and not required:
+        return None
+    text = (raw or "").strip()
+    if not text or len(text) > max_chars:
+        raise _bad(name, f"give 1 to {max_chars} characters of text")
+    return text
+
+
 def reject_unknown(allowed: set[str]) -> None:
     unknown = sorted(set(request.args) - allowed)
     if unknown:

@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from app.api.common import settings
-from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg
-from app.api.ranking import ranking
+from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg, text_arg
+from app.api.ranking import query_encoders, ranking
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
@@ -20,6 +20,7 @@ from app.recommend import (
     UnknownFilterValue,
     recommend,
 )
+from app.search import MAX_QUERY_CHARS, STEER_CANDIDATES, search
 from graphdb.erase import erase_user
 from graphdb.reads import (
     Filters,
@@ -42,6 +43,7 @@ bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
         "brand": Param(str, "only items of this brand"),
         "exclude": Param(str, "comma-separated item ids to leave out"),
         "diversity": Param(float, "0 = pure relevance, 1 = maximal MMR diversity", 0.0, 0, 1),
+        "q": Param(str, "steer toward a need stated in words (items whose text matches it)"),
     },
 )
 def recommendations(user_id: str) -> Response:
@@ -56,6 +58,7 @@ def recommendations(user_id: str) -> Response:
         k=int_arg("k", 20, 1, 1000),
         filters=filters,
         diversity=float_arg("diversity", 0.0, 0.0, 1.0),
+        steer=_stated_need(),
     )
     try:
         body = recommend(graph_driver(), request, ranking())
@@ -67,6 +70,16 @@ def recommendations(user_id: str) -> Response:
             {"parameter": exc.name},
         ) from None
     return jsonify(body)
+
+
+def _stated_need() -> dict[str, tuple[float, str | None]] | None:
+    """Items whose text best matches ``q=`` (their scores and titles), or ``None`` without it."""
+    query = text_arg("q", MAX_QUERY_CHARS)
+    if query is None:
+        return None
+    encoders = query_encoders()
+    found = search(graph_driver(), query, STEER_CANDIDATES, encoders, database())["items"]
+    return {row["item_id"]: (float(row["score"]), row["title"]) for row in found}
 
 
 WINDOW = re.compile(r"^(\d{1,4})([hdw])$")

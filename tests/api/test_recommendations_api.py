@@ -17,6 +17,7 @@ from app.item_index import ItemIndexCache
 from app.settings import Settings, load_settings
 from app.similar import similar
 from app.sources.demo import demo_stream
+from app.text_index import embed_item_texts
 from app.training import run_training, train_config_from
 from app.validation import IntakeLimits
 from app.warmup import warm_up
@@ -221,3 +222,27 @@ def test_in_memory_neighbours_are_exact_and_agree_with_the_vector_index(
         assert len(set(best) & {i["item_id"] for i in indexed["items"]}) >= 3
     assert cache.loaded_version == exact["version"]
     assert similar(trained, "no-such-item", 5, cache, None)["found"] is False
+
+
+def test_a_stated_need_steers_recommendations(reader: FlaskClient, trained: Driver) -> None:
+    embed_item_texts(trained)
+    user = _busy_user(trained)
+    titles = {
+        r["id"]: (r["title"] or "").lower()
+        for r in trained.execute_query(
+            "MATCH (i:Item) RETURN i.item_id AS id, i.title AS title"
+        ).records
+    }
+    plain = reader.get(f"/api/v1/users/{user}/recommendations?k=5").get_json()["items"]
+    steered = reader.get(f"/api/v1/users/{user}/recommendations?k=5&q=headphones").get_json()
+    assert steered["fallback"] is None and len(steered["items"]) == 5
+    hits = [i for i in steered["items"] if "headphones" in titles[i["item_id"]]]
+    assert len(hits) > len([i for i in plain if "headphones" in titles[i["item_id"]]])
+    assert "headphones" in titles[steered["items"][0]["item_id"]]
+    assert not {i["item_id"] for i in steered["items"]} & _seen(trained, user)
+    # No personal vector to blend: the best text matches, marked as such.
+    nobody = reader.get("/api/v1/users/nobody-ever/recommendations?k=3&q=headphones").get_json()
+    assert nobody["fallback"] == "search" and len(nobody["items"]) == 3
+    assert "headphones" in titles[nobody["items"][0]["item_id"]]
+    bad = reader.get(f"/api/v1/users/{user}/recommendations?q=%20")
+    assert bad.status_code == 400 and bad.get_json()["error"]["details"]["parameter"] == "q"
