@@ -18,7 +18,9 @@ def test_openapi_lists_every_route_with_its_parameters(app: Flask, client: Flask
     assert served == documented
     recs = spec["paths"]["/api/v1/users/{user_id}/recommendations"]["get"]
     names = {p["name"] for p in recs["parameters"]}
-    assert names == {"user_id", "k", "exclude_seen", "category", "brand", "exclude", "diversity"}
+    assert names == {
+        "user_id", "k", "exclude_seen", "category", "brand", "exclude", "diversity", "q"
+    }  # fmt: skip
     k = next(p for p in recs["parameters"] if p["name"] == "k")
     assert k["schema"] == {"type": "integer", "default": 20, "minimum": 1, "maximum": 1000}
     body = spec["paths"]["/api/v1/events"]["post"]["requestBody"]
