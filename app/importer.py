@@ -39,7 +39,7 @@ def chunked(records: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def _offset_error(exc: InvalidInput, offset: int, what: str) -> InvalidInput:
+def offset_error(exc: InvalidInput, offset: int, what: str) -> InvalidInput:
     """Re-number problems from chunk positions to positions in the whole input."""
     shifted = [
         FieldProblem(None if p.index is None else p.index + offset, p.field, p.message)
@@ -82,7 +82,7 @@ def import_events(
                 rows = parse_events(chunk, chunk_limits)
             except InvalidInput as exc:
                 _drain(in_flight, stats, bar, 0)
-                raise _offset_error(exc, offset, "event") from None
+                raise offset_error(exc, offset, "event") from None
             offset += len(chunk)
             in_flight.append((len(chunk), pool.submit(write_events, driver, rows, fold, database)))
             _drain(in_flight, stats, bar, max(writers, 1) - 1)
@@ -120,7 +120,7 @@ def import_items(
             try:
                 rows = parse_items(chunk, batch_size)
             except InvalidInput as exc:
-                raise _offset_error(exc, stats.records, "item") from None
+                raise offset_error(exc, stats.records, "item") from None
             stats.created += upsert_items(driver, rows, database)
             stats.records += len(chunk)
             stats.batches += 1

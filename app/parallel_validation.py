@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from app.importer import chunked
+from app.importer import chunked, offset_error
 from app.sources.stream import DatasetStream
-from app.validation import FieldProblem, IntakeLimits, InvalidInput, parse_events
+from app.validation import IntakeLimits, InvalidInput, parse_events
 from graphdb.bulkfold import EventColumns
 from graphdb.fold import FoldConfig
 
@@ -45,11 +45,7 @@ def _validate_share(stream: DatasetStream, share: _Share) -> list[tuple[int, Eve
         try:
             rows = parse_events(chunk, share.limits)
         except InvalidInput as exc:  # re-numbered to positions in the whole source
-            offset = number * share.chunk
-            raise InvalidInput([
-                FieldProblem(None if p.index is None else p.index + offset, p.field, p.message)
-                for p in exc.problems
-            ]) from None  # fmt: skip
+            raise offset_error(exc, number * share.chunk, "event") from None
         out.append((number, EventColumns.from_rows(rows, share.fold)))
     return out
 

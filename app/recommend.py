@@ -101,7 +101,7 @@ def _candidate_mask(
     return allowed
 
 
-def _top(scores: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:
+def top_positions(scores: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:
     """Positions of the ``n`` best allowed scores, best first (ties by position)."""
     candidates = np.flatnonzero(allowed)
     if len(candidates) > n:
@@ -165,7 +165,7 @@ def _personal(
     allowed = _candidate_mask(index, request, seen)
     if request.steer is not None:
         scores, allowed = _steered(index, request.steer, scores, allowed)
-    picked = _top(scores, allowed, pool)
+    picked = top_positions(scores, allowed, pool)
     if request.diversity > 0 and len(picked):
         chosen = mmr(index.unit[picked], scores[picked], request.k, request.diversity)
         picked = picked[chosen]

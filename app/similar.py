@@ -17,6 +17,7 @@ import numpy as np
 from neo4j import Driver
 
 from app.item_index import ItemIndexCache
+from app.recommend import top_positions
 from graphdb.changes import read_refresh_state
 from graphdb.reads import similar_items
 
@@ -35,10 +36,9 @@ def similar(
         probe = index.position.get(item_id)
         if probe is not None and len(index.ids) <= EXACT_MAX_ITEMS:
             cosines = index.unit @ index.unit[probe]
-            cosines[probe] = -np.inf
-            n = min(k, len(cosines) - 1)
-            top = np.argpartition(-cosines, n - 1)[:n] if n > 0 else np.empty(0, np.int64)
-            top = top[np.lexsort((top, -cosines[top]))]
+            others = np.ones(len(cosines), dtype=bool)
+            others[probe] = False
+            top = top_positions(cosines, others, k)
             neighbours = [
                 {"item_id": index.ids[p], "title": index.titles[p],
                  "score": (1.0 + float(cosines[p])) / 2.0}

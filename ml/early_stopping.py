@@ -37,14 +37,23 @@ class LoopConfig:
     time_budget_s: float | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoopOutcome:
-    """What the loop did: per-epoch rows and the epoch whose weights were kept."""
+    """What the loop did; each trainer's result extends it with its model.
+
+    Attributes:
+        history: Per-epoch ``{"epoch", "loss", "seconds", "elapsed", <validation metrics>}``.
+        best_epoch: Epoch whose weights were kept.
+        best_metrics: Validation metrics of ``best_epoch``.
+        seconds_per_epoch: Mean training seconds per epoch (validation excluded).
+        total_seconds: Wall-clock of the whole training call (set by the trainer).
+    """
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     best_metrics: dict[str, float] = field(default_factory=dict)
     seconds_per_epoch: float = 0.0
+    total_seconds: float = 0.0
 
 
 @dataclass

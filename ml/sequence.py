@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ml.data import CSRMatrix, InteractionGraph
-from ml.early_stopping import LoopConfig, train_with_early_stopping
+from ml.early_stopping import LoopConfig, LoopOutcome, train_with_early_stopping
 from ml.evaluate import dense_rows, ranking_metrics_from_scores
 from ml.histories import ItemSequences, split_last_items, user_sequences
 from ml.models.sequence import CausalAttentionBlock, SequenceRecommender
@@ -83,27 +83,17 @@ class SequenceConfig:
         return cls(**values)
 
 
-@dataclass
-class SequenceTrainResult:
-    """Outcome of :func:`train_short_term`.
+@dataclass(kw_only=True)
+class SequenceTrainResult(LoopOutcome):
+    """Outcome of :func:`train_short_term` (the loop's record, see :class:`LoopOutcome`).
 
     Attributes:
         model: The model with the best validation weights loaded (in eval mode).
         config: The config used.
-        history: Per-epoch ``{"epoch", "loss", "seconds", "elapsed", <validation metrics>}``.
-        best_epoch: Epoch whose weights were kept.
-        best_metrics: Validation metrics of ``best_epoch``.
-        seconds_per_epoch: Mean training seconds per epoch (validation excluded).
-        total_seconds: Wall-clock of the whole call.
     """
 
     model: SequenceRecommender
     config: SequenceConfig
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_epoch: int = 0
-    best_metrics: dict[str, float] = field(default_factory=dict)
-    seconds_per_epoch: float = 0.0
-    total_seconds: float = 0.0
 
 
 def build_sequence_model(
@@ -262,11 +252,8 @@ def train_short_term(
         validate=lambda: evaluate_short_term(model, sequences, targets, seen, config.eval_k),
         on_epoch=on_epoch,
     )
-    return SequenceTrainResult(
-        model=model, config=config, history=outcome.history, best_epoch=outcome.best_epoch,
-        best_metrics=outcome.best_metrics, seconds_per_epoch=outcome.seconds_per_epoch,
-        total_seconds=time.perf_counter() - started,
-    )  # fmt: skip
+    outcome.total_seconds = time.perf_counter() - started
+    return SequenceTrainResult(model=model, config=config, **vars(outcome))
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from ml.data import CSRMatrix, InteractionGraph, holdout_split
-from ml.early_stopping import LoopConfig, train_with_early_stopping
+from ml.early_stopping import LoopConfig, LoopOutcome, train_with_early_stopping
 from ml.evaluate import evaluate_ranking
 from ml.losses import (
     bpr_loss,
@@ -99,29 +99,19 @@ class TrainConfig:
         return cls(**values)
 
 
-@dataclass
-class TrainResult:
-    """Outcome of :func:`train`.
+@dataclass(kw_only=True)
+class TrainResult(LoopOutcome):
+    """Outcome of :func:`train` (the loop's record, see :class:`LoopOutcome`).
 
     Attributes:
         model: The model with the best validation weights loaded (in eval mode).
         ops: Graph operators of the training graph (for inference and subset refresh).
         config: The config used.
-        history: Per-epoch ``{"epoch", "loss", "seconds", <validation metrics>}``.
-        best_epoch: Epoch whose weights were kept.
-        best_metrics: Validation metrics of ``best_epoch``.
-        seconds_per_epoch: Mean training seconds per epoch (validation excluded).
-        total_seconds: Wall-clock of the whole call.
     """
 
     model: EmbeddingModel
     ops: GraphOperators
     config: TrainConfig
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_epoch: int = 0
-    best_metrics: dict[str, float] = field(default_factory=dict)
-    seconds_per_epoch: float = 0.0
-    total_seconds: float = 0.0
 
 
 def default_device() -> torch.device:
@@ -363,8 +353,5 @@ def train(
         validate=lambda: validate(model, ops, targets, seen, config.eval_k),
         on_epoch=None if on_epoch is None else lambda row: on_epoch(row, model, ops),
     )
-    return TrainResult(
-        model=model, ops=ops, config=config, history=outcome.history,
-        best_epoch=outcome.best_epoch, best_metrics=outcome.best_metrics,
-        seconds_per_epoch=outcome.seconds_per_epoch, total_seconds=time.perf_counter() - started,
-    )  # fmt: skip
+    outcome.total_seconds = time.perf_counter() - started
+    return TrainResult(model=model, ops=ops, config=config, **vars(outcome))
