@@ -101,6 +101,20 @@ def cmd_embed_text(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_tags(args: argparse.Namespace, settings: Settings) -> int:
+    from app.tagging import run_tagging
+
+    with _driver(settings) as driver:
+        report = run_tagging(
+            driver,
+            settings.fold_config().half_life_ms,
+            settings.neo4j_database,
+            everything=args.all,
+        )
+    print(report.summary())
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from app.evaluation import evaluate_benchmark
     from app.training import train_config_from
@@ -192,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
         "embed-text", help="encode the text of new or edited items (for semantic search)"
     )
     txt.set_defaults(handler=cmd_embed_text)
+    tag = sub.add_parser(
+        "tags", help="tag new or changed items with key phrases and refresh users' tag interests"
+    )
+    tag.add_argument("--all", action="store_true", help="re-tag every item and every user")
+    tag.set_defaults(handler=cmd_tags)
     ev = sub.add_parser("evaluate", help="train and score on a public benchmark split")
     ev.add_argument("benchmark", choices=["gowalla", "amazon-beauty"])
     ev.add_argument("--path", type=Path, default=None, help="dataset folder")

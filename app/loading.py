@@ -101,6 +101,7 @@ def run_demo(settings: Settings, serve_after: bool = True) -> int:
             print("graph already holds events: demo data not loaded again", file=sys.stderr)
         _train_once(driver, settings)
         _embed_texts(driver, settings)
+        _tag_items(driver, settings)
         _demo_key(driver, settings)
     print(
         f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})",
@@ -244,6 +245,14 @@ def _embed_texts(driver: Driver, settings: Settings) -> None:
 
     written = embed_item_texts(driver, settings.neo4j_database)
     print(f"text vectors written for {written} items", file=sys.stderr)
+
+
+def _tag_items(driver: Driver, settings: Settings) -> None:
+    """Key-phrase tags for the demo catalog, so interest profiles list tags from the start."""
+    from app.tagging import run_tagging
+
+    report = run_tagging(driver, settings.fold_config().half_life_ms, settings.neo4j_database)
+    print(report.summary(), file=sys.stderr)
 
 
 def _demo_key(driver: Driver, settings: Settings) -> None:

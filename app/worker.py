@@ -8,7 +8,9 @@ An APScheduler ``BlockingScheduler`` runs five jobs, every one with ``max_instan
 - ``requested-runs`` (every ``refresh_poll_s``): claim and run refreshes queued via the API;
 - ``decay-upkeep`` (every ``decay_interval_s``): store interest weights decayed to now and
   delete finished runs older than ``refresh_retention_days``;
-- ``lease-heartbeat`` (every ``lease_ttl_s / 3``): take or renew the worker lease.
+- ``lease-heartbeat`` (every ``lease_ttl_s / 3``): take or renew the worker lease;
+- ``item-tags`` (every ``refresh_interval_s``): re-tag changed items and refresh the tag
+  interests of the users they affect (``app.tagging``).
 
 Every job works only while this process holds the ``(:WorkerLease {name: 'refresh-worker'})``
 (see ``graphdb.lease``), confirmed at the start of each job, so several worker processes may
@@ -66,6 +68,7 @@ JOB_REQUESTED = "requested-runs"
 JOB_UPKEEP = "decay-upkeep"
 JOB_HEARTBEAT = "lease-heartbeat"
 JOB_TEXT = "item-text-vectors"
+JOB_TAGS = "item-tags"
 RETRAIN_MISFIRE_S = 3600  # a worker back within the hour still does the nightly retrain
 WORKER_RETRY_S = 15.0  # managed transactions ride out a short graph outage
 ABANDONED = "WorkerStopped: the worker was stopped before the run finished"
@@ -135,6 +138,22 @@ class Worker:
             embed_item_texts(self.driver, self.database)
         except Exception:  # the next interval retries; one bad batch must not stop the worker
             log.exception("embedding item texts failed")
+
+    def tags_job(self) -> None:
+        """Tags of changed items and the tag interests of the users they touch."""
+        if self.stopping.is_set() or not self.hold_lease():
+            return
+        from app.tagging import run_tagging
+
+        try:
+            run_tagging(
+                self.driver,
+                self.settings.fold_config().half_life_ms,
+                self.database,
+                should_stop=self.stopping.is_set,
+            )
+        except Exception:  # the next interval retries; one bad page must not stop the worker
+            log.exception("tagging items failed")
 
     def _scheduled(self, kind: str) -> None:
         if self.stopping.is_set() or not self.hold_lease():
@@ -264,6 +283,8 @@ class Worker:
              JOB_UPKEEP, max(1, s.decay_interval_s // 2)),
             (self.text_job, IntervalTrigger(seconds=s.refresh_interval_s),
              JOB_TEXT, max(1, s.refresh_interval_s // 2)),
+            (self.tags_job, IntervalTrigger(seconds=s.refresh_interval_s),
+             JOB_TAGS, max(1, s.refresh_interval_s // 2)),
             (self.heartbeat, IntervalTrigger(seconds=s.lease_ttl_s / 3),
              JOB_HEARTBEAT, max(1, int(s.lease_ttl_s / 3))),
         ]  # fmt: skip

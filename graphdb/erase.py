@@ -1,7 +1,10 @@
 """Erasing a person: their user node, interactions, edges and embedding, in one transaction.
 
 The items they touched are stamped ``changed_at`` so the next refresh recomputes whatever
-was derived from this user's behaviour (item embeddings, popularity is computed live).
+was derived from this user's behaviour (item embeddings, popularity is computed live), and the
+next tagging run re-tags them without this user's review text. ``DETACH DELETE`` of the user
+removes every edge of theirs, ``INTERESTED_IN`` to tags included; ``Tag`` nodes are shared and
+stay (a tag left with no item and no user is removed by the tagging run).
 """
 
 from __future__ import annotations

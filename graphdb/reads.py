@@ -235,16 +235,24 @@ def model_versions(driver: Driver, database: str | None = None) -> list[dict[str
     return versions
 
 
-INTEREST_PROFILE = """
-MATCH (u:User {user_id: $user_id})-[r:INTERESTED_IN]->(t)
+_INTEREST_TAIL = """
 WITH t, r, r.weight * 2.0 ^ (-(datetime().epochMillis - r.last_ts.epochMillis) / $half_life_ms)
        AS weight
-RETURN CASE WHEN t:Category THEN 'category' ELSE 'brand' END AS kind,
-       coalesce(t.category_id, t.brand_id) AS id, t.name AS name, weight, r.count AS events,
-       toString(r.last_ts) AS last_ts
+RETURN CASE WHEN t:Category THEN 'category' WHEN t:Brand THEN 'brand' ELSE 'tag' END AS kind,
+       coalesce(t.category_id, t.brand_id, t.tag_id) AS id, t.name AS name, weight,
+       r.count AS events, toString(r.last_ts) AS last_ts
 ORDER BY weight DESC, id
 LIMIT $limit
 """
+# Where a user's interest lies (categories and brands) and what it is in (tags), listed apart
+# so that a user's many tags never crowd their categories out of the limit.
+INTEREST_PROFILE = (
+    "MATCH (u:User {user_id: $user_id})-[r:INTERESTED_IN]->(t) WHERE t:Category OR t:Brand"
+    + _INTEREST_TAIL
+)
+TAG_INTEREST_PROFILE = (
+    "MATCH (u:User {user_id: $user_id})-[r:INTERESTED_IN]->(t:Tag)" + _INTEREST_TAIL
+)
 # Raw events per window (not decayed): how much attention each category got in that window.
 INTEREST_WINDOWS = """
 MATCH (:User {user_id: $user_id})-[:PERFORMED]->(x:Interaction)-[:ON]->(:Item)
@@ -265,7 +273,7 @@ WITH DISTINCT r
 RETURN elementId(startNode(r)) AS source, elementId(endNode(r)) AS target, type(r) AS type,
        r.weight AS weight, startNode(r) AS a, endNode(r) AS b
 """
-_HOPS = "-[:INTERACTED|INTERESTED_IN|IN_CATEGORY|BY_BRAND|SUBCATEGORY_OF"
+_HOPS = "-[:INTERACTED|INTERESTED_IN|IN_CATEGORY|BY_BRAND|SUBCATEGORY_OF|HAS_TAG"
 NEIGHBOURHOOD = {
     1: "MATCH p = (u:User {user_id: $user_id})" + _HOPS + "*1..1]-()" + _NEIGHBOURHOOD_TAIL,
     2: "MATCH p = (u:User {user_id: $user_id})" + _HOPS + "*1..2]-()" + _NEIGHBOURHOOD_TAIL,
@@ -278,6 +286,20 @@ def interest_profile(
 ) -> list[dict[str, Any]]:
     return _read(
         driver, INTEREST_PROFILE, database, user_id=user_id, half_life_ms=half_life_ms, limit=limit
+    )
+
+
+def tag_interest_profile(
+    driver: Driver, user_id: str, half_life_ms: float, limit: int, database: str | None = None
+) -> list[dict[str, Any]]:
+    """A user's tag interests, decayed to now, strongest first (same rows as the profile)."""
+    return _read(
+        driver,
+        TAG_INTEREST_PROFILE,
+        database,
+        user_id=user_id,
+        half_life_ms=half_life_ms,
+        limit=limit,
     )
 
 
@@ -306,7 +328,13 @@ def user_exists(driver: Driver, user_id: str, database: str | None = None) -> bo
 
 def _node_view(node: Any) -> dict[str, Any]:
     label = sorted(node.labels)[0] if node.labels else "Node"
-    key = {"User": "user_id", "Item": "item_id", "Category": "category_id", "Brand": "brand_id"}
+    key = {
+        "User": "user_id",
+        "Item": "item_id",
+        "Category": "category_id",
+        "Brand": "brand_id",
+        "Tag": "tag_id",
+    }
     props = dict(node)
     return {
         "id": node.element_id,

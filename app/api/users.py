@@ -27,6 +27,7 @@ from graphdb.reads import (
     interest_profile,
     interest_windows,
     neighbourhood,
+    tag_interest_profile,
     user_exists,
 )
 
@@ -106,13 +107,19 @@ def _require_user(user_id: str) -> None:
 
 @bp.get("/<user_id>/interests")
 @documented(
-    "Categories and brands a user is interested in, and how that moved across windows",
+    "Categories and brands a user is interested in, the tags they like, and how their "
+    "interest moved across windows",
     query={
         "window": Param(str, "window length: 30d, 12h, 2w", "30d"),
         "windows": Param(int, "how many consecutive windows up to now", 3, 1, 12),
-        "limit": Param(int, "most interests listed", 20, 1, 200),
+        "limit": Param(int, "most interests listed, and most tags listed", 20, 1, 200),
     },
-    responses={404: "unknown user"},
+    responses={
+        200: "interests: categories and brands (kind, id, name, weight decayed to now, events, "
+        "last_ts), strongest first; tags: the same rows with kind 'tag' for key-phrase tags "
+        "(what the user likes; a negative weight means they criticised it); windows; change",
+        404: "unknown user",
+    },
 )
 def interests(user_id: str) -> Response:
     label, window_ms = _window_ms()
@@ -123,6 +130,7 @@ def interests(user_id: str) -> Response:
     now_ms = int(time.time() * 1000)
     start_ms = now_ms - windows * window_ms
     profile = interest_profile(graph_driver(), user_id, half_life_ms, limit, database())
+    tags = tag_interest_profile(graph_driver(), user_id, half_life_ms, limit, database())
     rows = interest_windows(graph_driver(), user_id, start_ms, window_ms, windows, database())
     buckets: list[dict[str, Any]] = [
         {
@@ -147,6 +155,7 @@ def interests(user_id: str) -> Response:
             "user_id": user_id,
             "window": label,
             "interests": profile,
+            "tags": tags,
             "windows": buckets,
             "change": change[:limit],
         }
@@ -181,7 +190,7 @@ def user_graph(user_id: str) -> Response:
 
 @bp.delete("/<user_id>")
 @documented(
-    "Erase a user: node, interactions, edges, embedding",
+    "Erase a user: node, interactions, edges (tag interests too), embedding",
     scope="admin",
     responses={404: "unknown user"},
 )

@@ -20,10 +20,13 @@ from neo4j import Driver
 
 from app.importer import import_events, import_items
 from app.sources.demo import demo_stream
+from app.tagging import run_tagging
 from app.validation import IntakeLimits
 from graphdb.catalog import category_ids, slug
 from graphdb.embeddings import NodeVectors, write_model_version
 from graphdb.fold import FoldConfig
+from ml.sentiment import score_text
+from ml.tag_interests import UserEvent, tag_interests
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -103,6 +106,7 @@ class Shop:
     since: Any  # the server's clock just before loading
     params: dict[str, Any]
     vectors: dict[str, dict[str, np.ndarray]]  # label -> node id -> the embedding written
+    item_tags: dict[str, dict[str, float]]  # item -> tag -> HAS_TAG weight, after tagging
     leaf: dict[str, str] = field(init=False)
     department: dict[str, str] = field(init=False)
     brand: dict[str, str] = field(init=False)
@@ -122,6 +126,19 @@ class Shop:
         for event in self.events:
             sums[key(event)] += self.weight_now(event)
         return dict(sums)
+
+    def tags_now(self, user_id: str) -> dict[str, float]:
+        """tag -> weight at NOW, by the documented rule over the user's raw events."""
+        events = [
+            UserEvent(e["item_id"], e["type"], _ms(e["ts"]),
+                      FOLD.contribution(e["type"], e.get("value")), e.get("text"),
+                      score_text(e["text"]) if e.get("text") else None)
+            for e in self.events if e["user_id"] == user_id
+        ]  # fmt: skip
+        return {
+            i.tag_id: i.weight * FOLD.decay(_ms(NOW) - i.last_ms)
+            for i in tag_interests(events, self.item_tags, FOLD.half_life_ms)
+        }
 
     def interests_now(self, user_id: str) -> dict[tuple[str, str], float]:
         """(kind, id) -> weight at NOW, from the user's events on catalogued items."""
@@ -171,12 +188,18 @@ def _params(driver: Driver, user_id: str, since: Any) -> dict[str, Any]:
         u=user_id,
     ).records
     best = {r["label"]: r["id"] for r in top}
+    tag = driver.execute_query(
+        "MATCH (:User {user_id: $u})-[r:INTERESTED_IN]->(t:Tag) "
+        "RETURN t.tag_id AS id ORDER BY r.weight DESC, id LIMIT 1",
+        u=user_id,
+    ).records
     return {
         "user_id": user_id,
         "item_id": best["Item"],
         # The department, so the subcategory walk (*0..) has levels to cross.
         "category_id": best["Category"].split("/")[0],
         "brand_id": best["Brand"],
+        "tag_id": tag[0]["id"],
         "half_life_ms": FOLD.half_life_ms,
         "now": NOW,
         "limit": 10,
@@ -206,7 +229,13 @@ def shop(driver: Driver) -> Iterator[Shop]:
     stats = import_events(driver, events, FOLD, IntakeLimits(), batch_size=600, progress=False)
     assert stats.created == len(events)
     vectors = _write_vectors(driver)
-    yield Shop(events, items, since, _params(driver, user_id, since), vectors)
+    run_tagging(driver, FOLD.half_life_ms)
+    item_tags: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in driver.execute_query(
+        "MATCH (i:Item)-[r:HAS_TAG]->(t:Tag) RETURN i.item_id AS i, t.tag_id AS t, r.weight AS w"
+    ).records:
+        item_tags[r["i"]][r["t"]] = r["w"]
+    yield Shop(events, items, since, _params(driver, user_id, since), vectors, dict(item_tags))
     driver.execute_query(CLEAN_DATA)
 
 
@@ -327,6 +356,25 @@ def check_brand_audience(rows: Rows, shop: Shop) -> None:
         assert row["weight_now"] == approx(expected, rel=1e-9)
 
 
+def check_user_tags(rows: Rows, shop: Shop) -> None:
+    weights = shop.tags_now(shop.params["user_id"])
+    expected = sorted(weights, key=lambda t: (-weights[t], t))[: shop.params["limit"]]
+    assert [r["tag"] for r in rows] == expected
+    for row in rows:
+        assert row["weight_now"] == approx(weights[row["tag"]], rel=1e-9)
+        assert row["items"] and all(row["tag"] in shop.item_tags[i] for i in row["items"])
+
+
+def check_tag_audience(rows: Rows, shop: Shop) -> None:
+    tag = shop.params["tag_id"]
+    users = sorted({e["user_id"] for e in shop.events})
+    liked = {u: w for u in users if (w := shop.tags_now(u).get(tag, 0.0)) > 0}
+    expected = sorted(liked, key=lambda u: (-liked[u], u))[: shop.params["limit"]]
+    assert shop.params["user_id"] in liked and [r["user_id"] for r in rows] == expected
+    for row in rows:
+        assert row["weight_now"] == approx(liked[row["user_id"]], rel=1e-9)
+
+
 def check_pending(rows: Rows, shop: Shop) -> None:
     assert [(r["item_id"], r["events"]) for r in rows] == [(PENDING_ITEM, 3)]
 
@@ -377,6 +425,8 @@ CHECKS: dict[str, Callable[[Rows, Shop], None]] = {
     "Co-purchased item pairs": check_co_purchases,
     "Lowest-rated items": check_lowest_rated,
     "Users most interested in a brand": check_brand_audience,
+    "What a user likes (tags)": check_user_tags,
+    "Users who like a tag": check_tag_audience,
     "Catalog-pending items": check_pending,
     "What changed since a watermark": check_changed,
 }

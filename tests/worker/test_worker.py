@@ -20,6 +20,7 @@ from app.worker import (
     JOB_INCREMENTAL,
     JOB_REQUESTED,
     JOB_RETRAIN,
+    JOB_TAGS,
     JOB_TEXT,
     JOB_UPKEEP,
     LEASE_NAME,
@@ -41,7 +42,7 @@ def settings(neo4j_server: Neo4jTestServer, tmp_path: Path) -> Settings:
     return load_settings(
         neo4j_uri=target.uri, neo4j_password=target.password, neo4j_auth=target.password is not None,
         model_dir=tmp_path / "models", train_epochs=2, model_kind="inductive",
-        worker_stop_grace_s=0.2, lease_ttl_s=30,
+        worker_stop_grace_s=0.2, lease_ttl_s=90,
     )  # fmt: skip
 
 
@@ -66,14 +67,15 @@ def _nodes(driver: Driver) -> int:
 def test_every_job_has_a_fixed_id_and_never_overlaps_itself(worker: Worker) -> None:
     jobs = {job.id: job for job in worker.build_scheduler().get_jobs()}
     assert set(jobs) == {
-        JOB_INCREMENTAL, JOB_RETRAIN, JOB_REQUESTED, JOB_UPKEEP, JOB_HEARTBEAT, JOB_TEXT
+        JOB_INCREMENTAL, JOB_RETRAIN, JOB_REQUESTED, JOB_UPKEEP, JOB_HEARTBEAT, JOB_TEXT,
+        JOB_TAGS,
     }  # fmt: skip
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True and job.misfire_grace_time >= 1
     assert "hour='3'" in str(jobs[JOB_RETRAIN].trigger)
     assert jobs[JOB_RETRAIN].misfire_grace_time == 3600
     assert jobs[JOB_INCREMENTAL].trigger.interval.total_seconds() == 60
-    assert jobs[JOB_HEARTBEAT].trigger.interval.total_seconds() == 10  # a third of the ttl
+    assert jobs[JOB_HEARTBEAT].trigger.interval.total_seconds() == 30  # a third of the ttl
 
 
 def test_api_request_is_run_by_the_worker_poll_job(

@@ -1,0 +1,154 @@
+"""Keep item tags and users' tag interests current (``interest-graph tags`` and the worker).
+
+One run has two passes, each a page per read and a page per write transaction:
+
+1. items that changed since they were last tagged get their tags re-extracted (``ml.tags``)
+   from their title, description and every review; when an item's tags changed, the users who
+   interacted with it are marked for the second pass;
+2. users with new events or marked ones get their tag interests recomputed
+   (``ml.tag_interests``) from their whole event history.
+
+Tags nothing links to any more are then deleted. Both passes only ever replace what they
+recompute, so a second run over an unchanged graph writes the same tags and weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from neo4j import Driver
+
+from graphdb.tags import (
+    ItemTexts,
+    UserHistory,
+    delete_orphan_tags,
+    read_items_to_tag,
+    read_users_to_refresh,
+    write_item_tags,
+    write_tag_interests,
+)
+from ml.tag_interests import UserEvent, tag_interests
+from ml.tags import TagConfig, TaggableItem, extract_tags
+
+log = logging.getLogger(__name__)
+BATCH = 500
+OVERLAP_S = 5  # re-read writes that started up to this long before the last tagging read
+
+
+@dataclass(frozen=True)
+class TaggingReport:
+    """What one run did."""
+
+    items_tagged: int
+    items_changed: int
+    users_refreshed: int
+    tags_deleted: int
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"tags: {self.items_tagged} items tagged ({self.items_changed} changed), "
+            f"{self.users_refreshed} users' tag interests refreshed, "
+            f"{self.tags_deleted} unused tags deleted in {self.seconds:.1f}s"
+        )
+
+
+def _item_row(item: ItemTexts, config: TagConfig) -> dict[str, Any]:
+    tags = extract_tags(
+        TaggableItem(item.item_id, item.title, item.description, item.reviews, item.names),
+        config,
+    )
+    new = frozenset((t.tag_id, t.weight, t.source) for t in tags)
+    return {
+        "item_id": item.item_id,
+        "changed": new != item.current,
+        "tags": [{"tag_id": t.tag_id, "weight": t.weight, "source": t.source} for t in tags],
+    }
+
+
+def _user_row(user: UserHistory, half_life_ms: float) -> dict[str, Any]:
+    events = [UserEvent(*event) for event in user.events]
+    interests = tag_interests(events, user.item_tags, half_life_ms)
+    return {
+        "user_id": user.user_id,
+        "interests": [
+            {"tag_id": i.tag_id, "weight": i.weight, "count": i.count, "last_ms": i.last_ms,
+             "mentions": i.mentions}
+            for i in interests
+        ],
+    }  # fmt: skip
+
+
+def tag_items(
+    driver: Driver,
+    database: str | None = None,
+    config: TagConfig | None = None,
+    everything: bool = False,
+    batch: int = BATCH,
+    should_stop: Callable[[], bool] | None = None,
+    overlap_s: int = OVERLAP_S,
+) -> tuple[int, int]:
+    """Pass 1: (re)tag items that changed (all with ``everything``); returns (tagged, changed)."""
+    config = config or TagConfig()
+    tagged = changed = 0
+    after = ""
+    while should_stop is None or not should_stop():
+        page = read_items_to_tag(driver, after, batch, overlap_s, everything, database)
+        if not page.rows:
+            break
+        rows = [_item_row(item, config) for item in page.rows]
+        write_item_tags(driver, rows, page.read_at, database)
+        tagged += len(rows)
+        changed += sum(bool(r["changed"]) for r in rows)
+        after = page.last_key
+    return tagged, changed
+
+
+def refresh_tag_interests(
+    driver: Driver,
+    half_life_ms: float,
+    database: str | None = None,
+    everything: bool = False,
+    batch: int = BATCH,
+    should_stop: Callable[[], bool] | None = None,
+    overlap_s: int = OVERLAP_S,
+) -> int:
+    """Pass 2: recompute the tag interests of users whose events or items' tags changed."""
+    refreshed, after = 0, ""
+    while should_stop is None or not should_stop():
+        page = read_users_to_refresh(driver, after, batch, overlap_s, everything, database)
+        if not page.rows:
+            break
+        write_tag_interests(
+            driver, [_user_row(u, half_life_ms) for u in page.rows], page.read_at, database
+        )
+        refreshed += len(page.rows)
+        after = page.last_key
+    return refreshed
+
+
+def run_tagging(
+    driver: Driver,
+    half_life_ms: float,
+    database: str | None = None,
+    config: TagConfig | None = None,
+    everything: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    overlap_s: int = OVERLAP_S,
+) -> TaggingReport:
+    """Both passes, then the removal of tags nothing uses; see the module docstring."""
+    started = time.perf_counter()
+    passes: dict[str, Any] = {
+        "everything": everything, "should_stop": should_stop, "overlap_s": overlap_s
+    }  # fmt: skip
+    tagged, changed = tag_items(driver, database, config, **passes)
+    users = refresh_tag_interests(driver, half_life_ms, database, **passes)
+    deleted = delete_orphan_tags(driver, database)
+    report = TaggingReport(tagged, changed, users, deleted, time.perf_counter() - started)
+    if tagged or users:
+        log.info(report.summary())
+    return report

@@ -1,0 +1,226 @@
+"""Tags in the graph: which items and users need (re)tagging, and writing what was computed.
+
+``(:Item)-[:HAS_TAG {weight, source}]->(:Tag {tag_id, name})`` says what an item is about;
+``(:User)-[:INTERESTED_IN {weight, count, last_ts, mentions}]->(:Tag)`` what a user likes.
+The phrases and weights are computed outside this package (``ml.tags``, ``ml.tag_interests``);
+here they are only read and written, a page per managed transaction, as plain rows.
+
+Change tracking: an item is (re)tagged when it never was (``tagged_at`` is null) or when it
+changed (``changed_at``: a catalog upsert, a new event such as a review, an erased reviewer)
+after ``tagged_at`` minus an overlap margin. ``tagged_at`` is the clock of the read that saw
+the item's text, so a write that committed after that read is seen by the next run; the margin
+covers transactions that started before the read and committed after it (``changed_at`` is a
+transaction's *start* time). Users are refreshed the same way (``tag_interests_at``), and an
+item whose tags changed clears ``tag_interests_at`` of every user who interacted with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from neo4j import Driver, ManagedTransaction
+
+T = TypeVar("T")
+
+# A page of items to tag, after a cursor, with everything the extractor reads and the tags
+# they have now (to tell whether re-tagging changed anything).
+READ_ITEMS_TO_TAG = """
+MATCH (i:Item)
+WHERE i.item_id > $after
+  AND ($everything OR i.tagged_at IS NULL
+       OR i.changed_at > i.tagged_at - duration({seconds: $overlap_s}))
+WITH i ORDER BY i.item_id LIMIT $batch
+RETURN i.item_id AS item_id, i.title AS title, i.description AS description,
+       COLLECT { MATCH (i)-[:IN_CATEGORY]->(c:Category) UNWIND c.path AS name RETURN name }
+         + COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN b.name } AS names,
+       COLLECT { MATCH (i)<-[:ON]-(x:Interaction {type: 'review'}) WHERE x.text IS NOT NULL
+                 RETURN x.text ORDER BY x.event_id } AS reviews,
+       [(i)-[r:HAS_TAG]->(t:Tag) | [t.tag_id, r.weight, r.source]] AS current,
+       datetime.transaction() AS read_at
+"""
+# Tags an item no longer has are unlinked; the rest are merged on the key, then set.
+WRITE_ITEM_TAGS = """
+UNWIND $rows AS row
+MATCH (i:Item {item_id: row.item_id})
+CALL (i, row) {
+  MATCH (i)-[old:HAS_TAG]->(t:Tag) WHERE NOT t.tag_id IN [tag IN row.tags | tag.tag_id]
+  DELETE old
+}
+CALL (i, row) {
+  WITH i, row WHERE row.changed
+  MATCH (i)<-[:INTERACTED]-(u:User)
+  REMOVE u.tag_interests_at
+}
+SET i.tagged_at = $read_at
+WITH i, row
+UNWIND row.tags AS tag
+MERGE (t:Tag {tag_id: tag.tag_id})
+ON CREATE SET t.created_at = datetime.transaction()
+SET t.name = tag.tag_id
+MERGE (i)-[r:HAS_TAG]->(t)
+SET r.weight = tag.weight, r.source = tag.source
+"""
+# A page of users to refresh: their events (review text only where it is a review) and the
+# tags of every item they interacted with.
+READ_USERS_TO_REFRESH = """
+MATCH (u:User)
+WHERE u.user_id > $after
+  AND ($everything OR u.tag_interests_at IS NULL
+       OR u.changed_at > u.tag_interests_at - duration({seconds: $overlap_s}))
+WITH u ORDER BY u.user_id LIMIT $batch
+RETURN u.user_id AS user_id,
+       COLLECT { MATCH (u)-[:PERFORMED]->(x:Interaction)-[:ON]->(i:Item)
+                 RETURN [i.item_id, x.type, x.ts.epochMillis, x.weight,
+                         CASE WHEN x.type = 'review' THEN x.text END, x.sentiment] } AS events,
+       COLLECT { MATCH (u)-[:INTERACTED]->(i:Item)-[r:HAS_TAG]->(t:Tag)
+                 RETURN [i.item_id, t.tag_id, r.weight] } AS tags,
+       datetime.transaction() AS read_at
+"""
+# Replaces a user's tag interests whole. weight_now is upkeep's decayed copy: stale once the
+# weight is rewritten, so it is cleared until the next upkeep pass.
+WRITE_TAG_INTERESTS = """
+UNWIND $rows AS row
+MATCH (u:User {user_id: row.user_id})
+CALL (u, row) {
+  MATCH (u)-[old:INTERESTED_IN]->(t:Tag)
+  WHERE NOT t.tag_id IN [interest IN row.interests | interest.tag_id]
+  DELETE old
+}
+SET u.tag_interests_at = $read_at
+WITH u, row
+UNWIND row.interests AS interest
+MATCH (t:Tag {tag_id: interest.tag_id})
+MERGE (u)-[r:INTERESTED_IN]->(t)
+SET r.weight = interest.weight, r.count = interest.count,
+    r.last_ts = datetime({epochMillis: interest.last_ms}), r.mentions = interest.mentions,
+    r.weight_now = null, r.weight_now_at = null
+"""
+# Tags no item carries and no user is interested in any more (items re-tagged, users erased).
+DELETE_ORPHAN_TAGS = """
+MATCH (t:Tag)
+WHERE NOT EXISTS { (t)<-[:HAS_TAG]-() } AND NOT EXISTS { (t)<-[:INTERESTED_IN]-() }
+DETACH DELETE t
+RETURN count(*) AS deleted
+"""
+
+
+@dataclass(frozen=True)
+class ItemTexts:
+    """What the extractor needs of one item, and the tags it has now."""
+
+    item_id: str
+    title: str | None
+    description: str | None
+    reviews: tuple[str, ...]
+    names: tuple[str, ...]  # category path segments and brand name
+    current: frozenset[tuple[str, float, str]]  # (tag_id, weight, source)
+
+
+@dataclass(frozen=True)
+class UserHistory:
+    """One user's events as plain tuples and their items' tags."""
+
+    user_id: str
+    events: tuple[tuple[str, str, int, float, str | None, float | None], ...]
+    item_tags: dict[str, dict[str, float]]  # item_id -> tag_id -> HAS_TAG weight
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of rows, the key to read the next page after, and the clock of the read."""
+
+    rows: list[T]
+    last_key: str
+    read_at: Any  # a neo4j DateTime, written back as the rows' watermark
+
+
+def _items_tx(
+    tx: ManagedTransaction, after: str, batch: int, overlap_s: int, everything: bool
+) -> Page[ItemTexts]:
+    records = list(tx.run(READ_ITEMS_TO_TAG, after=after, batch=batch, overlap_s=overlap_s,
+                          everything=everything))  # fmt: skip
+    rows = [
+        ItemTexts(
+            r["item_id"],
+            r["title"],
+            r["description"],
+            tuple(r["reviews"]),
+            tuple(n for n in r["names"] if n),
+            frozenset((t[0], float(t[1]), t[2]) for t in r["current"]),
+        )  # fmt: skip
+        for r in records
+    ]
+    return _page(rows, [r["item_id"] for r in records], records)
+
+
+def _page(rows: list[T], keys: list[str], records: list[Any]) -> Page[T]:
+    return Page(rows, keys[-1] if keys else "", records[0]["read_at"] if records else None)
+
+
+def read_items_to_tag(
+    driver: Driver,
+    after: str,
+    batch: int,
+    overlap_s: int,
+    everything: bool = False,
+    database: str | None = None,
+) -> Page[ItemTexts]:
+    """The next page of items (by ``item_id`` after ``after``) that need tagging."""
+    with driver.session(database=database) as session:
+        return session.execute_read(_items_tx, after, batch, overlap_s, everything)
+
+
+def _write_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], read_at: Any) -> None:
+    tx.run(query, rows=rows, read_at=read_at).consume()
+
+
+def write_item_tags(
+    driver: Driver, rows: Sequence[dict[str, Any]], read_at: Any, database: str | None = None
+) -> None:
+    """Store one page of ``{item_id, changed, tags: [{tag_id, weight, source}]}`` rows."""
+    with driver.session(database=database) as session:
+        session.execute_write(_write_tx, WRITE_ITEM_TAGS, list(rows), read_at)
+
+
+def _users_tx(
+    tx: ManagedTransaction, after: str, batch: int, overlap_s: int, everything: bool
+) -> Page[UserHistory]:
+    records = list(tx.run(READ_USERS_TO_REFRESH, after=after, batch=batch, overlap_s=overlap_s,
+                          everything=everything))  # fmt: skip
+    rows = []
+    for r in records:
+        item_tags: dict[str, dict[str, float]] = {}
+        for item_id, tag_id, weight in r["tags"]:
+            item_tags.setdefault(item_id, {})[tag_id] = float(weight)
+        events = tuple((e[0], e[1], int(e[2]), float(e[3] or 0.0), e[4], e[5]) for e in r["events"])
+        rows.append(UserHistory(r["user_id"], events, item_tags))
+    return _page(rows, [r["user_id"] for r in records], records)
+
+
+def read_users_to_refresh(
+    driver: Driver,
+    after: str,
+    batch: int,
+    overlap_s: int,
+    everything: bool = False,
+    database: str | None = None,
+) -> Page[UserHistory]:
+    """The next page of users (by ``user_id`` after ``after``) whose tag interests are stale."""
+    with driver.session(database=database) as session:
+        return session.execute_read(_users_tx, after, batch, overlap_s, everything)
+
+
+def write_tag_interests(
+    driver: Driver, rows: Sequence[dict[str, Any]], read_at: Any, database: str | None = None
+) -> None:
+    """Replace the tag interests of one page of ``{user_id, interests: [...]}`` rows."""
+    with driver.session(database=database) as session:
+        session.execute_write(_write_tx, WRITE_TAG_INTERESTS, list(rows), read_at)
+
+
+def delete_orphan_tags(driver: Driver, database: str | None = None) -> int:
+    """Remove tags nothing links to any more; returns how many."""
+    records = driver.execute_query(DELETE_ORPHAN_TAGS, database_=database).records
+    return int(records[0]["deleted"])
