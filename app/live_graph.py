@@ -5,7 +5,8 @@ changed user's whole edge list, a changed item's content features, erased users)
 re-reading a million edges. Items keep the order of the model's item-ID table (new items
 are appended, so they get no ID row and are embedded from features and neighbours);
 features use the model's vocabulary (a category the model never saw is ignored until the
-next full retrain). Weights are kept raw, each at its own ``last_ts``, and decayed to a
+next full retrain); item text vectors are kept only when the model reads text, at the model's
+width. Weights are kept raw, each at its own ``last_ts``, and decayed to a
 common clock whenever an ``InteractionGraph`` is built, exactly as a fresh snapshot is.
 """
 
@@ -42,6 +43,8 @@ class LiveGraph:
         user_ids: Users in first-seen order (inductive users own no parameters).
         feature_ids: The model's feature vocabulary.
         half_life_ms: Decay half-life used to align edge weights.
+        text_dim: Width of the text vectors the model reads (0 = it reads none).
+        item_text: float32[n_items, text_dim] text vectors (zero rows = no text).
     """
 
     item_ids: list[str]
@@ -53,13 +56,14 @@ class LiveGraph:
     edge_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     edge_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     item_features: list[np.ndarray] = field(default_factory=list)
+    text_dim: int = 0
+    item_text: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     def __post_init__(self) -> None:
         self.item_pos = {item_id: k for k, item_id in enumerate(self.item_ids)}
         self.user_pos = {user_id: k for k, user_id in enumerate(self.user_ids)}
         self.feature_pos = {name: k for k, name in enumerate(self.feature_ids)}
-        empty = np.zeros(0, np.int64)
-        self.item_features += [empty] * (len(self.item_ids) - len(self.item_features))
+        self._grow_item_features()
 
     @property
     def n_users(self) -> int:
@@ -76,9 +80,13 @@ class LiveGraph:
         item_order: Sequence[str],
         feature_ids: Sequence[str],
         half_life_ms: float,
+        text_dim: int = 0,
     ) -> LiveGraph:
         """The snapshot's graph with items in ``item_order`` (others appended, sorted)."""
-        live = cls(list(item_order), list(feature_ids), half_life_ms, list(snapshot.user_ids))
+        live = cls(
+            list(item_order), list(feature_ids), half_life_ms, list(snapshot.user_ids),
+            text_dim=text_dim,
+        )  # fmt: skip
         item_map = _positions(live.item_pos, live.item_ids, snapshot.item_ids)
         raw = snapshot.raw_weight if snapshot.raw_weight is not None else snapshot.weight
         live.edge_user = snapshot.user_index.astype(np.int64)
@@ -90,7 +98,17 @@ class LiveGraph:
         for k in range(len(snapshot.item_ids)):
             names = [snapshot.feature_ids[f] for f in index[ptr[k] : ptr[k + 1]]]
             live.item_features[item_map[k]] = live._feature_row(names)
+        live._grow_item_features()
+        if snapshot.item_text is not None:
+            for k in range(len(snapshot.item_ids)):
+                live.item_text[item_map[k]] = live._text_row(snapshot.item_text[k])
         return live
+
+    def _text_row(self, vector: np.ndarray | None) -> np.ndarray:
+        """The stored text vector as the model reads it (zeros: none, or another width)."""
+        if vector is None or len(vector) != self.text_dim:
+            return np.zeros(self.text_dim, dtype=np.float32)
+        return np.asarray(vector, dtype=np.float32)
 
     def _feature_row(self, names: Iterable[str]) -> np.ndarray:
         known = {self.feature_pos[n] for n in names if n in self.feature_pos}
@@ -132,22 +150,37 @@ class LiveGraph:
         self.edge_weight, self.edge_ms = self.edge_weight[keep], self.edge_ms[keep]
         return touched
 
-    def set_item_features(self, features: dict[str, list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Updates item content; returns ``(items in the change, items whose features
-        actually differ)`` as positions."""
+    def set_item_features(
+        self,
+        features: dict[str, list[str]],
+        texts: dict[str, np.ndarray | None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Updates item content (features, and text vectors where given); returns ``(items in
+        the change, items whose content actually differs)`` as positions."""
         touched = _positions(self.item_pos, self.item_ids, features)
         self._grow_item_features()
+        texts = texts or {}
         differ = []
-        for pos, names in zip(touched, features.values(), strict=True):
+        for pos, (item_id, names) in zip(touched, features.items(), strict=True):
             row = self._feature_row(names)
-            if not np.array_equal(row, self.item_features[pos]):
+            text = self._text_row(texts.get(item_id)) if item_id in texts else self.item_text[pos]
+            if not (
+                np.array_equal(row, self.item_features[pos])
+                and np.array_equal(text, self.item_text[pos])
+            ):
                 differ.append(pos)
             self.item_features[pos] = row
+            self.item_text[pos] = text
         return touched, np.asarray(differ, dtype=np.int64)
 
     def _grow_item_features(self) -> None:
         missing = self.n_items - len(self.item_features)
         self.item_features += [np.zeros(0, np.int64)] * missing
+        if len(self.item_text) < self.n_items or self.item_text.shape[1] != self.text_dim:
+            grown = np.zeros((self.n_items, self.text_dim), dtype=np.float32)
+            if self.item_text.shape[1] == self.text_dim:
+                grown[: len(self.item_text)] = self.item_text
+            self.item_text = grown
 
     def to_interaction_graph(self) -> InteractionGraph:
         """Positive edges, decayed to the newest edge's time, as the model side wants them."""
@@ -169,4 +202,5 @@ class LiveGraph:
             item_feature_ptr=ptr,
             item_feature_index=index.astype(np.int64),
             n_features=len(self.feature_ids),
+            item_text=self.item_text.copy() if self.text_dim else None,
         )

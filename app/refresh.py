@@ -188,7 +188,9 @@ class IncrementalRefresher:
         assert state.watermark is not None
         changed = count_changes(self.driver, state.watermark, db)
         snapshot = read_snapshot(self.driver, half_life, db)
-        graph = LiveGraph.from_snapshot(snapshot, item_order, feature_ids, half_life)
+        graph = LiveGraph.from_snapshot(
+            snapshot, item_order, feature_ids, half_life, text_dim=model.text_dim
+        )
         stored = self._stored_matrix(graph, state.version, model)
         read_s = time.perf_counter() - tick
         ops = GraphOperators.build(graph.to_interaction_graph(), self.device)
@@ -265,7 +267,7 @@ class IncrementalRefresher:
         whose content changed (all positions)."""
         users = graph.replace_users(changes.users)
         orphaned = graph.remove_users_except(changes.user_ids)
-        items, content = graph.set_item_features(changes.item_features)
+        items, content = graph.set_item_features(changes.item_features, changes.item_text)
         edge_items = np.unique(
             np.concatenate([items, orphaned, graph.edge_item[np.isin(graph.edge_user, users)]])
         )

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     train_lr: PositiveFloat = 0.05
     train_seed: int = 0
     train_time_budget_s: PositiveFloat | None = None
+    # Share of item IDs hidden per training step, so the content path (categories, brand,
+    # text) alone must place items: better vectors for brand-new items, at some cost to
+    # items with a history (bench/coldstart.py measures both sides).
+    train_id_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
     # Incremental refresh (the worker's job; see app/refresh.py).
     # A vector is written back only if some coordinate moved by more than this.

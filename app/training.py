@@ -20,6 +20,7 @@ from neo4j import Driver
 
 from app.settings import Settings
 from app.short_term import SHORT_TERM_FILE
+from app.text_index import embed_item_texts
 from graphdb.embeddings import NodeVectors, write_model_version
 from graphdb.snapshot import GraphSnapshot, read_snapshot
 from ml.data import InteractionGraph
@@ -71,6 +72,7 @@ def snapshot_to_graph(snapshot: GraphSnapshot) -> InteractionGraph:
         item_feature_ptr=snapshot.item_feature_ptr,
         item_feature_index=snapshot.item_feature_index,
         n_features=len(snapshot.feature_ids),
+        item_text=snapshot.item_text,
     )
 
 
@@ -83,6 +85,7 @@ def train_config_from(settings: Settings, **overrides: Any) -> TrainConfig:
         "lr": settings.train_lr,
         "seed": settings.train_seed,
         "time_budget_s": settings.train_time_budget_s,
+        "id_dropout": settings.train_id_dropout,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**values)
@@ -93,6 +96,10 @@ def run_training(
 ) -> TrainingReport:
     """Train on the current graph; promote and write back unless validation regressed."""
     started = time.perf_counter()
+    if config.model == "inductive" and config.use_text:
+        # Item text is an input of the inductive model: vectors for new or edited catalog
+        # entries first, so the snapshot below carries every item's current text.
+        embed_item_texts(driver, settings.neo4j_database)
     snapshot = read_snapshot(driver, settings.fold_config().half_life_ms, settings.neo4j_database)
     graph = snapshot_to_graph(snapshot)
     if graph.n_edges == 0:
@@ -100,7 +107,7 @@ def run_training(
     device = default_device()
     result = train(graph, config, device)
     registry = ModelRegistry(settings.model_dir)
-    shape = ModelShape(graph.n_users, graph.n_items, graph.n_features)
+    shape = ModelShape.of(graph)
     metrics = {k: float(v) for k, v in result.best_metrics.items() if isinstance(v, int | float)}
     # The item order and feature vocabulary let an incremental refresh line new graph
     # snapshots up with the trained item-ID and feature tables.

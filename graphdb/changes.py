@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +38,8 @@ MATCH (i:Item) WHERE i.changed_at > $lower
 RETURN i.item_id AS item_id, i.changed_at > $since AS fresh,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
                  RETURN DISTINCT 'category:' + c.category_id } +
-       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } AS features
+       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } AS features,
+       i.text_embedding AS text
 """
 COUNT_CHANGED = """
 CALL () { MATCH (u:User) WHERE u.changed_at > $since RETURN count(u) AS users }
@@ -113,6 +114,7 @@ class GraphChanges:
     item_features: dict[str, list[str]]
     user_ids: set[str]  # every user that exists now (erased users are missing)
     fresh: int = 0  # users and items changed after ``since`` itself (not just the overlap)
+    item_text: dict[str, np.ndarray | None] = field(default_factory=dict)  # changed items
 
 
 def _user_edges(record: dict[str, Any]) -> UserEdges:
@@ -137,6 +139,10 @@ def read_changes_tx(tx: ManagedTransaction, since: datetime, overlap_s: float) -
         item_features={r["item_id"]: list(r["features"]) for r in item_rows},
         user_ids=set(ids),
         fresh=sum(1 for r in user_rows + item_rows if r["fresh"]),
+        item_text={
+            r["item_id"]: None if r["text"] is None else np.asarray(r["text"], np.float32)
+            for r in item_rows
+        },
     )
 
 

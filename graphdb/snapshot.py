@@ -27,7 +27,8 @@ MATCH (i:Item)
 RETURN i.item_id AS item_id,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
                  RETURN DISTINCT 'category:' + c.category_id } AS categories,
-       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } AS brands
+       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } AS brands,
+       i.text_embedding AS text
 ORDER BY item_id
 """
 READ_USERS = "MATCH (u:User) RETURN u.user_id AS user_id ORDER BY user_id"
@@ -53,6 +54,7 @@ class GraphSnapshot:
     item_feature_ptr: np.ndarray  # int64[n_items + 1]
     item_feature_index: np.ndarray  # int64[F]
     raw_weight: np.ndarray | None = None  # float64[E], each at its own last_ts (undecayed)
+    item_text: np.ndarray | None = None  # float32[n_items, dim], zero rows = no text; None = none
 
     @property
     def n_users(self) -> int:
@@ -97,6 +99,21 @@ def _features_csr(
     return vocabulary, ptr, index
 
 
+def text_matrix(vectors: list[list[float] | None]) -> np.ndarray | None:
+    """Item text vectors as one float32 matrix (zero rows where an item has none), or
+    ``None`` when no item has one. The width is the first vector's: every vector comes from
+    the same encoder, so a row of another width is a stale leftover and counts as none."""
+    present = [v for v in vectors if v is not None]
+    if not present:
+        return None
+    dim = len(present[0])
+    out = np.zeros((len(vectors), dim), dtype=np.float32)
+    for row, vector in enumerate(vectors):
+        if vector is not None and len(vector) == dim:
+            out[row] = vector
+    return out
+
+
 def _edges(
     records: Iterable[dict[str, Any]], user_pos: dict[str, int], item_pos: dict[str, int]
 ) -> tuple[np.ndarray, ...]:
@@ -125,7 +142,10 @@ def _edges(
 def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapshot:
     as_of = tx.run(READ_CLOCK).single(strict=True)["now"].to_native()
     user_ids = [r["user_id"] for r in tx.run(READ_USERS)]
-    item_rows = [(r["item_id"], r["categories"] + r["brands"]) for r in tx.run(READ_ITEMS)]
+    item_rows, texts = [], []
+    for r in tx.run(READ_ITEMS):
+        item_rows.append((r["item_id"], r["categories"] + r["brands"]))
+        texts.append(r["text"])
     item_ids = [item_id for item_id, _ in item_rows]
     user_pos = {u: k for k, u in enumerate(user_ids)}
     item_pos = {i: k for k, i in enumerate(item_ids)}
@@ -145,6 +165,7 @@ def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapsh
         item_feature_ptr=ptr,
         item_feature_index=index,
         raw_weight=raw,
+        item_text=text_matrix(texts),
     )
 
 

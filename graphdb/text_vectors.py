@@ -24,11 +24,13 @@ RETURN i.item_id AS item_id, i.title AS title, i.description AS description,
 LIMIT $limit
 """
 # Stored as a float32 vector property (compact, like the graph embeddings), then stamped.
+# The text is an input of the inductive GNN, so a new vector is a change the next incremental
+# refresh must see (``changed_at``), exactly like new categories.
 WRITE_TEXT_VECTORS = """
 UNWIND $rows AS row
 MATCH (i:Item {item_id: row.item_id})
 CALL db.create.setNodeVectorProperty(i, 'text_embedding', row.vector)
-SET i.text_embedded_at = datetime.transaction()
+SET i.text_embedded_at = datetime.transaction(), i.changed_at = datetime.transaction()
 """
 SEARCH_ITEMS = """
 CALL db.index.vector.queryNodes('item_text_embedding', $k, $vector) YIELD node, score

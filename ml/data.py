@@ -94,6 +94,8 @@ class InteractionGraph:
         item_feature_ptr: int64[n_items + 1] CSR pointer of item features, or ``None``.
         item_feature_index: int64[F] feature ids of the CSR, or ``None``.
         n_features: Size of the feature vocabulary (0 without features).
+        item_text: float32[n_items, text_dim] text vectors of the items (a zero row for an
+            item without text), or ``None`` when no item has text.
     """
 
     n_users: int
@@ -107,6 +109,7 @@ class InteractionGraph:
     item_feature_ptr: np.ndarray | None = None
     item_feature_index: np.ndarray | None = None
     n_features: int = 0
+    item_text: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Frozen dataclass: normalise dtypes through object.__setattr__ once, then validate.
@@ -130,6 +133,22 @@ class InteractionGraph:
         set_(self, "user_ids", _default_ids("user_ids", self.user_ids, self.n_users))
         set_(self, "item_ids", _default_ids("item_ids", self.item_ids, self.n_items))
         self._validate_features()
+        self._validate_text()
+
+    def _validate_text(self) -> None:
+        if self.item_text is None:
+            return
+        text = np.ascontiguousarray(self.item_text, dtype=np.float32)
+        if text.ndim != 2 or text.shape[0] != self.n_items or text.shape[1] == 0:
+            raise ValueError(f"item_text must have shape (n_items, dim), got {text.shape}")
+        if not np.all(np.isfinite(text)):
+            raise ValueError("item_text must be finite")
+        object.__setattr__(self, "item_text", text)
+
+    @property
+    def text_dim(self) -> int:
+        """Width of the item text vectors (0 without text)."""
+        return 0 if self.item_text is None else int(self.item_text.shape[1])
 
     def _validate_features(self) -> None:
         ptr, index = self.item_feature_ptr, self.item_feature_index
@@ -179,6 +198,8 @@ class InteractionGraph:
         if self.item_feature_ptr is not None and self.item_feature_index is not None:
             digest.update(self.item_feature_ptr.tobytes())
             digest.update(self.item_feature_index.tobytes())
+        if self.item_text is not None:
+            digest.update(self.item_text.tobytes())
         return digest.hexdigest()
 
     def with_edges(self, mask: np.ndarray) -> InteractionGraph:
@@ -195,6 +216,7 @@ class InteractionGraph:
             item_feature_ptr=self.item_feature_ptr,
             item_feature_index=self.item_feature_index,
             n_features=self.n_features,
+            item_text=self.item_text,
         )
 
 

@@ -34,11 +34,12 @@ class ModelShape:
     n_users: int
     n_items: int
     n_features: int
+    text_dim: int = 0  # versions saved before text features have none
 
     @classmethod
     def of(cls, graph: InteractionGraph) -> ModelShape:
         """The shape of a model trained on ``graph``."""
-        return cls(graph.n_users, graph.n_items, graph.n_features)
+        return cls(graph.n_users, graph.n_items, graph.n_features, graph.text_dim)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,9 @@ class ModelRegistry:
     def load(self, version: str, device: torch.device) -> EmbeddingModel:
         """Rebuilds the model of ``version`` on ``device`` in eval mode."""
         config, shape = self.config(version)
-        model = build_model(config, shape.n_users, shape.n_items, shape.n_features, device)
+        model = build_model(
+            config, shape.n_users, shape.n_items, shape.n_features, device, shape.text_dim
+        )
         state = torch.load(
             self.versions_dir / version / "weights.pt", map_location=device, weights_only=True
         )

@@ -58,6 +58,7 @@ class TrainConfig:
         time_budget_s: Stop after the epoch that crosses this wall-clock budget (``None`` = off).
         use_item_id: Inductive model: give known items an ID embedding.
         id_dropout: Inductive model: probability of hiding an item ID in a step.
+        use_text: Inductive model: read the items' text vectors when the graph has them.
         init_std: Standard deviation of the embedding initialisation.
     """
 
@@ -83,6 +84,7 @@ class TrainConfig:
     time_budget_s: float | None = None
     use_item_id: bool = True
     id_dropout: float = 0.0
+    use_text: bool = True
     init_std: float = 0.1
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,9 +122,18 @@ def default_device() -> torch.device:
 
 
 def build_model(
-    config: TrainConfig, n_users: int, n_items: int, n_features: int, device: torch.device
+    config: TrainConfig,
+    n_users: int,
+    n_items: int,
+    n_features: int,
+    device: torch.device,
+    text_dim: int = 0,
 ) -> EmbeddingModel:
-    """Instantiates the model named by ``config.model`` on ``device``."""
+    """Instantiates the model named by ``config.model`` on ``device``.
+
+    ``text_dim`` is the width of the graph's item text vectors; the inductive model reads them
+    when ``config.use_text`` is set (the transductive one never does).
+    """
     cosine = config.loss in ("softmax", "full_softmax")
     model: EmbeddingModel
     if config.model == "lightgcn":
@@ -139,6 +150,7 @@ def build_model(
             cosine=cosine,
             id_dropout=config.id_dropout,
             init_std=config.init_std,
+            text_dim=text_dim if config.use_text else 0,
         )
     else:
         raise ValueError(f"unknown model {config.model!r}")
@@ -334,7 +346,9 @@ def train(
     ops = GraphOperators.build(train_graph, device)
     seen = train_graph.user_items()
     batches = _Batches.from_graph(train_graph)
-    model = build_model(config, graph.n_users, graph.n_items, graph.n_features, device)
+    model = build_model(
+        config, graph.n_users, graph.n_items, graph.n_features, device, graph.text_dim
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
 

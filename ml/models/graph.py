@@ -103,6 +103,7 @@ class GraphOperators:
         adjacency: Symmetric ``D^-1/2 W D^-1/2`` over users+items (host copy).
         user_mean: Row-normalised ``user -> item`` weights (``D_u^-1 W``), host copy.
         item_features: Item -> feature-id CSR, or ``None``.
+        item_text: Item text vectors ``[n_items, text_dim]`` on ``device``, or ``None``.
         adjacency_t: ``adjacency`` as torch CSR on ``device``.
         user_mean_t: ``user_mean`` as torch CSR on ``device``.
         device: Device of the torch tensors.
@@ -116,6 +117,7 @@ class GraphOperators:
     adjacency_t: torch.Tensor
     user_mean_t: torch.Tensor
     device: torch.device
+    item_text: torch.Tensor | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -142,6 +144,7 @@ class GraphOperators:
             (n, n),
         )
         row_norm = weight / np.maximum(user_deg, 1e-12)[graph.user_index]
+        text = graph.item_text
         user_mean = _coalesced_csr(graph.user_index, graph.item_index, row_norm, (n_users, n_items))
         return cls(
             n_users=n_users,
@@ -152,6 +155,7 @@ class GraphOperators:
             adjacency_t=adjacency.to_torch(device),
             user_mean_t=user_mean.to_torch(device),
             device=device,
+            item_text=None if text is None else torch.from_numpy(text).to(device),
         )
 
 

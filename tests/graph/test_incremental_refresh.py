@@ -14,6 +14,7 @@ from neo4j import Driver
 from app.live_graph import LiveGraph
 from app.refresh import IncrementalRefresher
 from app.settings import Settings
+from app.text_index import embed_item_texts
 from app.training import run_training, train_config_from
 from graphdb.changes import read_refresh_state
 from graphdb.snapshot import read_snapshot
@@ -49,11 +50,18 @@ def _recomputed(driver: Driver, settings: Settings) -> dict[str, np.ndarray]:
     extra = registry.metadata(state.version)["extra"]
     half_life = settings.fold_config().half_life_ms
     live = LiveGraph.from_snapshot(
-        read_snapshot(driver, half_life), extra["item_ids"], extra["feature_ids"], half_life
-    )
+        read_snapshot(driver, half_life), extra["item_ids"], extra["feature_ids"], half_life,
+        text_dim=model.text_dim,
+    )  # fmt: skip
     vectors = full_embeddings(model, GraphOperators.build(live.to_interaction_graph(), CPU))
     ids = live.user_ids + live.item_ids
     return dict(zip(ids, vectors.numpy(), strict=True))
+
+
+def _active(driver: Driver) -> str:
+    state = read_refresh_state(driver)
+    assert state is not None
+    return state.version
 
 
 def _change_community_a(driver: Driver) -> None:
@@ -76,6 +84,7 @@ def test_refresh_equals_full_recomputation_and_leaves_the_rest_untouched(
     assert first.cold and first.written == 0 and first.skipped_reason is None
     before = _stored(graph)
     _change_community_a(graph)
+    assert embed_item_texts(graph) == 1  # the new item's text is one of its model inputs
 
     report = refresher.run()
 
@@ -87,6 +96,7 @@ def test_refresh_equals_full_recomputation_and_leaves_the_rest_untouched(
     worst = max(float(np.abs(after[k][0] - expected[k]).max()) for k in expected)
     assert worst < 1e-5
     assert "a-newcomer" in after and "a-new" in after  # new nodes, no retraining
+    assert ModelRegistry(trained.model_dir).load(_active(graph), CPU).text_dim == 384
     # community b shares nothing with the change: not one of its vectors was rewritten
     for node_id, (vector, at) in before.items():
         if node_id.startswith("b-"):
