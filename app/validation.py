@@ -230,12 +230,14 @@ def _with_sentiment(rows: list[EventRow]) -> list[EventRow]:
     if not any(row.type == "review" and row.text for row in rows):
         return rows
     # Imported here, not at module level: the HTTP layer starts without ml/ (torch-free anyway).
-    from ml.sentiment import score_text
+    from ml.sentiment import score_texts
 
-    return [
-        replace(row, sentiment=score_text(row.text)) if row.type == "review" and row.text else row
-        for row in rows
-    ]
+    reviews = [k for k, row in enumerate(rows) if row.type == "review" and row.text]
+    scores = score_texts([rows[k].text or "" for k in reviews])  # one batched encoder pass
+    scored = list(rows)
+    for k, score in zip(reviews, scores, strict=True):
+        scored[k] = replace(rows[k], sentiment=float(score))
+    return scored
 
 
 def parse_items(payload: Any, max_batch: int) -> list[ItemRow]:

@@ -14,6 +14,7 @@ import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.special import erf
@@ -100,33 +101,53 @@ class QueryEncoder:
             outer=linear("output.dense"), output_norm=pair("output.LayerNorm"),
         )  # fmt: skip
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """``float32[len(texts), 384]``, each row L2-normalised (as sentence-transformers)."""
-        return np.stack([self._encode_one(text) for text in texts]).astype(np.float32)
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """``float32[len(texts), 384]``, each row L2-normalised (as sentence-transformers).
 
-    def _encode_one(self, text: str) -> np.ndarray:
-        encoding = self.tokenizer.encode(text)
-        ids = np.asarray(encoding.ids, dtype=np.int64)
-        types = np.asarray(encoding.type_ids, dtype=np.int64)
-        hidden = self.words[ids] + self.positions[: len(ids)] + self.token_types[types]
+        Texts of similar token length are padded into one batch (padding is masked out of
+        attention and pooling, so a text's vector does not depend on its batch).
+        """
+        if not texts:
+            return np.zeros((0, self.words.shape[1]), dtype=np.float32)
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        out = np.empty((len(texts), self.words.shape[1]), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            out[chosen] = self._encode_batch([encodings[k] for k in chosen])
+        return out
+
+    def _encode_batch(self, encodings: list[Any]) -> np.ndarray:
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), length), dtype=np.int64)
+        types = np.zeros_like(ids)
+        mask = np.zeros(ids.shape, dtype=bool)
+        for row, encoding in enumerate(encodings):
+            n = len(encoding.ids)
+            ids[row, :n], types[row, :n], mask[row, :n] = encoding.ids, encoding.type_ids, True
+        hidden = self.words[ids] + self.positions[:length] + self.token_types[types]
         hidden = _layer_norm(hidden, self.embedding_norm, self.eps)  # float32 like the weights
+        # Padded keys get -inf logits: exactly zero attention, as if the text were alone.
+        key_bias = np.where(mask, np.float32(0), np.float32(-np.inf))[:, None, None, :]
         for layer in self.layers:
-            hidden = self._apply(layer, hidden)
-        pooled = hidden.mean(axis=0)  # one unpadded text: every token counts
-        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+            hidden = self._apply(layer, hidden, key_bias)
+        pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return (pooled / norms).astype(np.float32)
 
-    def _apply(self, layer: _Layer, hidden: np.ndarray) -> np.ndarray:
-        n, width = hidden.shape
+    def _apply(self, layer: _Layer, hidden: np.ndarray, key_bias: np.ndarray) -> np.ndarray:
+        batch, n, width = hidden.shape
         size = width // self.heads
 
         def heads(x: np.ndarray) -> np.ndarray:
-            return x.reshape(n, self.heads, size).transpose(1, 0, 2)
+            return x.reshape(batch, n, self.heads, size).transpose(0, 2, 1, 3)
 
         q, k, v = (heads(_dense(hidden, p)) for p in (layer.query, layer.key, layer.value))
-        logits = q @ k.transpose(0, 2, 1) / np.sqrt(size)
+        # A float64 divisor would promote the rest of the pass to float64 (twice the time).
+        logits = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(size)) + key_bias
         weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
         weights /= weights.sum(axis=-1, keepdims=True)
-        attended = (weights @ v).transpose(1, 0, 2).reshape(n, width)
+        attended = (weights @ v).transpose(0, 2, 1, 3).reshape(batch, n, width)
         hidden = _layer_norm(
             hidden + _dense(attended, layer.attention_out), layer.attention_norm, self.eps
         )

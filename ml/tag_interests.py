@@ -11,7 +11,8 @@ or 1.0 when the event is a review whose text names the tag: the user's own words
 surest sign of what they care about.
 
 **Criticism never raises interest.** A review is critical when its contribution is negative
-(few stars, or negative text without stars) or when its text's sentiment is negative. For a
+(few stars, or negative text without stars) or when its text reads as a complaint (sentiment
+at or below ``CRITICAL_SENTIMENT``). For a
 tag a user named in a critical review of an item, none of that user's *positive*
 contributions from that item count toward the tag; the negative ones still do. So buying a
 phone and then complaining about its screen lowers (or leaves) the interest in "screen" while
@@ -31,7 +32,10 @@ from dataclasses import dataclass, field
 
 from ml.tags import mentioned_phrases
 
-CRITICAL_SENTIMENT = -0.05  # VADER's conventional bound for a negative text
+# A review's words count as criticism from halfway to a plain complaint on the sentiment
+# scale (ml.sentiment's negative anchor sentences score about -1); factual or neutral wording
+# scores mildly negative there, and must not cancel what the purchase says about a tag.
+CRITICAL_SENTIMENT = -0.5
 
 
 @dataclass(frozen=True)

