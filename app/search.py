@@ -13,7 +13,7 @@ from typing import Any
 from neo4j import Driver
 
 from graphdb.text_vectors import search_items
-from ml.query_encoder import QueryEncoder, model_folder
+from ml.query_encoder import QueryEncoder, packaged_encoder
 
 MAX_QUERY_CHARS = 500
 # Text matches a stated need (recommendations' q=) ranks the user's scores among.
@@ -31,7 +31,7 @@ class QueryEncoders:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    self._encoder = QueryEncoder(model_folder())
+                    self._encoder = packaged_encoder()  # shared with review sentiment
         return self._encoder
 
 

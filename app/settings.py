@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # text) alone must place items: better vectors for brand-new items, at some cost to
     # items with a history (bench/coldstart.py measures both sides).
     train_id_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    # Feed item text vectors to the inductive model. Training first encodes every catalog
+    # text that has no vector yet: fast on a GPU, about 30-50 items/s on a small CPU, so a
+    # large catalog on a CPU-only machine may prefer to switch it off.
+    train_use_text: bool = True
 
     # Incremental refresh (the worker's job; see app/refresh.py).
     # A vector is written back only if some coordinate moved by more than this.

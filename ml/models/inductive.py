@@ -75,8 +75,10 @@ class InductiveGCN(nn.Module):
         self.text_dim = text_dim
         self.text_proj = nn.Linear(text_dim, dim, bias=False) if text_dim > 0 else None
         if self.text_proj is not None:
-            # Text vectors have unit length, so this gives text the ID table's scale.
-            nn.init.normal_(self.text_proj.weight, std=init_std)
+            # Zero: training starts from the text-free model and takes from the text only what
+            # the interactions confirm (uninformative titles then add no noise). The gradient of
+            # a linear map does not vanish at zero, so the text is learned all the same.
+            nn.init.zeros_(self.text_proj.weight)
 
     def item_base(self, ops: GraphOperators, items: np.ndarray) -> torch.Tensor:
         """Layer-0 embeddings of ``items`` (local item ids) from ID, features and text."""

@@ -161,6 +161,8 @@ def test_similar_items_and_item_details(reader: FlaskClient, trained: Driver) ->
 def test_stats_and_models(reader: FlaskClient) -> None:
     stats = reader.get("/api/v1/graph/stats").get_json()
     assert stats["users"] == stats["embedded_users"] > 0 and stats["interactions"] > 4000
+    # training encoded every catalog text first (it is a model input); nothing tagged yet
+    assert stats["text_items"] == stats["items"] and stats["tags"] == 0
     models = reader.get("/api/v1/models").get_json()
     assert models["active"] and models["versions"][0]["active"] is True
     assert "recall@20" in models["versions"][0]["metrics"]

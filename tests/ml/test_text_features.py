@@ -48,6 +48,9 @@ def test_an_item_with_no_edges_and_no_id_is_embedded_from_its_text() -> None:
     torch.manual_seed(0)
     # the model was trained on one item: items 1..3 have no ID row
     model = InductiveGCN(n_items=1, n_features=0, dim=5, num_layers=2, text_dim=3).eval()
+    assert model.text_proj is not None
+    assert torch.count_nonzero(model.text_proj.weight) == 0  # untrained: starts text-free
+    torch.nn.init.normal_(model.text_proj.weight)  # as if trained
     out = full_embeddings(model, GraphOperators.build(graph, CPU))
     items = out[1:]
     expected = model.text_proj(torch.from_numpy(text[1])) / 3  # isolated: x0 / (layers + 1)
@@ -62,6 +65,8 @@ def test_subsets_with_text_equal_the_full_propagation(planted_with_features) -> 
     ops = GraphOperators.build(graph, CPU)
     torch.manual_seed(0)
     model = InductiveGCN(graph.n_items, graph.n_features, dim=8, num_layers=3, text_dim=16)
+    assert model.text_proj is not None
+    torch.nn.init.normal_(model.text_proj.weight)  # as if trained
     full = full_embeddings(model.eval(), ops)
     users, items = np.array([2, 40]), np.array([7, 70])
     user_vecs, item_vecs = embed_users_items(model, ops, users, items)
