@@ -77,8 +77,10 @@ class Settings(BaseSettings):
     train_use_text: bool = True
 
     # Incremental refresh (the worker's job; see app/refresh.py).
-    # A vector is written back only if some coordinate moved by more than this.
-    refresh_write_tolerance: Annotated[float, Field(gt=0, le=0.01)] = 2e-6
+    # A vector is written back only if some coordinate moved by more than this. Half the
+    # 1e-5 within which a refresh must match a full recomputation, and above the float32
+    # rounding of subset vs full propagation (seen up to 2e-6), which is not a move.
+    refresh_write_tolerance: Annotated[float, Field(gt=0, le=0.01)] = 5e-6
     # Changes are re-read this far behind the watermark: a writer whose transaction began
     # before the watermark may commit after it.
     refresh_overlap_s: Annotated[float, Field(ge=0, le=3600)] = 60.0

@@ -72,7 +72,8 @@ scratch scratches scratched fit fits fitted look looks looked looking feel feels
 seems seemed make makes made give gives gave given giving go goes went gone say says said
 think thought know knew try tried trying keep kept take took taken put see saw seen
 star stars rating rated review reviews reviewed thanks thank please ok okay yes yeah wow
-zero two three four five six seven eight nine ten hundred thousand first second third
+zero two three four five six seven eight nine ten hundred thousand million billion
+first second third
 send sent sends sending find found finds bring brought back able unable available handy
 convenient adorable fun funny sweet special unique favorite favourite excited exciting helpful
 useful useless worth instead either anyway brings hope hoped hoping guess item items
