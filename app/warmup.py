@@ -1,4 +1,4 @@
-"""Load the active model into a fresh API worker before its first recommendation asks.
+"""Load the active model (and the text encoder) into a fresh API worker before it is asked.
 
 A worker otherwise reads the whole item matrix (and the short-term model) inside the first
 request that needs it, so every deploy or restart starts with requests that take seconds.
@@ -43,6 +43,14 @@ def warm_up_in_background(app: Flask) -> threading.Thread:
             log.info("warm-up done: %s", version or "no active model yet")
         except Exception:  # Neo4j down or a version switch mid-load: the first request retries
             log.warning("warm-up failed; the first request loads the model instead", exc_info=True)
+        try:
+            # The text encoder (search, q= steering, review sentiment at intake) reads about
+            # 90 MB of weights: better here than inside the first search or review.
+            from ml.query_encoder import packaged_encoder
+
+            packaged_encoder()
+        except Exception:
+            log.warning("text encoder not preloaded; the first request loads it", exc_info=True)
 
     thread = threading.Thread(target=run, name="warm-up", daemon=True)
     thread.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import Flask
 from flask.testing import FlaskClient
 from neo4j import Driver
 
@@ -50,3 +51,12 @@ def test_search_rejects_a_missing_or_oversized_query(client: FlaskClient) -> Non
         assert response.status_code == 400
         assert response.get_json()["error"]["details"]["parameter"] == "q"
     assert client.get("/api/v1/items/search?q=tea&k=0").status_code == 400
+
+
+def test_worker_warm_up_preloads_the_text_encoder(app: Flask) -> None:
+    from app.warmup import warm_up_in_background
+    from ml.query_encoder import packaged_encoder
+
+    packaged_encoder.cache_clear()
+    warm_up_in_background(app).join(timeout=120)
+    assert packaged_encoder.cache_info().currsize == 1  # loaded before any search or review
