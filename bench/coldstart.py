@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.sources.datasets import gift_card_item, gift_card_review_events, shared_data_dir
 from app.sources.files import read_json_objects
 from bench._common import write_result
+from graphdb.snapshot import features_csr
 from ml.data import InteractionGraph
 
 
@@ -84,16 +85,13 @@ def load_graph(data_dir: Path) -> tuple[InteractionGraph, list[Any]]:
             if event["type"] == "review" and event["item_id"] in item_pos:
                 user = users.setdefault(event["user_id"], len(users))
                 pairs.append((user, item_pos[event["item_id"]]))
-    vocabulary = sorted({name for names in features for name in names})
-    position = {name: k for k, name in enumerate(vocabulary)}
-    ptr = np.concatenate([[0], np.cumsum([len(names) for names in features])])
-    index = [position[name] for names in features for name in sorted(names)]
+    vocabulary, ptr, index = features_csr(features)  # the training snapshot's own layout
     edges = np.asarray(pairs, dtype=np.int64)
     graph = InteractionGraph(
         n_users=len(users), n_items=len(item_ids), user_index=edges[:, 0],
         item_index=edges[:, 1], weight=np.ones(len(edges), np.float32),
         user_ids=list(users), item_ids=item_ids, item_feature_ptr=ptr,
-        item_feature_index=np.asarray(index, np.int64), n_features=len(vocabulary),
+        item_feature_index=index, n_features=len(vocabulary),
     )  # fmt: skip
     return graph, texts
 

@@ -85,9 +85,10 @@ def decay_to_common_clock(
     return (weights.astype(np.float64) * factor).astype(np.float32)
 
 
-def _features_csr(
+def features_csr(
     per_item: list[list[str]],
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Sorted feature vocabulary and the item -> feature-id CSR (``ptr``, ``index``)."""
     vocabulary = sorted({f for features in per_item for f in features})
     position = {f: k for k, f in enumerate(vocabulary)}
     lengths = np.fromiter((len(f) for f in per_item), dtype=np.int64, count=len(per_item))
@@ -152,7 +153,7 @@ def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapsh
     edge_records = [r.data() for r in tx.run(READ_USER_EDGES, half_life_ms=half_life_ms)]
     users, items, raw, last = _edges(edge_records, user_pos, item_pos)
     weights = decay_to_common_clock(raw, last, half_life_ms)
-    vocabulary, ptr, index = _features_csr([features for _, features in item_rows])
+    vocabulary, ptr, index = features_csr([features for _, features in item_rows])
     return GraphSnapshot(
         as_of=as_of,
         user_ids=user_ids,

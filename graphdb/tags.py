@@ -16,7 +16,7 @@ item whose tags changed clears ``tag_interests_at`` of every user who interacted
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -159,6 +159,17 @@ def _page(rows: list[T], keys: list[str], records: list[Any]) -> Page[T]:
     return Page(rows, keys[-1] if keys else "", records[0]["read_at"] if records else None)
 
 
+def _read_page(
+    driver: Driver,
+    read_tx: Callable[..., Page[T]],
+    args: tuple[str, int, int, bool],
+    database: str | None,
+) -> Page[T]:
+    """One page read in its own managed read transaction."""
+    with driver.session(database=database) as session:
+        return session.execute_read(read_tx, *args)
+
+
 def read_items_to_tag(
     driver: Driver,
     after: str,
@@ -168,8 +179,7 @@ def read_items_to_tag(
     database: str | None = None,
 ) -> Page[ItemTexts]:
     """The next page of items (by ``item_id`` after ``after``) that need tagging."""
-    with driver.session(database=database) as session:
-        return session.execute_read(_items_tx, after, batch, overlap_s, everything)
+    return _read_page(driver, _items_tx, (after, batch, overlap_s, everything), database)
 
 
 def _write_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], read_at: Any) -> None:
@@ -208,8 +218,7 @@ def read_users_to_refresh(
     database: str | None = None,
 ) -> Page[UserHistory]:
     """The next page of users (by ``user_id`` after ``after``) whose tag interests are stale."""
-    with driver.session(database=database) as session:
-        return session.execute_read(_users_tx, after, batch, overlap_s, everything)
+    return _read_page(driver, _users_tx, (after, batch, overlap_s, everything), database)
 
 
 def write_tag_interests(

@@ -19,7 +19,7 @@ import torch
 from ml.data import CSRMatrix, InteractionGraph
 from ml.embed import full_embeddings
 from ml.evaluate import evaluate_ranking
-from ml.models.graph import GraphOperators
+from ml.models.graph import GraphOperators, concat_ranges
 from ml.train import EmbeddingModel
 
 
@@ -42,16 +42,17 @@ class ColdItemSplit:
     n_warm: int
 
 
-def _renumbered(graph: InteractionGraph, order: np.ndarray, keep: np.ndarray) -> InteractionGraph:
-    """``graph`` with item ``order[k]`` at position ``k``, keeping only the edges in ``keep``."""
-    position = np.empty(graph.n_items, dtype=np.int64)
-    position[order] = np.arange(graph.n_items)
+def _renumbered(
+    graph: InteractionGraph, order: np.ndarray, position: np.ndarray, keep: np.ndarray
+) -> InteractionGraph:
+    """``graph`` with item ``order[k]`` at ``position[order[k]] == k``, keeping only the edges
+    in ``keep``."""
     ptr = index = None
     features = graph.item_features()
     if features is not None:
-        lengths = features.row_lengths()[order]
-        ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        index = np.concatenate([features.row(int(i)) for i in order]).astype(np.int64)
+        starts, ends = features.indptr[order], features.indptr[order + 1]
+        ptr = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
+        index = features.indices[concat_ranges(starts, ends)]
     return InteractionGraph(
         n_users=graph.n_users, n_items=graph.n_items,
         user_index=graph.user_index[keep], item_index=position[graph.item_index[keep]],
@@ -97,9 +98,9 @@ def split_cold_items(graph: InteractionGraph, fraction: float, seed: int = 0) ->
     cold[rng.choice(interacted, n_cold, replace=False)] = True
     order = np.concatenate([np.flatnonzero(~cold), np.flatnonzero(cold)])
     held = cold[graph.item_index]
-    serve = _renumbered(graph, order, ~held)
     position = np.empty(graph.n_items, dtype=np.int64)
     position[order] = np.arange(graph.n_items)
+    serve = _renumbered(graph, order, position, ~held)
     targets = CSRMatrix.from_pairs(
         graph.user_index[held], position[graph.item_index[held]], graph.n_users, graph.n_items
     )
