@@ -1,0 +1,29 @@
+"""Training settings from the environment: text input and ID dropout reach the model config."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import load_settings
+from app.training import train_config_from
+
+
+def test_text_and_id_dropout_settings_reach_the_training_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    default = train_config_from(load_settings())
+    assert default.use_text is True and default.id_dropout == 0.0
+    monkeypatch.setenv("IG_TRAIN_USE_TEXT", "false")
+    monkeypatch.setenv("IG_TRAIN_ID_DROPOUT", "0.3")
+    config = train_config_from(load_settings())
+    assert config.use_text is False and config.id_dropout == 0.3
+
+
+@pytest.mark.parametrize("value", ["1.0", "-0.1", "half"])
+def test_a_bad_id_dropout_is_refused_at_start_up_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("IG_TRAIN_ID_DROPOUT", value)
+    with pytest.raises(ValidationError, match="train_id_dropout"):
+        load_settings()
