@@ -15,6 +15,8 @@ from typing import Any
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.params import batch_rows
+
 MERGE_CATEGORIES = """
 UNWIND $rows AS row
 MERGE (c:Category {category_id: row.category_id})
@@ -143,12 +145,12 @@ def _item_params(item: ItemRow) -> dict[str, object]:
 def upsert_items_tx(tx: ManagedTransaction, items: Sequence[ItemRow]) -> int:
     categories = category_rows(items)
     if categories:
-        tx.run(MERGE_CATEGORIES, rows=categories)
-        tx.run(LINK_CATEGORY_PARENTS, rows=[c for c in categories if c["parent_id"]])
+        tx.run(MERGE_CATEGORIES, rows=batch_rows(categories))
+        tx.run(LINK_CATEGORY_PARENTS, rows=batch_rows(c for c in categories if c["parent_id"]))
     brands = brand_rows(items)
     if brands:
-        tx.run(MERGE_BRANDS, rows=brands)
-    record = tx.run(UPSERT_ITEMS, rows=[_item_params(i) for i in items]).single()
+        tx.run(MERGE_BRANDS, rows=batch_rows(brands))
+    record = tx.run(UPSERT_ITEMS, rows=batch_rows(_item_params(i) for i in items)).single()
     return int(record["upserted"]) if record else 0
 
 

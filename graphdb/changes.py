@@ -25,6 +25,7 @@ import numpy as np
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.embeddings import NodeVectors, vector_rows
+from graphdb.params import batch_rows
 from graphdb.snapshot import READ_CLOCK
 
 READ_CHANGED_USERS = """
@@ -189,7 +190,7 @@ def read_version_vectors(
 
 
 def _write_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], version: str) -> None:
-    tx.run(query, rows=rows, version=version).consume()
+    tx.run(query, rows=batch_rows(rows), version=version).consume()
 
 
 def _advance_tx(tx: ManagedTransaction, version: str, watermark: datetime, written: int) -> int:

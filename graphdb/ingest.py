@@ -14,6 +14,7 @@ from neo4j import Driver, ManagedTransaction
 from neo4j.exceptions import ConstraintError
 
 from graphdb.fold import EventRow, FoldConfig, fold_interactions, fold_interests
+from graphdb.params import batch_rows
 
 CONSTRAINT_RETRIES = 3
 
@@ -169,8 +170,8 @@ def _read_state_tx(
 ) -> tuple[set[str], dict[str, list[str]], dict[str, list[str]]]:
     record = tx.run(
         READ_BATCH_STATE,
-        event_ids=[e.event_id for e in events],
-        item_ids=sorted({e.item_id for e in events}),
+        event_ids=batch_rows(e.event_id for e in events),
+        item_ids=batch_rows(sorted({e.item_id for e in events})),
     ).single(strict=True)
     categories = {t["item_id"]: list(t["categories"]) for t in record["targets"] if t["categories"]}
     brands = {t["item_id"]: list(t["brands"]) for t in record["targets"] if t["brands"]}
@@ -191,12 +192,12 @@ def write_events_tx(
     if created:
         tx.run(
             WRITE_BATCH,
-            user_ids=sorted({e.user_id for e in created}),
-            item_ids=sorted({e.item_id for e in created}),
-            rows=_event_params(created, config),
-            pair_rows=fold_interactions(created, config),
-            category_rows=fold_interests(created, categories, config),
-            brand_rows=fold_interests(created, brands, config),
+            user_ids=batch_rows(sorted({e.user_id for e in created})),
+            item_ids=batch_rows(sorted({e.item_id for e in created})),
+            rows=batch_rows(_event_params(created, config)),
+            pair_rows=batch_rows(fold_interactions(created, config)),
+            category_rows=batch_rows(fold_interests(created, categories, config)),
+            brand_rows=batch_rows(fold_interests(created, brands, config)),
             half_life_ms=float(config.half_life_ms),
         ).consume()
     return IngestResult(

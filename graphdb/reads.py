@@ -22,6 +22,7 @@ RETURN i {.item_id, .title, .description, .price, .in_stock, .in_catalog, .brand
        [(i)-[:BY_BRAND]->(b:Brand) | b {.brand_id, .name}] AS brands,
        COUNT { (i)<-[:INTERACTED]-() } AS users
 """
+MIN_KNN_CANDIDATES = 50
 # One round trip: whether the item exists, the active version, and its nearest items.
 SIMILAR_ITEMS = """
 OPTIONAL MATCH (probe:Item {item_id: $item_id})
@@ -165,10 +166,30 @@ def read_item(driver: Driver, item_id: str, database: str | None = None) -> dict
 
 
 def similar_items(
-    driver: Driver, item_id: str, k: int, database: str | None = None
+    driver: Driver,
+    item_id: str,
+    k: int,
+    database: str | None = None,
+    candidates: int | None = None,
 ) -> dict[str, Any]:
-    """``{found, embedded, version, items}`` for an item's nearest neighbours."""
-    return _read_plain(driver, SIMILAR_ITEMS, database, item_id=item_id, k=k, candidates=k + 1)[0]
+    """``{found, embedded, version, items}`` for an item's nearest neighbours.
+
+    ``candidates`` (default ``knn_candidates(k)``) is how many the vector index is asked for.
+    """
+    candidates = candidates or knn_candidates(k)
+    return _read_plain(
+        driver, SIMILAR_ITEMS, database, item_id=item_id, k=k, candidates=candidates
+    )[0]
+
+
+def knn_candidates(k: int) -> int:
+    """How many neighbours to ask the HNSW index for when ``k`` (plus the probe) are kept.
+
+    The search is approximate and its beam is as wide as the request, so a wider request
+    and keeping the best ``k`` finds more of the true neighbours (``bench/writeback.py``
+    measures both).
+    """
+    return max(3 * k, k + 1, MIN_KNN_CANDIDATES)
 
 
 def recommend_state(

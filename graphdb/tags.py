@@ -22,6 +22,8 @@ from typing import Any, Generic, TypeVar
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.params import batch_rows
+
 T = TypeVar("T")
 
 # A page of items to tag, after a cursor, with everything the extractor reads and the tags
@@ -183,7 +185,7 @@ def read_items_to_tag(
 
 
 def _write_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], read_at: Any) -> None:
-    tx.run(query, rows=rows, read_at=read_at).consume()
+    tx.run(query, rows=batch_rows(rows), read_at=read_at).consume()
 
 
 def write_item_tags(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from neo4j import Driver, ManagedTransaction, RoutingControl
 
+from graphdb.params import batch_rows
+
 READ_ITEMS_NEEDING_TEXT = """
 MATCH (i:Item)
 WHERE (i.title IS NOT NULL OR i.description IS NOT NULL)
@@ -61,7 +63,7 @@ def items_needing_text(
 
 
 def _write_tx(tx: ManagedTransaction, rows: list[dict[str, object]]) -> None:
-    tx.run(WRITE_TEXT_VECTORS, rows=rows)
+    tx.run(WRITE_TEXT_VECTORS, rows=batch_rows(rows))
 
 
 def write_text_vectors(

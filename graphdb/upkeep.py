@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.params import batch_rows
+
 READ_SERVER_CLOCK = "RETURN datetime().epochMillis AS now_ms"
 READ_USER_PAGE = """
 MATCH (u:User) WHERE u.user_id > $after
@@ -34,7 +36,10 @@ def _page_tx(tx: ManagedTransaction, after: str, batch: int) -> list[str]:
 
 def _decay_tx(tx: ManagedTransaction, user_ids: list[str], now_ms: int, half_life_ms: float) -> int:
     record = tx.run(
-        DECAY_INTEREST_EDGES, user_ids=user_ids, now_ms=now_ms, half_life_ms=half_life_ms
+        DECAY_INTEREST_EDGES,
+        user_ids=batch_rows(user_ids),
+        now_ms=now_ms,
+        half_life_ms=half_life_ms,
     ).single(strict=True)
     return int(record["updated"])
 

@@ -141,3 +141,34 @@ def test_wrong_dimensions_are_refused_before_writing(graph: Driver) -> None:
             metrics={},
         )
     assert active_version(graph) is None
+
+
+def test_vector_index_finds_true_neighbours_of_trained_like_vectors(graph: Driver) -> None:
+    """Trained embeddings spread unevenly over their dimensions; the index must still rank.
+
+    Neo4j 5.26's default (quantized) index found 63 % of these true 10 nearest neighbours;
+    migration 0009's unquantized one finds about 97 %.
+    """
+    n, dims = 2000, 64
+    ids = [f"i{k:04d}" for k in range(n)]
+    graph.execute_query("UNWIND $ids AS id MERGE (:Item {item_id: id})", ids=ids)
+    scale = 1.0 / (1.0 + np.arange(dims))  # fast-decaying spectrum, like a low-rank model
+    vectors = (np.random.default_rng(11).standard_normal((n, dims)) * scale).astype(np.float32)
+    write_model_version(
+        graph, "v1", NodeVectors([], np.zeros((0, dims), np.float32)), NodeVectors(ids, vectors),
+        model="t", config={}, metrics={},
+    )  # fmt: skip
+    graph.execute_query("CALL db.awaitIndexes(300)")
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    found = 0
+    for probe in range(30):
+        cosines = unit @ unit[probe]
+        cosines[probe] = -np.inf
+        exact = {ids[k] for k in np.argsort(-cosines)[:10]}
+        records = graph.execute_query(
+            "CALL db.index.vector.queryNodes('item_embedding', 11, $q) YIELD node "
+            "RETURN node.item_id AS id",
+            q=vectors[probe].tolist(),
+        ).records
+        found += len(exact & {r["id"] for r in records})
+    assert found / 300 >= 0.9
