@@ -7,36 +7,18 @@ item vectors that the worker's batch job stores; Neo4j's vector index finds the 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from neo4j import Driver
 
 from graphdb.text_vectors import search_items
-from ml.query_encoder import QueryEncoder, packaged_encoder
+from ml.query_encoder import packaged_encoder
 
 MAX_QUERY_CHARS = 500
 # Text matches a stated need (recommendations' q=) ranks the user's scores among.
 STEER_CANDIDATES = 200
 
 
-class QueryEncoders:
-    """One encoder per process, loaded on first use (under a lock: one thread loads it)."""
-
-    def __init__(self) -> None:
-        self._encoder: QueryEncoder | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> QueryEncoder:
-        if self._encoder is None:
-            with self._lock:
-                if self._encoder is None:
-                    self._encoder = packaged_encoder()  # shared with review sentiment
-        return self._encoder
-
-
-def search(
-    driver: Driver, query: str, k: int, encoders: QueryEncoders, database: str | None
-) -> dict[str, Any]:
-    vector = encoders.get().encode([query])[0]
+def search(driver: Driver, query: str, k: int, database: str | None) -> dict[str, Any]:
+    vector = packaged_encoder().encode([query])[0]  # loaded once per process, shared
     return {"query": query, "items": search_items(driver, vector, k, database)}

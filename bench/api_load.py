@@ -23,12 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.loading import offline_load
-from app.settings import Settings, load_settings
+from app.settings import Settings
 from app.sources.datasets import open_dataset
 from app.training import run_training, train_config_from
 from bench.benchlib import (
-    REPO_ROOT,
-    free_port,
+    fresh_service_settings,
     shared_data_dir,
     start_api,
     worker_rss_mib,
@@ -54,27 +53,6 @@ if mean_delay_ms > 0 then
 end
 """
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def bench_settings(train_budget_s: float, short_term_epochs: int) -> Settings:
-    state = REPO_ROOT / "var" / "bench-api"
-    shutil.rmtree(state, ignore_errors=True)
-    return load_settings(
-        state_dir=state,
-        neo4j_auth=False,
-        neo4j_bolt_port=free_port(),
-        neo4j_http_port=free_port(),
-        neo4j_heap="2g",
-        neo4j_pagecache="2g",
-        model_dir=state / "models",
-        train_time_budget_s=train_budget_s,
-        train_epochs=200,
-        short_term_epochs=short_term_epochs,
-    )
-
-
-def with_uri(settings: Settings) -> Settings:
-    return settings.model_copy(update={"neo4j_uri": settings.server_config().bolt_uri})
 
 
 def parse_wrk(output: str) -> dict[str, float]:
@@ -162,7 +140,10 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    settings = with_uri(bench_settings(args.train_budget_s, args.short_term_epochs))
+    settings = fresh_service_settings(
+        "api", neo4j_heap="2g", neo4j_pagecache="2g", train_time_budget_s=args.train_budget_s,
+        train_epochs=200, short_term_epochs=args.short_term_epochs,
+    )  # fmt: skip
     load = offline_load(settings, open_dataset("gowalla", shared_data_dir() / "gowalla"))
     print(load.summary())
     try:

@@ -6,20 +6,26 @@ Result files are written by ``bench._common.write_result`` (re-exported here).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench._common import write_result
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = [
     "REPO_ROOT",
     "free_port",
+    "fresh_service_settings",
     "rss_mib",
     "shared_data_dir",
     "start_api",
@@ -45,6 +51,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def fresh_service_settings(name: str, **overrides: Any) -> Settings:
+    """Settings for a bench's own local Neo4j: an emptied state folder ``var/bench/<name>``
+    (server data and model registry), no auth, free ports, and that server's Bolt URI."""
+    from app.settings import load_settings
+
+    state = REPO_ROOT / "var" / "bench" / name
+    shutil.rmtree(state, ignore_errors=True)
+    settings = load_settings(
+        state_dir=state, neo4j_auth=False, neo4j_bolt_port=free_port(),
+        neo4j_http_port=free_port(), model_dir=state / "models", **overrides,
+    )  # fmt: skip
+    return settings.model_copy(update={"neo4j_uri": settings.server_config().bolt_uri})
 
 
 def start_api(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:

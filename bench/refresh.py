@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -86,24 +85,18 @@ def service(args: argparse.Namespace) -> dict[str, Any]:
     from app.importer import import_events
     from app.loading import offline_load
     from app.refresh import IncrementalRefresher
-    from app.settings import load_settings
     from app.sources.datasets import open_dataset
     from app.training import run_training, train_config_from
     from app.validation import IntakeLimits
-    from bench.benchlib import REPO_ROOT, free_port
+    from bench.benchlib import fresh_service_settings
     from graphdb.driver import connect
     from graphdb.fold import FoldConfig
     from graphdb.server import stop
 
-    state = REPO_ROOT / "var" / "bench" / "refresh"
-    shutil.rmtree(state, ignore_errors=True)
-    settings = load_settings(
-        state_dir=state, neo4j_auth=False, neo4j_bolt_port=free_port(),
-        neo4j_http_port=free_port(), neo4j_heap="3g", neo4j_pagecache="1g",
-        model_dir=state / "models", model_kind="inductive",
+    settings = fresh_service_settings(
+        "refresh", neo4j_heap="3g", neo4j_pagecache="1g", model_kind="inductive",
         train_time_budget_s=args.train_budget_s, train_epochs=50,
     )  # fmt: skip
-    settings = settings.model_copy(update={"neo4j_uri": settings.server_config().bolt_uri})
     gowalla = shared_data_dir() / "gowalla"
     try:
         load = offline_load(settings, open_dataset("gowalla", gowalla))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
 from pathlib import Path
 
@@ -28,12 +27,13 @@ from neo4j import Driver
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.loading import offline_load
-from app.settings import Settings, load_settings
+from app.settings import Settings
 from app.sources.datasets import open_dataset
 from app.training import TrainingReport, run_training, train_config_from
-from bench.benchlib import REPO_ROOT, free_port, shared_data_dir, write_result
+from bench.benchlib import fresh_service_settings, shared_data_dir, write_result
 from graphdb.changes import read_version_vectors
 from graphdb.driver import connect
+from graphdb.embeddings import NodeVectors
 from graphdb.reads import knn_candidates, similar_items
 from graphdb.server import stop
 
@@ -54,21 +54,8 @@ RETURN name, options.indexConfig AS config
 K = 20
 
 
-def bench_settings(train_budget_s: float) -> Settings:
-    state = REPO_ROOT / "var" / "bench-writeback"
-    shutil.rmtree(state, ignore_errors=True)
-    settings = load_settings(
-        state_dir=state, neo4j_auth=False, neo4j_bolt_port=free_port(),
-        neo4j_http_port=free_port(), neo4j_heap="2g", neo4j_pagecache="2g",
-        model_dir=state / "models", train_time_budget_s=train_budget_s, train_epochs=200,
-        short_term_weight=0.0,
-    )  # fmt: skip
-    return settings.model_copy(update={"neo4j_uri": settings.server_config().bolt_uri})
-
-
-def index_recall(driver: Driver, version: str, sample: int, candidates: int | None) -> float:
+def index_recall(driver: Driver, items: NodeVectors, sample: int, candidates: int | None) -> float:
     """Mean overlap of the served neighbours with the exact top ``K`` by cosine."""
-    _, items = read_version_vectors(driver, version)
     unit = items.vectors / np.maximum(np.linalg.norm(items.vectors, axis=1, keepdims=True), 1e-12)
     probes = np.random.default_rng(7).choice(len(items.ids), size=sample, replace=False)
     found = 0
@@ -92,7 +79,10 @@ def main() -> int:
     parser.add_argument("--quantized", action="store_true", help="Neo4j's default indexes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = bench_settings(args.train_budget_s)
+    settings = fresh_service_settings(
+        "writeback", neo4j_heap="2g", neo4j_pagecache="2g",
+        train_time_budget_s=args.train_budget_s, train_epochs=200, short_term_weight=0.0,
+    )  # fmt: skip
     print(offline_load(settings, open_dataset("gowalla", shared_data_dir() / "gowalla")).summary())
     try:
         with connect(settings.neo4j_target()) as driver:
@@ -111,11 +101,12 @@ def measure(driver: Driver, settings: Settings, args: argparse.Namespace) -> int
     print(first.summary(), f"write-back {first.writeback_s:.1f}s")
     second = run_training(driver, settings, config, force=True)
     print(second.summary(), f"write-back {second.writeback_s:.1f}s")
+    _, items = read_version_vectors(driver, second.version)  # read once for both recalls
     metrics = {
         "writeback_embeddings_per_s": per_second(first),
         "writeback_replace_embeddings_per_s": per_second(second),
-        "vector_index_recall20": index_recall(driver, second.version, args.sample, None),
-        "vector_index_recall20_k_plus_1": index_recall(driver, second.version, args.sample, K + 1),
+        "vector_index_recall20": index_recall(driver, items, args.sample, None),
+        "vector_index_recall20_k_plus_1": index_recall(driver, items, args.sample, K + 1),
     }
     details = {
         "embeddings": second.written_users + second.written_items,

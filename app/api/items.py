@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify
 
 from app.api.common import json_body, settings
 from app.api.params import int_arg, text_arg
-from app.api.ranking import query_encoders, ranking
+from app.api.ranking import ranking
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
@@ -39,8 +39,7 @@ def put_items() -> tuple[Response, int]:
 )
 def search_items() -> Response:
     query = cast(str, text_arg("q", MAX_QUERY_CHARS, required=True))  # required: never None
-    encoders = query_encoders()
-    return jsonify(search(graph_driver(), query, int_arg("k", 20, 1, 100), encoders, database()))
+    return jsonify(search(graph_driver(), query, int_arg("k", 20, 1, 100), database()))
 
 
 @bp.get("/<item_id>")

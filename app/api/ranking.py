@@ -8,7 +8,6 @@ from app.api.common import settings
 from app.graph import database
 from app.item_index import ItemIndexCache
 from app.recommend import PopularCache, Ranking
-from app.search import QueryEncoders
 from app.short_term import ShortTermModels
 
 
@@ -40,9 +39,3 @@ def ranking() -> Ranking:
             ),
         )
     return ranking
-
-
-def query_encoders() -> QueryEncoders:
-    """The process's text-query encoder (loaded on the first search)."""
-    encoders: QueryEncoders = current_app.extensions.setdefault("query_encoders", QueryEncoders())
-    return encoders

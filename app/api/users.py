@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.api.common import settings
 from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg, text_arg
-from app.api.ranking import query_encoders, ranking
+from app.api.ranking import ranking
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
@@ -78,8 +78,7 @@ def _stated_need() -> dict[str, tuple[float, str | None]] | None:
     query = text_arg("q", MAX_QUERY_CHARS)
     if query is None:
         return None
-    encoders = query_encoders()
-    found = search(graph_driver(), query, STEER_CANDIDATES, encoders, database())["items"]
+    found = search(graph_driver(), query, STEER_CANDIDATES, database())["items"]
     return {row["item_id"]: (float(row["score"]), row["title"]) for row in found}
 
 
