@@ -20,7 +20,7 @@ import numpy as np
 from neo4j import Driver
 
 from app.item_index import ItemIndex, ItemIndexCache
-from app.short_term import ShortTermModels, blend
+from app.short_term import ShortTermModels
 from graphdb.reads import Filters, popular_items, recommend_state
 from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT, standardize_scores
 
@@ -103,11 +103,15 @@ def _candidate_mask(
 
 def top_positions(scores: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:
     """Positions of the ``n`` best allowed scores, best first (ties by position)."""
-    candidates = np.flatnonzero(allowed)
-    if len(candidates) > n:
-        part = np.argpartition(-scores[candidates], n - 1)[:n]
-        candidates = candidates[part]
-    order = np.lexsort((candidates, -scores[candidates]))
+    # Masking in place of gathering the allowed positions first: one pass fewer over the
+    # whole catalogue. Scores of -inf are never recommended (steering marks misses so).
+    masked = np.where(allowed, scores, -np.inf)
+    if n < len(masked):
+        candidates = np.argpartition(masked, len(masked) - n)[len(masked) - n :]
+    else:
+        candidates = np.arange(len(masked))
+    candidates = candidates[np.isfinite(masked[candidates])]
+    order = np.lexsort((candidates, -masked[candidates]))
     return candidates[order]
 
 
@@ -173,16 +177,18 @@ def _personal(
     bought = {item_id: was_bought for item_id, was_bought in state["seen"]}
     own = index.positions(seen[:50])  # the user's 50 most recent items explain the picks
     liked = {c for c, w in state["categories"] if w > 0}
+    # Each pick's closest own item, for all picks in one product.
+    sims = index.unit[own] @ index.unit[picked].T if len(own) and len(picked) else None
     results = []
-    for pos in picked:
+    for n, pos in enumerate(picked.tolist()):
         reason_own = None
-        if len(own):
-            sims = index.unit[own] @ index.unit[pos]
-            best = int(own[int(np.argmax(sims))])
+        if sims is not None:
+            best_row = int(np.argmax(sims[:, n]))
+            best = int(own[best_row])
             reason_own = {
                 "item_id": index.ids[best],
                 "title": index.titles[best],
-                "sim": float(sims.max()),
+                "sim": float(sims[best_row, n]),
                 "bought": bought.get(index.ids[best], False),
             }
         item = {"categories": index.leaves[pos]}
@@ -301,13 +307,14 @@ def _scores(
     user = folded_user_vector(index, state["embedding"], state["fresh"], ranking.foldin_weight)
     if user is None:
         return None
-    scores = index.unit @ user
     if ranking.short_term is not None and ranking.short_term_weight > 0:
         model = ranking.short_term.get(state["version"])
         if model is not None:
             history = [item_id for item_id, _ in state["seen"]]
-            scores = blend(scores, model.scores(index, history), ranking.short_term_weight)
-    return index, scores
+            blended = model.blended_scores(index, user, history, ranking.short_term_weight)
+            if blended is not None:
+                return index, blended
+    return index, index.unit @ user
 
 
 def recommend(driver: Driver, request: RecommendationRequest, ranking: Ranking) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from app.item_index import ItemIndex
-from ml.shortterm import ShortTermParams, blend_scores, short_term_scores
+from ml.blend import StackedScoreTables
+from ml.shortterm import ShortTermParams, short_term_readout
 from ml.shortterm_store import load_short_term
 
 log = logging.getLogger(__name__)
@@ -34,39 +35,61 @@ class ShortTermModel:
     params: ShortTermParams
     item_ids: list[str]
     row_of: dict[str, int] = field(init=False)
-    _aligned: dict[tuple[str, int, int], np.ndarray] = field(init=False, default_factory=dict)
+    _stacked: dict[tuple[str, int, int], StackedScoreTables] = field(
+        init=False, default_factory=dict
+    )
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.row_of = {item_id: k for k, item_id in enumerate(self.item_ids)}
 
-    def rows_for(self, index: ItemIndex) -> np.ndarray:
-        """For each item of ``index``, its model row (-1 for items the model never saw)."""
-        key = (index.version, index.revision, len(index.ids))
-        aligned = self._aligned.get(key)
-        if aligned is None:
-            aligned = np.fromiter((self.row_of.get(i, -1) for i in index.ids), np.int64)
-            self._aligned = {key: aligned}  # one index generation at a time
+    def aligned_table(self, index: ItemIndex) -> np.ndarray:
+        """The model's item rows in ``index``'s item order.
+
+        An item the model never saw gets the mean row: its score is then the mean score of
+        the model's items, i.e. "average", not "worst".
+        """
+        table = self.params.item_embedding[1:]
+        rows = np.fromiter((self.row_of.get(i, -1) for i in index.ids), np.int64, len(index.ids))
+        aligned = np.empty((len(rows), table.shape[1]), dtype=np.float32)
+        known = rows >= 0
+        aligned[known] = table[rows[known]]
+        aligned[~known] = table.mean(axis=0) if len(table) else 0.0
         return aligned
 
-    def scores(self, index: ItemIndex, history_newest_first: list[str]) -> np.ndarray | None:
-        """Short-term scores over ``index``'s items, or ``None`` without a usable history."""
+    def tables_for(self, index: ItemIndex) -> StackedScoreTables:
+        """``index``'s vectors beside this model's rows, built once per index generation."""
+        key = (index.version, index.revision, len(index.ids))
+        tables = self._stacked.get(key)
+        if tables is None:
+            with self._lock:  # one thread builds; the others wait for it
+                tables = self._stacked.get(key)
+                if tables is None:
+                    tables = StackedScoreTables.build(index.unit, self.aligned_table(index))
+                    self._stacked = {key: tables}  # one index generation at a time
+        return tables
+
+    def readout(self, history_newest_first: list[str]) -> np.ndarray | None:
+        """The history's query vector, or ``None`` when the model knows none of its items."""
         recent = history_newest_first[: self.params.max_len]
         rows = [self.row_of[i] for i in reversed(recent) if i in self.row_of]
         if not rows:
             return None
-        by_row = short_term_scores(self.params, np.asarray(rows, dtype=np.int64))
-        aligned = self.rows_for(index)
-        known = aligned >= 0
-        out = np.full(len(aligned), float(by_row.mean()), dtype=np.float32)
-        out[known] = by_row[aligned[known]]
-        return out
+        return short_term_readout(self.params, np.asarray(rows, dtype=np.int64))
 
+    def blended_scores(
+        self, index: ItemIndex, user: np.ndarray, history: list[str], weight: float
+    ) -> np.ndarray | None:
+        """Long-term scores of ``user`` blended with the history's short-term scores.
 
-def blend(long_scores: np.ndarray, short: np.ndarray | None, weight: float) -> np.ndarray:
-    """Long-term scores alone, or blended with the short-term ones (see ``blend_scores``)."""
-    if short is None or weight <= 0:
-        return long_scores
-    return blend_scores(long_scores, short, weight)
+        ``None`` when the model knows none of the history's items (long-term only then).
+        Equal to :func:`ml.shortterm.blend_scores` of the two full score vectors, computed
+        in one product over :meth:`tables_for` instead.
+        """
+        readout = self.readout(history)
+        if readout is None:
+            return None
+        return self.tables_for(index).blended(user, readout, weight)
 
 
 class ShortTermModels:

@@ -30,9 +30,10 @@ def warm_up(app: Flask) -> str | None:
         state = read_refresh_state(driver, ranked.database)
         if state is None:
             return None
-        ranked.items.get(driver, state.version, ranked.database, state.revision)
-        if ranked.short_term is not None:
-            ranked.short_term.get(state.version)
+        index = ranked.items.get(driver, state.version, ranked.database, state.revision)
+        model = ranked.short_term.get(state.version) if ranked.short_term is not None else None
+        if model is not None:
+            model.tables_for(index)  # the blend's side-by-side table, built once per index
         return state.version
 
 

@@ -98,8 +98,10 @@ def _apply_block(hidden: np.ndarray, block: AttentionBlockParams, eps: float) ->
     return hidden + inner @ block.ffn_out_weight.T + block.ffn_out_bias
 
 
-def short_term_scores(params: ShortTermParams, item_rows_oldest_first: np.ndarray) -> np.ndarray:
-    """Next-item scores of one user from their recent items (the model's eval-mode forward).
+def short_term_readout(
+    params: ShortTermParams, item_rows_oldest_first: np.ndarray
+) -> np.ndarray | None:
+    """The user's query vector from their recent items: next-item scores are ``table @ it``.
 
     Args:
         params: Exported model weights.
@@ -109,23 +111,39 @@ def short_term_scores(params: ShortTermParams, item_rows_oldest_first: np.ndarra
             remaining items are read.
 
     Returns:
-        ``float32[n_items]`` scores (next-item logits); all zeros for an empty history, which
-        :func:`blend_scores` turns into "no short-term opinion".
+        ``float64[dim]``, or ``None`` when no item of the history is known to the model.
     """
     items = np.asarray(item_rows_oldest_first, dtype=np.int64).ravel()
     items = items[(items >= 0) & (items < params.n_items)][-params.max_len :]
     if len(items) == 0:
-        return np.zeros(params.n_items, dtype=np.float32)
-    # Only the history's rows go through the blocks (in float64, at most max_len of them);
-    # the readout over every item stays in the table's float32 and converts nothing per call.
+        return None
+    # Only the history's rows go through the blocks (in float64, at most max_len of them).
     positions = params.position_embedding[params.max_len - len(items) :]
     hidden = params.item_embedding[items + 1].astype(np.float64) * params.embedding_scale
     hidden = hidden + positions
     for block in params.blocks:
         hidden = _apply_block(hidden, block, params.norm_eps)
-    readout = _layer_norm(
+    readout: np.ndarray = _layer_norm(
         hidden[-1], params.final_norm_weight, params.final_norm_bias, params.norm_eps
     )
+    return readout
+
+
+def short_term_scores(params: ShortTermParams, item_rows_oldest_first: np.ndarray) -> np.ndarray:
+    """Next-item scores of one user from their recent items (the model's eval-mode forward).
+
+    Args:
+        params: Exported model weights.
+        item_rows_oldest_first: As for :func:`short_term_readout`.
+
+    Returns:
+        ``float32[n_items]`` scores (next-item logits); all zeros for an empty history, which
+        :func:`blend_scores` turns into "no short-term opinion".
+    """
+    readout = short_term_readout(params, item_rows_oldest_first)
+    if readout is None:
+        return np.zeros(params.n_items, dtype=np.float32)
+    # The readout over every item stays in the table's float32 and converts nothing per call.
     table = params.item_embedding[1:]
     return np.asarray(table @ readout.astype(table.dtype), dtype=np.float32)
 

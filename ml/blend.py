@@ -1,0 +1,108 @@
+"""The long-term + short-term blend of one user's scores in a single matrix-vector product.
+
+:func:`ml.shortterm.blend_scores` z-scores each part over every item and mixes the two, which
+at serving time means two full score vectors, two passes for their statistics and a third to
+combine them. Both parts are linear in a per-user query: long-term scores are ``U @ u`` (item
+vectors times the user's vector) and short-term scores ``A @ h`` (the sequence model's item
+table times its readout of the user's history). The mean of a linear score over the items is
+the table's column mean times the query, and its variance is the query's quadratic form with
+the table's column covariance. With those precomputed once per table, each user's shifts and
+scales cost ``O(dim²)``, and the blend is one product of the side-by-side table ``[U | A]``
+with the stacked, scaled query. numpy only: the API process never imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_STD = 1e-12  # below this a part is constant and counts as "no opinion" (z-scores of 0)
+
+
+@dataclass(frozen=True)
+class ColumnMoments:
+    """Column mean and (population) covariance of one score table, in float64."""
+
+    mean: np.ndarray
+    covariance: np.ndarray
+
+    @classmethod
+    def of(cls, table: np.ndarray) -> ColumnMoments:
+        """Moments of ``table``'s rows, centred before the product so nothing cancels."""
+        rows = np.asarray(table, dtype=np.float64)
+        mean = rows.mean(axis=0) if len(rows) else np.zeros(rows.shape[1])
+        centred = rows - mean
+        covariance = centred.T @ centred / max(len(rows), 1)
+        return cls(mean, covariance)
+
+    def mean_and_std(self, query: np.ndarray) -> tuple[float, float]:
+        """Mean and standard deviation over the rows of ``table @ query``."""
+        query = np.asarray(query, dtype=np.float64)
+        variance = float(query @ self.covariance @ query)
+        return float(self.mean @ query), float(np.sqrt(max(variance, 0.0)))
+
+
+@dataclass(frozen=True)
+class StackedScoreTables:
+    """Long-term and short-term item tables side by side, with their column moments.
+
+    Attributes:
+        stacked: ``float32[n_items, long_dim + short_dim]`` (column-major): ``[U | A]``, row
+            ``k`` is item ``k``.
+        long_dim: Columns that belong to the long-term table ``U``.
+        long_moments: Column moments of ``U``.
+        short_moments: Column moments of ``A``.
+    """
+
+    stacked: np.ndarray
+    long_dim: int
+    long_moments: ColumnMoments
+    short_moments: ColumnMoments
+
+    @classmethod
+    def build(cls, long_table: np.ndarray, short_table: np.ndarray) -> StackedScoreTables:
+        """Tables for items scored by ``long_table @ u`` and ``short_table @ h``.
+
+        Args:
+            long_table: ``[n_items, long_dim]`` (the item vectors the user vector is scored on).
+            short_table: ``[n_items, short_dim]`` (the sequence model's rows, same item order).
+        """
+        if len(long_table) != len(short_table):
+            raise ValueError("long and short tables must hold the same items")
+        # Column-major: numpy hands a column-major matrix-vector product to BLAS as a sum of
+        # scaled columns, which for short rows runs 2-3x faster than a dot product per row.
+        stacked = np.asfortranarray(np.hstack([long_table, short_table]), dtype=np.float32)
+        return cls(
+            stacked=stacked,
+            long_dim=int(long_table.shape[1]),
+            long_moments=ColumnMoments.of(long_table),
+            short_moments=ColumnMoments.of(short_table),
+        )
+
+    def blended(self, user: np.ndarray, readout: np.ndarray, weight: float) -> np.ndarray:
+        """``(1 - weight) * z(U @ user) + weight * z(A @ readout)`` over all items.
+
+        Equal (up to float32 rounding) to :func:`ml.shortterm.blend_scores` of the two full
+        score vectors, including its rule that a constant part contributes zeros.
+
+        Returns:
+            ``float32[n_items]`` blended scores.
+        """
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"weight must be in [0, 1], got {weight}")
+        long_scale, long_shift = _z_coefficients(self.long_moments, user, 1.0 - weight)
+        short_scale, short_shift = _z_coefficients(self.short_moments, readout, weight)
+        long_part = np.asarray(user, np.float64) * long_scale
+        query = np.concatenate([long_part, np.asarray(readout, np.float64) * short_scale])
+        scores = self.stacked @ query.astype(np.float32)
+        scores -= np.float32(long_shift + short_shift)
+        return scores
+
+
+def _z_coefficients(moments: ColumnMoments, query: np.ndarray, share: float) -> tuple[float, float]:
+    """``(a, b)`` with ``share * z(table @ query) == a * (table @ query) - b``."""
+    mean, std = moments.mean_and_std(query)
+    if std <= MIN_STD or share == 0.0:
+        return 0.0, 0.0
+    return share / std, share * mean / std
