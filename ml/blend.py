@@ -28,13 +28,22 @@ class ColumnMoments:
     covariance: np.ndarray
 
     @classmethod
-    def of(cls, table: np.ndarray) -> ColumnMoments:
-        """Moments of ``table``'s rows, centred before the product so nothing cancels."""
-        rows = np.asarray(table, dtype=np.float64)
-        mean = rows.mean(axis=0) if len(rows) else np.zeros(rows.shape[1])
-        centred = rows - mean
-        covariance = centred.T @ centred / max(len(rows), 1)
-        return cls(mean, covariance)
+    def of(cls, table: np.ndarray, chunk_rows: int = 8192) -> ColumnMoments:
+        """Moments of ``table``'s rows, centred before the product so nothing cancels.
+
+        Rows go through float64 a chunk at a time: an API worker builds this once per model
+        version, and a float64 copy of a whole catalogue would stay in its resident memory.
+        """
+        n, dim = table.shape
+        mean = np.zeros(dim)
+        for start in range(0, n, chunk_rows):
+            mean += table[start : start + chunk_rows].sum(axis=0, dtype=np.float64)
+        mean /= max(n, 1)
+        covariance = np.zeros((dim, dim))
+        for start in range(0, n, chunk_rows):
+            centred = table[start : start + chunk_rows].astype(np.float64) - mean
+            covariance += centred.T @ centred
+        return cls(mean, covariance / max(n, 1))
 
     def mean_and_std(self, query: np.ndarray) -> tuple[float, float]:
         """Mean and standard deviation over the rows of ``table @ query``."""
@@ -72,10 +81,13 @@ class StackedScoreTables:
             raise ValueError("long and short tables must hold the same items")
         # Column-major: numpy hands a column-major matrix-vector product to BLAS as a sum of
         # scaled columns, which for short rows runs 2-3x faster than a dot product per row.
-        stacked = np.asfortranarray(np.hstack([long_table, short_table]), dtype=np.float32)
+        long_dim = int(long_table.shape[1])
+        stacked = np.empty((len(long_table), long_dim + short_table.shape[1]), np.float32, "F")
+        stacked[:, :long_dim] = long_table
+        stacked[:, long_dim:] = short_table
         return cls(
             stacked=stacked,
-            long_dim=int(long_table.shape[1]),
+            long_dim=long_dim,
             long_moments=ColumnMoments.of(long_table),
             short_moments=ColumnMoments.of(short_table),
         )

@@ -40,11 +40,12 @@ def test_constant_part_counts_as_no_opinion() -> None:
     np.testing.assert_allclose(got, 0.5 * long_z, atol=1e-4)
 
 
-def test_moments_give_mean_and_std_of_any_linear_score() -> None:
+@pytest.mark.parametrize("chunk_rows", [7, 8192])
+def test_moments_give_mean_and_std_of_any_linear_score(chunk_rows: int) -> None:
     _, short_table = _tables(4)
     query = np.random.default_rng(5).normal(size=12)
     scores = short_table.astype(np.float64) @ query
-    mean, std = ColumnMoments.of(short_table).mean_and_std(query)
+    mean, std = ColumnMoments.of(short_table, chunk_rows).mean_and_std(query)
     assert mean == pytest.approx(scores.mean(), rel=1e-9)
     assert std == pytest.approx(scores.std(), rel=1e-9)
 
