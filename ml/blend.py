@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIN_STD = 1e-12  # below this a part is constant and counts as "no opinion" (z-scores of 0)
+from ml.shortterm import MIN_STD
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,11 @@ class StackedScoreTables:
     Attributes:
         stacked: ``float32[n_items, long_dim + short_dim]`` (column-major): ``[U | A]``, row
             ``k`` is item ``k``.
-        long_dim: Columns that belong to the long-term table ``U``.
         long_moments: Column moments of ``U``.
         short_moments: Column moments of ``A``.
     """
 
     stacked: np.ndarray
-    long_dim: int
     long_moments: ColumnMoments
     short_moments: ColumnMoments
 
@@ -87,7 +85,6 @@ class StackedScoreTables:
         stacked[:, long_dim:] = short_table
         return cls(
             stacked=stacked,
-            long_dim=long_dim,
             long_moments=ColumnMoments.of(long_table),
             short_moments=ColumnMoments.of(short_table),
         )

@@ -14,6 +14,8 @@ import numpy as np
 
 DEFAULT_SHORT_TERM_WEIGHT: Final = 0.5
 """Share of the short-term component in :func:`blend_scores` (chosen on validation data)."""
+MIN_STD: Final = 1e-12
+"""A score vector whose spread is below this is constant: "no opinion" (z-scores of 0)."""
 
 
 @dataclass(frozen=True)
@@ -157,15 +159,15 @@ def standardize_scores(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim == 1 and np.isfinite(scores).all():  # the serving case: one user, no mask
         std = float(scores.std())
-        return (scores - scores.mean()) / std if std > 1e-12 else np.zeros_like(scores)
+        return (scores - scores.mean()) / std if std > MIN_STD else np.zeros_like(scores)
     finite = np.isfinite(scores)
     count = np.maximum(finite.sum(axis=-1, keepdims=True), 1)
     clean = np.where(finite, scores, 0.0)
     mean = clean.sum(axis=-1, keepdims=True) / count
     var = (np.where(finite, clean - mean, 0.0) ** 2).sum(axis=-1, keepdims=True) / count
     std = np.sqrt(var)
-    safe_std = np.where(std > 1e-12, std, 1.0)
-    return np.where(finite, (clean - mean) / safe_std * (std > 1e-12), scores)
+    safe_std = np.where(std > MIN_STD, std, 1.0)
+    return np.where(finite, (clean - mean) / safe_std * (std > MIN_STD), scores)
 
 
 def blend_scores(
