@@ -7,87 +7,96 @@ properties and folded weights: ``graphdb.bulkfold`` applies ``graphdb.fold``'s r
 columns), but only into an empty database of the locally provisioned server, which must be
 stopped while it runs.
 
-Nodes get dense integer import ids (the opaque ids are ordinary properties): the importer
-maps integers far faster than strings. Only files that really hold a line break are parsed
-as multi-line, since multi-line parsing is the importer's slow path.
+The files are Parquet, not CSV: typed columns go from numpy to the importer without being
+printed and parsed again (CSV cost the importer a regular expression per timestamp), and
+text needs no quoting, so line breaks inside values are no special case. Nodes carry their
+final node ids (``--id-type=actual``, handed out file after file), so the importer has no
+id mapping to build or search; the opaque ids are ordinary properties.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from graphdb.bulkfold import EventColumns, FoldedPairs, factorize, fold_pairs
 from graphdb.catalog import ItemRow, brand_rows, category_ids, category_rows, item_properties, slug
 from graphdb.fold import EVENT_TYPES, FoldConfig
 from graphdb.server import ServerConfig, run_admin_tool
 
-ARRAY_DELIMITER = "\x1f"  # unit separator: never inside category names
+TIMESTAMP = pa.timestamp("ms", tz="UTC")  # read back as a UTC datetime, as the online path stores
 
-Column = Sequence[str]
+Columns = Mapping[str, pa.Array]
 
 
 @dataclass
 class BulkFiles:
-    """(label or type, file) pairs in neo4j-admin's header format; each file has its header."""
+    """(label or type, file) pairs for neo4j-admin, and the node id each label starts at."""
 
     folder: Path
     nodes: list[tuple[str, Path]] = field(default_factory=list)
     relationships: list[tuple[str, Path]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    multiline: list[Path] = field(default_factory=list)
+    first_id: dict[str, int] = field(default_factory=dict)
+    next_id: int = 0
 
-    def add(self, kind: str, name: str, header: Sequence[str], columns: Sequence[Column]) -> None:
-        """Write one file; ``kind`` is a label (node file) or a type (relationship file)."""
-        path = self.folder / name
-        rows = len(columns[0])
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(",".join(header) + "\n")
-            handle.writelines(map(_line, zip(*columns, strict=True)))
-        is_node = not header[0].startswith(":START_ID")
-        (self.nodes if is_node else self.relationships).append((kind, path))
-        self.counts[kind] = self.counts.get(kind, 0) + rows
-        if any(_has_line_break(column) for column in columns):
-            self.multiline.append(path)
+    def add_nodes(self, label: str, name: str, rows: int, columns: Columns) -> None:
+        """Write one node file; its nodes get the next ``rows`` node ids."""
+        self.first_id[label] = self.next_id
+        ids = np.arange(self.next_id, self.next_id + rows, dtype=np.int64)
+        self.next_id += rows
+        self.nodes.append((label, self._write(name, {":ID": pa.array(ids), **columns})))
+        self.counts[label] = self.counts.get(label, 0) + rows
 
+    def node_ids(self, label: str, codes: np.ndarray) -> np.ndarray:
+        """Node ids of ``label``'s nodes at positions ``codes`` of its file."""
+        return self.first_id[label] + np.asarray(codes, dtype=np.int64)
 
-def _line(cells: tuple[str, ...]) -> str:
-    return ",".join(cells) + "\n"
+    def add_relationships(
+        self, kind: str, name: str, start: np.ndarray, end: np.ndarray, columns: Columns
+    ) -> None:
+        """Write one relationship file between node ids ``start[k]`` and ``end[k]``."""
+        table = {":START_ID": pa.array(start, pa.int64()), ":END_ID": pa.array(end, pa.int64())}
+        self.relationships.append((kind, self._write(name, {**table, **columns})))
+        self.counts[kind] = self.counts.get(kind, 0) + len(start)
 
-
-def _has_line_break(column: Column) -> bool:
-    text = "".join(column)  # one C-level scan instead of a Python loop over every cell
-    return "\n" in text or "\r" in text
-
-
-def _codes(codes: np.ndarray) -> list[str]:
-    return list(map(str, codes.tolist()))
-
-
-def _numbers(values: np.ndarray) -> list[str]:
-    """Doubles as the shortest text that reads back exactly; NaN (absent) as an empty cell."""
-    cells = list(map(repr, values.tolist()))
-    for index in np.flatnonzero(np.isnan(values)).tolist():
-        cells[index] = ""
-    return cells
+    def _write(self, name: str, columns: Columns) -> Path:
+        path = self.folder / f"{name}.parquet"
+        # Uncompressed: the file is read once, from local disk, by a CPU-bound importer.
+        pq.write_table(pa.table(dict(columns)), path, compression="none")
+        return path
 
 
-def _texts(values: Sequence[object]) -> list[str]:
-    """Quoted CSV strings (a quote doubled); None as an empty cell, which the importer skips."""
-    return ["" if v is None else '"' + str(v).replace('"', '""') + '"' for v in values]
+def _texts(values: Sequence[object]) -> pa.Array:
+    """Strings; None and "" become absent properties (CSV's ``--ignore-empty-strings``)."""
+    return pa.array([None if v is None or v == "" else str(v) for v in values], pa.string())
 
 
-def _times(epoch_ms: np.ndarray) -> list[str]:
-    stamps = np.datetime_as_string(epoch_ms.astype("datetime64[ms]"), unit="ms", timezone="UTC")
-    return list(stamps.tolist())
+def _numbers(values: np.ndarray) -> pa.Array:
+    """Doubles; NaN (absent) becomes an absent property."""
+    values = np.asarray(values, dtype=np.float64)
+    return pa.array(values, pa.float64(), mask=np.isnan(values))
 
 
-def _same(value: str, rows: int) -> list[str]:
-    return [value] * rows
+def _longs(values: np.ndarray) -> pa.Array:
+    return pa.array(np.asarray(values, dtype=np.int64), pa.int64())
+
+
+def _times(epoch_ms: np.ndarray) -> pa.Array:
+    return pa.array(np.asarray(epoch_ms, dtype=np.int64), TIMESTAMP)
+
+
+def _same_time(epoch_ms: int, rows: int, present: int | None = None) -> pa.Array:
+    """``epoch_ms`` on the first ``present`` rows (all by default), absent on the rest."""
+    stamps = np.full(rows, epoch_ms, dtype=np.int64)
+    mask = np.arange(rows) >= (rows if present is None else present)
+    return pa.array(stamps, TIMESTAMP, mask=mask)
 
 
 @dataclass(frozen=True)
@@ -119,93 +128,92 @@ class _Catalog:
         return cls(unique, [i.item_id for i in unique] + extra, leaf, brand, categories, brands)
 
 
-def _write_catalog(files: BulkFiles, catalog: _Catalog, now: str) -> None:
+def _write_catalog(files: BulkFiles, catalog: _Catalog, now_ms: int) -> None:
     props = [item_properties(item) for item in catalog.items]
-    extra = len(catalog.item_ids) - len(props)
-    props += [{}] * extra
+    props += [{}] * (len(catalog.item_ids) - len(props))
+    rows = len(props)
 
-    def prop(name: str) -> list[str]:
+    def prop(name: str) -> pa.Array:
         return _texts([p.get(name) for p in props])
 
     price = np.array([np.nan if p.get("price") is None else p["price"] for p in props], float)
-    stock = [p.get("in_stock") for p in props]
-    files.add("Item", "items.csv", [
-        ":ID(Item)", "item_id", "title", "description", "price:double", "in_stock:boolean",
-        "attributes", "brand_name", "in_catalog:boolean", "created_at:datetime",
-        "changed_at:datetime", "catalog_updated_at:datetime",
-    ], [
-        _codes(np.arange(len(props))), _texts(catalog.item_ids), prop("title"),
-        prop("description"), _numbers(price),
-        ["" if s is None else ("true" if s else "false") for s in stock], prop("attributes"),
-        prop("brand_name"), _same("true", len(catalog.items)) + _same("false", extra),
-        _same(now, len(props)), _same(now, len(props)),
-        _same(now, len(catalog.items)) + _same("", extra),
-    ])  # fmt: skip
+    files.add_nodes("Item", "items", rows, {
+        "item_id": _texts(catalog.item_ids), "title": prop("title"),
+        "description": prop("description"), "price": _numbers(price),
+        "in_stock": pa.array([p.get("in_stock") for p in props], pa.bool_()),
+        "attributes": prop("attributes"), "brand_name": prop("brand_name"),
+        "in_catalog": pa.array(np.arange(rows) < len(catalog.items)),
+        "created_at": _same_time(now_ms, rows), "changed_at": _same_time(now_ms, rows),
+        "catalog_updated_at": _same_time(now_ms, rows, present=len(catalog.items)),
+    })  # fmt: skip
     cats = catalog.categories
-    files.add("Category", "categories.csv",
-        [":ID(Category)", "category_id", "name", "level:long", "path:string[]"], [
-        _codes(np.arange(len(cats))), _texts([c["category_id"] for c in cats]),
-        _texts([c["name"] for c in cats]), [str(c["level"]) for c in cats],
-        _texts([ARRAY_DELIMITER.join(c["path"]) for c in cats]),  # type: ignore[arg-type]
-    ])  # fmt: skip
+    files.add_nodes("Category", "categories", len(cats), {
+        "category_id": _texts([c["category_id"] for c in cats]),
+        "name": _texts([c["name"] for c in cats]),
+        "level": _longs(np.array([c["level"] for c in cats], dtype=np.int64)),
+        "path": pa.array([list(c["path"]) for c in cats], pa.list_(pa.string())),  # type: ignore[call-overload]
+    })  # fmt: skip
     brands = catalog.brands
-    files.add("Brand", "brands.csv", [":ID(Brand)", "brand_id", "name"], [
-        _codes(np.arange(len(brands))), _texts([b["brand_id"] for b in brands]),
-        _texts([b["name"] for b in brands]),
-    ])  # fmt: skip
+    files.add_nodes("Brand", "brands", len(brands), {
+        "brand_id": _texts([b["brand_id"] for b in brands]),
+        "name": _texts([b["name"] for b in brands]),
+    })  # fmt: skip
     _write_catalog_links(files, catalog)
 
 
 def _write_catalog_links(files: BulkFiles, catalog: _Catalog) -> None:
     code_of = {c["category_id"]: k for k, c in enumerate(catalog.categories)}
-    parents = [(k, code_of[c["parent_id"]]) for k, c in enumerate(catalog.categories)
-               if c["parent_id"]]  # fmt: skip
-    files.add("SUBCATEGORY_OF", "subcategory_of.csv", [":START_ID(Category)", ":END_ID(Category)"],
-              [[str(k) for k, _ in parents], [str(p) for _, p in parents]])  # fmt: skip
+    pairs = np.array(
+        [(k, code_of[c["parent_id"]]) for k, c in enumerate(catalog.categories) if c["parent_id"]],
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    files.add_relationships(
+        "SUBCATEGORY_OF", "subcategory_of", files.node_ids("Category", pairs[:, 0]),
+        files.node_ids("Category", pairs[:, 1]), {},
+    )  # fmt: skip
     for kind, name, target, codes in (
-        ("IN_CATEGORY", "in_category.csv", "Category", catalog.leaf_of_item),
-        ("BY_BRAND", "by_brand.csv", "Brand", catalog.brand_of_item),
+        ("IN_CATEGORY", "in_category", "Category", catalog.leaf_of_item),
+        ("BY_BRAND", "by_brand", "Brand", catalog.brand_of_item),
     ):
         linked = np.flatnonzero(codes >= 0)
-        files.add(kind, name, [":START_ID(Item)", f":END_ID({target})"],
-                  [_codes(linked), _codes(codes[linked])])  # fmt: skip
+        files.add_relationships(
+            kind, name, files.node_ids("Item", linked), files.node_ids(target, codes[linked]), {}
+        )
 
 
 def _write_events(
-    files: BulkFiles, events: EventColumns, users: np.ndarray, items: np.ndarray, now: str
+    files: BulkFiles, events: EventColumns, users: np.ndarray, items: np.ndarray, now_ms: int
 ) -> None:
-    n = len(events)
-    ids = _codes(np.arange(n))
-    files.add("Interaction", "interactions.csv", [
-        ":ID(Interaction)", "event_id", "type", "ts:datetime", "value:double", "weight:double",
-        "text", "sentiment:double", "session_id", "ingested_at:datetime",
-    ], [
-        ids, _texts(events.event_id), [EVENT_TYPES[t] for t in events.type_code.tolist()],
-        _times(events.ts_ms), _numbers(events.value), _numbers(events.contribution),
-        _texts(events.text), _numbers(events.sentiment), _texts(events.session_id),
-        _same(now, n),
-    ])  # fmt: skip
-    files.add("PERFORMED", "performed.csv", [":START_ID(User)", ":END_ID(Interaction)"],
-              [_codes(users), ids])  # fmt: skip
-    files.add("ON", "on.csv", [":START_ID(Interaction)", ":END_ID(Item)"], [ids, _codes(items)])
+    rows = len(events)
+    type_names = np.array(EVENT_TYPES, dtype=object)[events.type_code]
+    files.add_nodes("Interaction", "interactions", rows, {
+        "event_id": _texts(events.event_id), "type": pa.array(type_names, pa.string()),
+        "ts": _times(events.ts_ms), "value": _numbers(events.value),
+        "weight": _numbers(events.contribution), "text": _texts(events.text),
+        "sentiment": _numbers(events.sentiment), "session_id": _texts(events.session_id),
+        "ingested_at": _same_time(now_ms, rows),
+    })  # fmt: skip
+    interactions = files.node_ids("Interaction", np.arange(rows))
+    performers = files.node_ids("User", users)
+    files.add_relationships("PERFORMED", "performed", performers, interactions, {})
+    files.add_relationships("ON", "on", interactions, files.node_ids("Item", items), {})
 
 
 def _write_folded(
-    files: BulkFiles, kind: str, name: str, target: str, folded: FoldedPairs, extra: list[Column]
+    files: BulkFiles, kind: str, name: str, target: str, folded: FoldedPairs, now_ms: int
 ) -> None:
     """An edge file of folded pairs; INTERACTED also carries per-type counts and first_ts."""
-    header = [":START_ID(User)", f":END_ID({target})", "weight:double", "count:long",
-              "last_ts:datetime"]  # fmt: skip
-    columns: list[Column] = [_codes(folded.left), _codes(folded.right), _numbers(folded.weight),
-                             _codes(folded.count), _times(folded.last_ms)]  # fmt: skip
+    columns = {
+        "weight": _numbers(folded.weight), "count": _longs(folded.count),
+        "last_ts": _times(folded.last_ms),
+    }  # fmt: skip
     if kind == "INTERACTED":
-        header += [f"count_{t}:long" for t in EVENT_TYPES] + [
-            "first_ts:datetime",
-            "updated_at:datetime",
-        ]
-        columns += [_codes(folded.type_counts[:, k]) for k in range(len(EVENT_TYPES))]
-        columns += [_times(folded.first_ms), *extra]
-    files.add(kind, name, header, columns)
+        for k, event_type in enumerate(EVENT_TYPES):
+            columns[f"count_{event_type}"] = _longs(folded.type_counts[:, k])
+        columns["first_ts"] = _times(folded.first_ms)
+        columns["updated_at"] = _same_time(now_ms, len(folded.weight))
+    start, end = files.node_ids("User", folded.left), files.node_ids(target, folded.right)
+    files.add_relationships(kind, name, start, end, columns)
 
 
 def write_import_files(
@@ -213,42 +221,37 @@ def write_import_files(
 ) -> BulkFiles:
     """Write every node and relationship file of the load into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    now = _times(np.array([int(datetime.now(UTC).timestamp() * 1000)]))[0]
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
     files = BulkFiles(folder)
     users, user_ids = factorize(events.user_id)
-    files.add("User", "users.csv",
-              [":ID(User)", "user_id", "created_at:datetime", "changed_at:datetime"],
-              [_codes(np.arange(len(user_ids))), _texts(user_ids), _same(now, len(user_ids)),
-               _same(now, len(user_ids))])  # fmt: skip
+    files.add_nodes("User", "users", len(user_ids), {
+        "user_id": _texts(user_ids), "created_at": _same_time(now_ms, len(user_ids)),
+        "changed_at": _same_time(now_ms, len(user_ids)),
+    })  # fmt: skip
     catalog = _Catalog.build(items, events.item_id)
     item_code = {item_id: k for k, item_id in enumerate(catalog.item_ids)}
     event_items = np.fromiter(map(item_code.__getitem__, events.item_id), np.int64, len(events))
-    _write_catalog(files, catalog, now)
-    _write_events(files, events, users, event_items, now)
+    _write_catalog(files, catalog, now_ms)
+    _write_events(files, events, users, event_items, now_ms)
     interacted = fold_pairs(users, event_items, events, config)
-    _write_folded(files, "INTERACTED", "interacted.csv", "Item", interacted,
-                  [_same(now, len(interacted.weight))])  # fmt: skip
+    _write_folded(files, "INTERACTED", "interacted", "Item", interacted, now_ms)
     for target, name, of_item in (
-        ("Category", "interest_category.csv", catalog.leaf_of_item),
-        ("Brand", "interest_brand.csv", catalog.brand_of_item),
+        ("Category", "interest_category", catalog.leaf_of_item),
+        ("Brand", "interest_brand", catalog.brand_of_item),
     ):
         targets = of_item[event_items]
         folded = fold_pairs(users, targets, events, config, selected=targets >= 0)
-        _write_folded(files, "INTERESTED_IN", name, target, folded, [])
+        _write_folded(files, "INTERESTED_IN", name, target, folded, now_ms)
     return files
 
 
 def run_admin_import(config: ServerConfig, files: BulkFiles, database: str = "neo4j") -> float:
     """Replace ``database`` with the files' contents (server stopped); returns seconds."""
     args = [
-        "database", "import", "full", database,
-        "--overwrite-destination=true", "--ignore-empty-strings=true",
-        "--array-delimiter=U+001F", "--id-type=integer",
+        "database", "import", "full", database, "--overwrite-destination=true",
+        "--input-type=parquet", "--id-type=actual",
         f"--report-file={config.logs_dir / 'import.report'}",
     ]  # fmt: skip
-    if files.multiline:
-        args += ["--multiline-fields-format=v2",
-                 "--multiline-fields=" + ",".join(str(p) for p in files.multiline)]  # fmt: skip
     args += [f"--nodes={label}={path}" for label, path in files.nodes]
     args += [f"--relationships={kind}={path}" for kind, path in files.relationships]
     return run_admin_tool(config, *args)

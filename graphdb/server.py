@@ -7,6 +7,7 @@ shared by every checkout, then started as a detached JVM with a generated config
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -44,6 +45,24 @@ POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
     <dependency>
       <groupId>org.neo4j.client</groupId><artifactId>neo4j-browser</artifactId>
       <version>{browser_version}</version>
+    </dependency>
+    <!-- The importer's Parquet reader (hadoop-common) needs these at run time; the neo4j
+         artifact leaves them out. Versions as hadoop-common 3.5.0 declares them. -->
+    <dependency>
+      <groupId>com.fasterxml.woodstox</groupId><artifactId>woodstox-core</artifactId>
+      <version>5.4.0</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.commons</groupId><artifactId>commons-collections4</artifactId>
+      <version>4.4</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.commons</groupId><artifactId>commons-configuration2</artifactId>
+      <version>2.10.1</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.hadoop.thirdparty</groupId><artifactId>hadoop-shaded-guava</artifactId>
+      <version>1.5.0</version>
     </dependency>
   </dependencies>
 </project>
@@ -125,9 +144,15 @@ class ServerStatus:
 
 
 def ensure_distribution(config: ServerConfig) -> Path:
-    """Fetch the Neo4j jars with Maven once; later calls return the cached folder."""
+    """Fetch the Neo4j jars with Maven once; later calls return the cached folder.
+
+    The cache is marked with a digest of the POM it was fetched with, so a cache made by an
+    older checkout (with fewer artifacts) is fetched again rather than used as it is.
+    """
+    pom_text = POM_TEMPLATE.format(version=config.version, browser_version=config.browser_version)
+    fingerprint = hashlib.sha256(pom_text.encode()).hexdigest()
     marker = config.distribution_dir / ".complete"
-    if marker.exists():
+    if marker.exists() and marker.read_text().split() == [config.version, fingerprint]:
         return config.lib_dir
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -136,9 +161,7 @@ def ensure_distribution(config: ServerConfig) -> Path:
         )
     config.distribution_dir.mkdir(parents=True, exist_ok=True)
     pom = config.distribution_dir / "pom.xml"
-    pom.write_text(
-        POM_TEMPLATE.format(version=config.version, browser_version=config.browser_version)
-    )
+    pom.write_text(pom_text)
     staging = config.distribution_dir / "lib.partial"
     shutil.rmtree(staging, ignore_errors=True)
     cmd = [
@@ -151,7 +174,7 @@ def ensure_distribution(config: ServerConfig) -> Path:
         raise ServerError(f"fetching Neo4j {config.version} with Maven failed:\n{tail}")
     shutil.rmtree(config.lib_dir, ignore_errors=True)
     staging.rename(config.lib_dir)
-    marker.write_text(config.version + "\n")
+    marker.write_text(f"{config.version} {fingerprint}\n")
     return config.lib_dir
 
 
