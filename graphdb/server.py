@@ -1,23 +1,32 @@
 """Provision and run a local Neo4j Community server without Docker or OS packages.
 
-The Community distribution is assembled from Maven artifacts (the DBMS, its HTTP/Bolt
-server and Neo4j Browser) with ``mvn dependency:copy-dependencies`` into a cache folder
-shared by every checkout, then started as a detached JVM with a generated config.
+The distribution comes from Maven (``graphdb.distribution``); each server is a detached JVM
+with a generated config, started from the distribution's class archive once there is one.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import os
 import secrets
-import shutil
 import signal
 import socket
 import string
 import subprocess
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from graphdb.distribution import (
+    ServerError,
+    class_archive_path,
+    class_archive_works,
+    ensure_distribution,
+    java_executable,
+)
+
+log = logging.getLogger(__name__)
 
 NEO4J_VERSION = "5.26.30"
 BROWSER_VERSION = "5.24.0"
@@ -31,46 +40,6 @@ JVM_OPENS = (
     "--add-opens=java.base/java.lang=ALL-UNNAMED",
     "-Dio.netty.tryReflectionSetAccessible=true",
 )
-
-POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>interest-graph</groupId>
-  <artifactId>neo4j-distribution</artifactId>
-  <version>{version}</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.neo4j</groupId><artifactId>neo4j</artifactId><version>{version}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.neo4j.client</groupId><artifactId>neo4j-browser</artifactId>
-      <version>{browser_version}</version>
-    </dependency>
-    <!-- The importer's Parquet reader (hadoop-common) needs these at run time; the neo4j
-         artifact leaves them out. Versions as hadoop-common 3.5.0 declares them. -->
-    <dependency>
-      <groupId>com.fasterxml.woodstox</groupId><artifactId>woodstox-core</artifactId>
-      <version>5.4.0</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.commons</groupId><artifactId>commons-collections4</artifactId>
-      <version>4.4</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.commons</groupId><artifactId>commons-configuration2</artifactId>
-      <version>2.10.1</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.hadoop.thirdparty</groupId><artifactId>hadoop-shaded-guava</artifactId>
-      <version>1.5.0</version>
-    </dependency>
-  </dependencies>
-</project>
-"""
-
-
-class ServerError(RuntimeError):
-    """Raised when the local Neo4j server cannot be fetched, started or stopped."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +61,7 @@ class ServerConfig:
     version: str = NEO4J_VERSION
     browser_version: str = BROWSER_VERSION
     extra_settings: dict[str, str] = field(default_factory=dict)
+    class_archive: bool = True  # start from the distribution's class archive (made once)
 
     @property
     def distribution_dir(self) -> Path:
@@ -143,41 +113,6 @@ class ServerStatus:
     bolt_open: bool
 
 
-def ensure_distribution(config: ServerConfig) -> Path:
-    """Fetch the Neo4j jars with Maven once; later calls return the cached folder.
-
-    The cache is marked with a digest of the POM it was fetched with, so a cache made by an
-    older checkout (with fewer artifacts) is fetched again rather than used as it is.
-    """
-    pom_text = POM_TEMPLATE.format(version=config.version, browser_version=config.browser_version)
-    fingerprint = hashlib.sha256(pom_text.encode()).hexdigest()
-    marker = config.distribution_dir / ".complete"
-    if marker.exists() and marker.read_text().split() == [config.version, fingerprint]:
-        return config.lib_dir
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ServerError(
-            "Maven (mvn) is needed to fetch Neo4j; install it (apt-get install maven)"
-        )
-    config.distribution_dir.mkdir(parents=True, exist_ok=True)
-    pom = config.distribution_dir / "pom.xml"
-    pom.write_text(pom_text)
-    staging = config.distribution_dir / "lib.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    cmd = [
-        mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
-    ]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        tail = (result.stdout + result.stderr)[-3000:]
-        raise ServerError(f"fetching Neo4j {config.version} with Maven failed:\n{tail}")
-    shutil.rmtree(config.lib_dir, ignore_errors=True)
-    staging.rename(config.lib_dir)
-    marker.write_text(f"{config.version} {fingerprint}\n")
-    return config.lib_dir
-
-
 def render_config(config: ServerConfig) -> str:
     """The neo4j.conf text for this server."""
     settings = {
@@ -209,16 +144,6 @@ def render_config(config: ServerConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        raise ServerError(
-            "a Java 17 or 21 runtime is needed to run Neo4j "
-            "(apt-get install openjdk-17-jre-headless)"
-        )
-    return java
-
-
 def prepare_state(config: ServerConfig) -> None:
     for sub in ("conf", "data", "logs", "plugins", "run", "import"):
         (config.state_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -237,7 +162,7 @@ def run_admin_tool(config: ServerConfig, *args: str, heap: str = "1g") -> float:
     ensure_distribution(config)
     prepare_state(config)
     env = {**os.environ, "NEO4J_HOME": str(config.state_dir), "NEO4J_CONF": str(config.conf_dir)}
-    cmd = [_java(), f"-Xmx{heap}", "-cp", f"{config.lib_dir}/*", ADMIN_CLASS, *args]
+    cmd = [java_executable(), f"-Xmx{heap}", "-cp", f"{config.lib_dir}/*", ADMIN_CLASS, *args]
     started = time.perf_counter()
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -260,7 +185,7 @@ def _ensure_password(config: ServerConfig) -> None:
     password = "".join(secrets.choice(alphabet) for _ in range(24))
     env = {**os.environ, "NEO4J_HOME": str(config.state_dir), "NEO4J_CONF": str(config.conf_dir)}
     cmd = [
-        _java(),
+        java_executable(),
         "-cp",
         f"{config.lib_dir}/*",
         ADMIN_CLASS,
@@ -318,19 +243,70 @@ def start(config: ServerConfig, timeout_s: float = 180.0) -> ServerStatus:
     ensure_distribution(config)
     prepare_state(config)
     _ensure_password(config)
-    cmd = [
-        _java(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", *JVM_OPENS,
-        "-cp", f"{config.state_dir}/plugins/*:{config.lib_dir}/*", MAIN_CLASS,
-        f"--home-dir={config.state_dir}", f"--config-dir={config.conf_dir}", "--console-mode",
-    ]  # fmt: skip
-    with open(config.console_log, "ab") as log:
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=config.state_dir,
-        )  # fmt: skip
+    proc = _launch(config, _class_archive_options(config))
     config.pid_file.write_text(f"{proc.pid}\n")
     wait_until_ready(config, proc.pid, timeout_s)
     return status(config)
+
+
+def _launch(config: ServerConfig, jvm_options: list[str]) -> subprocess.Popen[bytes]:
+    cmd = [
+        java_executable(), "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", *JVM_OPENS,
+        *jvm_options, "-cp", f"{config.state_dir}/plugins/*:{config.lib_dir}/*", MAIN_CLASS,
+        f"--home-dir={config.state_dir}", f"--config-dir={config.conf_dir}", "--console-mode",
+    ]  # fmt: skip
+    with open(config.console_log, "ab") as log:
+        return subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=config.state_dir,
+        )  # fmt: skip
+
+
+def _class_archive_options(config: ServerConfig) -> list[str]:
+    """Options that map the server's classes from the distribution's archive, which the
+    first start makes; without one (turned off, or making it failed) the JVM loads the jars."""
+    if not config.class_archive:
+        return []
+    archive = class_archive_path(config)
+    failed = archive.with_suffix(".failed")
+    if not archive.exists() and not failed.exists():
+        try:
+            _make_class_archive(config, archive)
+        except (ServerError, OSError, subprocess.SubprocessError) as exc:
+            log.warning("starting without a class archive: %s", exc)
+            failed.write_text(f"{exc}\n")  # not tried again on every start
+    return [f"-XX:SharedArchiveFile={archive}"] if archive.exists() else []
+
+
+def _make_class_archive(config: ServerConfig, archive: Path) -> None:
+    """Start and stop a scratch server that writes the classes it loaded to ``archive``.
+
+    The JVM writes the archive as it exits; it is checked, then renamed into place, so a
+    half-written archive (which can crash a JVM that maps it) is never used.
+    """
+    log.info("making the class archive %s (once per distribution and Java build)", archive)
+    with tempfile.TemporaryDirectory(prefix="class-archive-", dir=archive.parent) as folder:
+        scratch = replace(
+            config, state_dir=Path(folder) / "state", bolt_port=_free_port(),
+            http_port=_free_port(), auth=False, heap="512m", pagecache="64m", extra_settings={},
+        )  # fmt: skip
+        written = Path(folder) / "classes.jsa"
+        prepare_state(scratch)
+        proc = _launch(scratch, [f"-XX:ArchiveClassesAtExit={written}"])
+        try:
+            wait_until_ready(scratch, proc.pid, 300.0)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=300)
+        if not written.exists() or not class_archive_works(written, f"{config.lib_dir}/*"):
+            raise ServerError("the JVM wrote no usable class archive")
+        os.replace(written, archive)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_until_ready(config: ServerConfig, pid: int, timeout_s: float) -> None:

@@ -1,4 +1,5 @@
-"""The project-provisioned Neo4j: Browser served, auth on by default, clear start failures."""
+"""The project-provisioned Neo4j: Browser served, auth on by default, clear start failures,
+starts from a checked class archive."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError
 
 from app.cli import main
-from graphdb.server import ServerConfig, ServerError, start, stop
+from graphdb.distribution import class_archive_path, class_archive_works
+from graphdb.server import ServerConfig, ServerError, _make_class_archive, start, stop
 from tests.conftest import Neo4jTestServer, free_port
 
 needs_local_toolchain = pytest.mark.skipif(
@@ -79,3 +81,30 @@ def test_start_failure_reports_the_log_tail(tmp_path: Path) -> None:
         assert "not-a-size" in str(failure.value)
     finally:
         stop(config)
+
+
+@needs_local_toolchain
+def test_servers_start_from_a_checked_class_archive(tmp_path: Path) -> None:
+    config = ServerConfig(
+        cache_dir=Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph")),
+        state_dir=tmp_path / "server", bolt_port=free_port(), http_port=free_port(),
+        auth=False, heap="512m", pagecache="64m",
+    )  # fmt: skip
+    pid = start(config, timeout_s=600).pid
+    try:
+        archive = class_archive_path(config)
+        assert archive.exists(), "the first start makes the distribution's class archive"
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert f"-XX:SharedArchiveFile={archive}".encode() in command
+        with GraphDatabase.driver(config.bolt_uri, auth=None) as driver:
+            assert driver.execute_query("RETURN 41 + 1 AS n").records[0]["n"] == 42
+    finally:
+        stop(config)
+
+    made = tmp_path / "made.jsa"
+    _make_class_archive(config, made)  # what the first start did: a scratch server writes it
+    assert class_archive_works(made, f"{config.lib_dir}/*")
+    damaged = tmp_path / "damaged.jsa"
+    damaged.write_bytes(made.read_bytes()[: made.stat().st_size // 2])
+    assert not class_archive_works(damaged, f"{config.lib_dir}/*")
+    assert not list(tmp_path.glob("class-archive-*")), "the scratch server leaves nothing"
