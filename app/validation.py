@@ -107,20 +107,43 @@ class ItemIn(BaseModel):
     ) = None
 
 
-def _ts_ms(raw: datetime | float | None, now: datetime, limits: IntakeLimits) -> int:
+@dataclass(frozen=True, slots=True)
+class _TimeWindow:
+    """The accepted event times of one batch, in epoch seconds.
+
+    Computed once per batch: building these bounds for every event cost more than checking it.
+    """
+
+    now_s: float
+    latest_s: float
+    earliest_s: float
+    min_event_year: int
+
+    @classmethod
+    def of_batch(cls, now: datetime, limits: IntakeLimits) -> _TimeWindow:
+        now_s = now.timestamp()
+        return cls(
+            now_s=now_s,
+            latest_s=now_s + limits.max_future_skew_s,
+            earliest_s=datetime(limits.min_event_year, 1, 1, tzinfo=UTC).timestamp(),
+            min_event_year=limits.min_event_year,
+        )
+
+
+def _ts_ms(raw: datetime | float | None, window: _TimeWindow) -> int:
     if raw is None:
-        return int(now.timestamp() * 1000)
+        return int(window.now_s * 1000)
     if isinstance(raw, datetime):
         if raw.tzinfo is None:
             raise ValueError("timestamp needs a time zone (e.g. '2024-05-01T12:00:00Z')")
         seconds = raw.timestamp()
     else:
         seconds = float(raw)
-    if seconds > now.timestamp() + limits.max_future_skew_s:
+    if seconds > window.latest_s:
         hint = " (epoch numbers are seconds, not milliseconds)" if seconds > 1e11 else ""
         raise ValueError(f"timestamp is in the future{hint}")
-    if seconds < datetime(limits.min_event_year, 1, 1, tzinfo=UTC).timestamp():
-        raise ValueError(f"timestamp is before {limits.min_event_year}-01-01")
+    if seconds < window.earliest_s:
+        raise ValueError(f"timestamp is before {window.min_event_year}-01-01")
     return int(round(seconds * 1000))
 
 
@@ -138,7 +161,9 @@ def derive_event_id(row: EventIn, ts_ms: int) -> str:
     return "d-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def _check_value(row: EventIn, limits: IntakeLimits) -> list[tuple[str, str]]:
+def _check_value(row: EventIn, limits: IntakeLimits) -> Sequence[tuple[str, str]]:
+    if row.value is None and row.text is None and row.type != "rating":
+        return ()  # the common event: every rule below needs a value, a text, or a rating
     problems = []
     if row.type in RATED_TYPES and row.value is not None and not 1 <= row.value <= 5:
         problems.append(("value", f"{row.type} value must be between 1 and 5 stars"))
@@ -193,7 +218,7 @@ def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None
                 )
             ]
         )
-    now = now or datetime.now(UTC)
+    window = _TimeWindow.of_batch(now or datetime.now(UTC), limits)
     rows, problems = [], []
     for index, record in enumerate(records):
         try:
@@ -201,9 +226,11 @@ def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None
         except ValidationError as exc:
             problems += _pydantic_problems(exc, index)
             continue
-        problems += [FieldProblem(index, f, m) for f, m in _check_value(row, limits)]
+        value_problems = _check_value(row, limits)
+        if value_problems:
+            problems += [FieldProblem(index, f, m) for f, m in value_problems]
         try:
-            ts_ms = _ts_ms(row.ts, now, limits)
+            ts_ms = _ts_ms(row.ts, window)
         except ValueError as exc:
             problems.append(FieldProblem(index, "ts", str(exc)))
             continue
