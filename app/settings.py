@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     neo4j_heap: str = "1g"
     neo4j_pagecache: str = "1g"
     neo4j_auth: bool = True
+    neo4j_class_archive: bool = True
 
     # How behaviour folds into edge weights.
     type_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TYPE_WEIGHTS))
@@ -146,6 +147,7 @@ class Settings(BaseSettings):
             pagecache=self.neo4j_pagecache,
             auth=self.neo4j_auth,
             version=self.neo4j_version,
+            class_archive=self.neo4j_class_archive,
         )
 
     def neo4j_target(self) -> Neo4jTarget:

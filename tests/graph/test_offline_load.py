@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
+from app.importer import import_events
 from app.loading import load_stream, offline_load
 from app.settings import Settings, load_settings
 from app.sources.demo import demo_stream
 from app.sources.stream import DatasetStream
-from app.validation import InvalidInput
+from app.validation import IntakeLimits, InvalidInput
 from graphdb.driver import Neo4jTarget, connect
+from graphdb.fold import FoldConfig
 from graphdb.server import start, status, stop
 from tests.conftest import free_port
 
@@ -165,6 +167,25 @@ def test_offline_load_equals_online_import_and_refuses_bad_input(
     assert all(online[name] for name in ("categories", "brands", "interacted", "interests"))
     for name in SNAPSHOT:
         assert _same(online[name], offline[name]), f"{name} differ between online and offline"
+    _online_writes_follow_the_bulk_load(own_server)
     reviews = {row["id"]: row for row in offline["interactions"] if row["type"] == "review"}
     assert reviews["x1"]["text"] == 'Broke after "one" day,\nsadly.' and reviews["x1"]["weight"] < 0
     assert reviews["x2"]["sentiment"] > 0 and reviews["x2"]["weight"] > 0
+
+
+def _online_writes_follow_the_bulk_load(settings: Settings) -> None:
+    """The importer set node ids itself: nodes written afterwards must get fresh ones."""
+    later = {"event_id": "after-bulk", "user_id": "demo:newcomer", "item_id": "demo:brand-new",
+             "type": "purchase", "ts": "2025-01-02T10:00:00Z"}  # fmt: skip
+    with connect(Neo4jTarget(settings.neo4j_uri)) as driver:
+        before = driver.execute_query("MATCH (n) RETURN count(n) AS n").records[0]["n"]
+        stats = import_events(driver, [later], FoldConfig(), IntakeLimits(), progress=False)
+        assert stats.created == 1
+        after = driver.execute_query("MATCH (n) RETURN count(n) AS n").records[0]["n"]
+        path = driver.execute_query(
+            "MATCH (u:User {user_id: 'demo:newcomer'})-[:PERFORMED]->(x:Interaction)"
+            "-[:ON]->(i:Item {item_id: 'demo:brand-new'}), (u)-[r:INTERACTED]->(i) "
+            "RETURN x.event_id AS id, r.count AS count"
+        ).records
+    assert after == before + 3  # a user, an item and the interaction, none reusing an id
+    assert [r.data() for r in path] == [{"id": "after-bulk", "count": 1}]
