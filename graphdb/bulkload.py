@@ -47,11 +47,12 @@ class BulkFiles:
     next_id: int = 0
 
     def add_nodes(self, label: str, name: str, rows: int, columns: Columns) -> None:
-        """Write one node file; its nodes get the next ``rows`` node ids."""
+        """Write one node file (none for no rows); its nodes get the next ``rows`` node ids."""
         self.first_id[label] = self.next_id
         ids = np.arange(self.next_id, self.next_id + rows, dtype=np.int64)
         self.next_id += rows
-        self.nodes.append((label, self._write(name, {":ID": pa.array(ids), **columns})))
+        if rows:  # an empty file would only give the importer one more file to inspect
+            self.nodes.append((label, self._write(name, {":ID": pa.array(ids), **columns})))
         self.counts[label] = self.counts.get(label, 0) + rows
 
     def node_ids(self, label: str, codes: np.ndarray) -> np.ndarray:
@@ -63,7 +64,8 @@ class BulkFiles:
     ) -> None:
         """Write one relationship file between node ids ``start[k]`` and ``end[k]``."""
         table = {":START_ID": pa.array(start, pa.int64()), ":END_ID": pa.array(end, pa.int64())}
-        self.relationships.append((kind, self._write(name, {**table, **columns})))
+        if len(start):
+            self.relationships.append((kind, self._write(name, {**table, **columns})))
         self.counts[kind] = self.counts.get(kind, 0) + len(start)
 
     def _write(self, name: str, columns: Columns) -> Path:
