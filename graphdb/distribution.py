@@ -74,9 +74,12 @@ def java_executable() -> str:
     return java
 
 
+def _pom_text(config: ServerConfig) -> str:
+    return POM_TEMPLATE.format(version=config.version, browser_version=config.browser_version)
+
+
 def _marker_text(config: ServerConfig) -> str:
-    pom_text = POM_TEMPLATE.format(version=config.version, browser_version=config.browser_version)
-    return f"{config.version} {hashlib.sha256(pom_text.encode()).hexdigest()}\n"
+    return f"{config.version} {hashlib.sha256(_pom_text(config).encode()).hexdigest()}\n"
 
 
 def ensure_distribution(config: ServerConfig) -> Path:
@@ -95,9 +98,7 @@ def ensure_distribution(config: ServerConfig) -> Path:
         )
     config.distribution_dir.mkdir(parents=True, exist_ok=True)
     pom = config.distribution_dir / "pom.xml"
-    pom.write_text(
-        POM_TEMPLATE.format(version=config.version, browser_version=config.browser_version)
-    )
+    pom.write_text(_pom_text(config))
     staging = config.distribution_dir / "lib.partial"
     shutil.rmtree(staging, ignore_errors=True)
     cmd = [
@@ -130,13 +131,9 @@ def class_archive_path(config: ServerConfig) -> Path:
 def class_archive_works(archive: Path, classpath: str) -> bool:
     """Whether a JVM starts with ``archive`` mapped; a damaged archive can crash the JVM, so
     one is only ever used after this check passed."""
+    # ErrorFile: a crash report would otherwise land in the working directory.
     cmd = [
-        java_executable(),
-        "-Xshare:on",
-        f"-XX:SharedArchiveFile={archive}",
-        f"-XX:ErrorFile={os.devnull}",
-        "-cp",
-        classpath,
-        "-version",
-    ]  # fmt: skip  (a crash report would land in the working directory)
+        java_executable(), "-Xshare:on", f"-XX:SharedArchiveFile={archive}",
+        f"-XX:ErrorFile={os.devnull}", "-cp", classpath, "-version",
+    ]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, check=False).returncode == 0

@@ -8,6 +8,7 @@ import shutil
 import stat
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from neo4j import GraphDatabase
@@ -22,6 +23,15 @@ needs_local_toolchain = pytest.mark.skipif(
     shutil.which("java") is None or shutil.which("mvn") is None,
     reason="provisioning a local Neo4j needs java and mvn",
 )
+
+
+def _own_config(state_dir: Path, **overrides: Any) -> ServerConfig:
+    """A server of the test's own (free ports, no auth) on the shared distribution cache."""
+    cache = Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph"))
+    return ServerConfig(
+        cache_dir=cache, state_dir=state_dir, bolt_port=free_port(), http_port=free_port(),
+        auth=False, **overrides,
+    )  # fmt: skip
 
 
 def test_neo4j_browser_is_served(neo4j_server: Neo4jTestServer) -> None:
@@ -67,14 +77,7 @@ def test_cli_server_has_auth_with_a_private_generated_password(
 
 @needs_local_toolchain
 def test_start_failure_reports_the_log_tail(tmp_path: Path) -> None:
-    config = ServerConfig(
-        cache_dir=Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph")),
-        state_dir=tmp_path,
-        bolt_port=free_port(),
-        http_port=free_port(),
-        auth=False,
-        extra_settings={"server.memory.pagecache.size": "not-a-size"},
-    )
+    config = _own_config(tmp_path, extra_settings={"server.memory.pagecache.size": "not-a-size"})
     try:
         with pytest.raises(ServerError, match="exited during start-up") as failure:
             start(config, timeout_s=120)
@@ -85,11 +88,7 @@ def test_start_failure_reports_the_log_tail(tmp_path: Path) -> None:
 
 @needs_local_toolchain
 def test_servers_start_from_a_checked_class_archive(tmp_path: Path) -> None:
-    config = ServerConfig(
-        cache_dir=Path(os.environ.get("IG_CACHE_DIR", Path.home() / ".cache" / "interest-graph")),
-        state_dir=tmp_path / "server", bolt_port=free_port(), http_port=free_port(),
-        auth=False, heap="512m", pagecache="64m",
-    )  # fmt: skip
+    config = _own_config(tmp_path / "server", heap="512m", pagecache="64m")
     pid = start(config, timeout_s=600).pid
     try:
         archive = class_archive_path(config)
