@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graphdb.driver import Neo4jTarget
@@ -18,6 +18,11 @@ from graphdb.server import NEO4J_VERSION, ServerConfig, read_password
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+# A size both Neo4j's settings and the JVM's -Xmx accept, e.g. 512m or 2g (2G reads as 2g).
+MemorySize = Annotated[
+    str, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+    Field(pattern=r"^[1-9][0-9]*[kmg]$"),
+]  # fmt: skip
 
 
 def _default_cache_dir() -> Path:
@@ -43,8 +48,8 @@ class Settings(BaseSettings):
     neo4j_version: str = NEO4J_VERSION
     neo4j_bolt_port: Port = 7687
     neo4j_http_port: Port = 7474
-    neo4j_heap: str = "1g"
-    neo4j_pagecache: str = "1g"
+    neo4j_heap: MemorySize = "1g"
+    neo4j_pagecache: MemorySize = "1g"
     neo4j_auth: bool = True
     neo4j_class_archive: bool = True
 

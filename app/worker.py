@@ -97,11 +97,23 @@ class Worker:
         self._current: str | None = None
         self._refresher: IncrementalRefresher | None = None
         self._wound_down = threading.Event()
+        # Serialises lease writes: a job thread's take-or-renew that was under way when the
+        # stop came must not commit after the release and keep the lease for a stopped worker.
+        self._lease_writes = threading.Lock()
 
     # -- the lease ------------------------------------------------------------------------
 
     def hold_lease(self) -> bool:
-        """Take or renew the lease; after a takeover, fail runs the old holder left running."""
+        """Take or renew the lease; after a takeover, fail runs the old holder left running.
+
+        False once the worker is stopping: it must not take back a lease it is giving up.
+        """
+        with self._lease_writes:
+            if self.stopping.is_set():
+                return False
+            return self._take_or_renew_lease()
+
+    def _take_or_renew_lease(self) -> bool:
         was_held = self.lease.held
         try:
             held = self.lease.acquire()
@@ -335,7 +347,7 @@ class Worker:
                 self._quietly(finish_run, self.driver, self.abandoned, "failed",
                               {"error": ABANDONED}, self.database)  # fmt: skip
         # The work lock stays taken: no job thread still pending may start another run.
-        if self.lease.held:
+        with self._lease_writes:  # released even if the last renewal failed: it may be ours
             self._quietly(self.lease.release)
         if self._owns_driver:
             self.driver.close()
@@ -349,8 +361,9 @@ class Worker:
         while not self._work.acquire(timeout=max(0.0, min(step, deadline - time.monotonic()))):
             if time.monotonic() >= deadline:
                 return False
-            if self.lease.held:
-                self._quietly(self.lease.renew)
+            with self._lease_writes:
+                if self.lease.held:
+                    self._quietly(self.lease.renew)
         return True
 
     @staticmethod

@@ -1,5 +1,5 @@
 """The project-provisioned Neo4j: Browser served, auth on by default, clear start failures,
-starts from a checked class archive."""
+starts with the configured heap from a checked class archive."""
 
 from __future__ import annotations
 
@@ -86,8 +86,14 @@ def test_start_failure_reports_the_log_tail(tmp_path: Path) -> None:
         stop(config)
 
 
+HEAP_QUERY = """
+CALL dbms.queryJmx('java.lang:type=Memory') YIELD attributes
+RETURN attributes.HeapMemoryUsage.value.properties AS heap
+"""
+
+
 @needs_local_toolchain
-def test_servers_start_from_a_checked_class_archive(tmp_path: Path) -> None:
+def test_servers_start_with_their_heap_from_a_checked_class_archive(tmp_path: Path) -> None:
     config = _own_config(tmp_path / "server", heap="512m", pagecache="64m")
     pid = start(config, timeout_s=600).pid
     try:
@@ -97,6 +103,9 @@ def test_servers_start_from_a_checked_class_archive(tmp_path: Path) -> None:
         assert f"-XX:SharedArchiveFile={archive}".encode() in command
         with GraphDatabase.driver(config.bolt_uri, auth=None) as driver:
             assert driver.execute_query("RETURN 41 + 1 AS n").records[0]["n"] == 42
+            heap = driver.execute_query(HEAP_QUERY).records[0]["heap"]
+        # The JVM must size its heap from the setting, not from the machine's memory.
+        assert heap["max"] == heap["init"] == 512 * 1024 * 1024
     finally:
         stop(config)
 

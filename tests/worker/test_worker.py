@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,3 +190,30 @@ def test_a_run_still_going_at_shutdown_is_abandoned(graph: Driver, worker: Worke
     assert ended is not None and ended["status"] == "failed"
     assert ended["error"].startswith("WorkerStopped")
     assert read_lease(graph, LEASE_NAME).holder is None  # type: ignore[union-attr]
+
+
+def test_a_lease_renewal_under_way_at_shutdown_cannot_keep_the_lease(
+    graph: Driver, worker: Worker
+) -> None:
+    assert worker.hold_lease()
+    in_flight, go_on = threading.Event(), threading.Event()
+    acquire = worker.lease.acquire
+
+    def slow_acquire() -> bool:  # a heartbeat's renewal, held up (a slow graph) mid-way
+        in_flight.set()
+        go_on.wait(10)
+        return acquire()
+
+    worker.lease.acquire = slow_acquire  # type: ignore[method-assign]
+    heartbeat = threading.Thread(target=worker.heartbeat)
+    heartbeat.start()
+    assert in_flight.wait(10)
+    stopping = threading.Thread(target=worker.wind_down)
+    stopping.start()  # the stop comes while the renewal is under way
+    time.sleep(0.3)
+    go_on.set()
+    heartbeat.join(10)
+    stopping.join(10)
+    state = read_lease(graph, LEASE_NAME)
+    assert state is not None and state.holder is None and not state.live
+    assert not worker.hold_lease(), "a stopping worker takes no lease"
