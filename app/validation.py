@@ -9,11 +9,20 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Required
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
+from typing_extensions import TypedDict
 
 from graphdb.catalog import ItemRow
 from graphdb.fold import EVENT_TYPES, RATED_TYPES, EventRow
@@ -51,38 +60,46 @@ class IntakeLimits:
     min_event_year: int = 1990
 
 
+EventType = Literal["view", "click", "cart", "favorite", "purchase", "rating", "review"]
+StarValue = Annotated[float, Field(allow_inf_nan=False)]
+EVENT_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
 class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """One behaviour event as a client sends it (the documented request body).
+
+    ``ts`` is an RFC 3339 timestamp with a zone, or epoch seconds; absent means now.
+    Intake validates with ``_EventFields``, the same fields as a typed dict: building a model
+    object per event cost three times as much, and a first load validates millions.
+    ``tests/unit/test_event_validation.py`` keeps the two schemas equal.
+    """
+
+    model_config = EVENT_CONFIG
 
     event_id: Identifier | None = None
     user_id: Identifier
     item_id: Identifier
-    type: Literal["view", "click", "cart", "favorite", "purchase", "rating", "review"]
-    ts: Any = None
-    value: float | None = Field(default=None, allow_inf_nan=False)
+    type: EventType
+    ts: str | float | None = None
+    value: StarValue | None = None
     text: str | None = None
     session_id: Identifier | None = None
 
-    @field_validator("ts", mode="before")
-    @classmethod
-    def _timestamp(cls, value: Any) -> datetime | float | None:
-        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
-            return value
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            except ValueError:
-                pass
-        raise ValueError(
-            "expected an RFC 3339 timestamp (e.g. '2024-05-01T12:00:00Z') or epoch seconds"
-        )
 
-    @field_validator("user_id")
-    @classmethod
-    def _opaque_user(cls, value: str) -> str:
-        if EMAIL.match(value):
-            raise ValueError("looks like an e-mail address; send an opaque user id instead")
-        return value
+@with_config(EVENT_CONFIG)
+class _EventFields(TypedDict, total=False):
+    event_id: Identifier | None
+    user_id: Required[Identifier]
+    item_id: Required[Identifier]
+    type: Required[EventType]
+    ts: Any  # checked by _ts_seconds, which names the accepted forms in its errors
+    value: StarValue | None
+    text: str | None
+    session_id: Identifier | None
+
+
+EVENT_FIELDS = TypeAdapter(_EventFields)
+EVENT_BATCH = TypeAdapter(list[_EventFields])
 
 
 class ItemIn(BaseModel):
@@ -130,15 +147,28 @@ class _TimeWindow:
         )
 
 
-def _ts_ms(raw: datetime | float | None, window: _TimeWindow) -> int:
+TS_FORMS = "expected an RFC 3339 timestamp (e.g. '2024-05-01T12:00:00Z') or epoch seconds"
+
+
+def _ts_seconds(raw: Any) -> float:
+    """Epoch seconds of an RFC 3339 timestamp with a zone, or of an epoch-seconds number."""
+    if isinstance(raw, str):  # the usual form first: this runs for every event of a load
+        try:
+            moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(TS_FORMS) from None
+        if moment.tzinfo is None:
+            raise ValueError("timestamp needs a time zone (e.g. '2024-05-01T12:00:00Z')")
+        return moment.timestamp()
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    raise ValueError(TS_FORMS)
+
+
+def _ts_ms(raw: Any, window: _TimeWindow) -> int:
     if raw is None:
         return int(window.now_s * 1000)
-    if isinstance(raw, datetime):
-        if raw.tzinfo is None:
-            raise ValueError("timestamp needs a time zone (e.g. '2024-05-01T12:00:00Z')")
-        seconds = raw.timestamp()
-    else:
-        seconds = float(raw)
+    seconds = _ts_seconds(raw)
     if seconds > window.latest_s:
         hint = " (epoch numbers are seconds, not milliseconds)" if seconds > 1e11 else ""
         raise ValueError(f"timestamp is in the future{hint}")
@@ -147,35 +177,37 @@ def _ts_ms(raw: datetime | float | None, window: _TimeWindow) -> int:
     return int(round(seconds * 1000))
 
 
-def derive_event_id(row: EventIn, ts_ms: int) -> str:
+def derive_event_id(fields: Mapping[str, Any], ts_ms: int) -> str:
     """A deterministic id for an event sent without one, so a resend is recognised."""
     parts = [
-        row.user_id,
-        row.item_id,
-        row.type,
+        fields["user_id"],
+        fields["item_id"],
+        fields["type"],
         str(ts_ms),
-        repr(row.value),
-        row.text or "",
-        row.session_id or "",
+        repr(fields.get("value")),
+        fields.get("text") or "",
+        fields.get("session_id") or "",
     ]
     return "d-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def _check_value(row: EventIn, limits: IntakeLimits) -> Sequence[tuple[str, str]]:
-    if row.value is None and row.text is None and row.type != "rating":
+def _check_value(
+    kind: str, value: float | None, text: str | None, limits: IntakeLimits
+) -> Sequence[tuple[str, str]]:
+    if value is None and text is None and kind != "rating":
         return ()  # the common event: every rule below needs a value, a text, or a rating
     problems = []
-    if row.type in RATED_TYPES and row.value is not None and not 1 <= row.value <= 5:
-        problems.append(("value", f"{row.type} value must be between 1 and 5 stars"))
-    if row.type == "rating" and row.value is None:
+    if kind in RATED_TYPES and value is not None and not 1 <= value <= 5:
+        problems.append(("value", f"{kind} value must be between 1 and 5 stars"))
+    if kind == "rating" and value is None:
         problems.append(("value", "a rating needs a value between 1 and 5"))
-    if row.type not in RATED_TYPES and row.value is not None:
+    if kind not in RATED_TYPES and value is not None:
         problems.append(
-            ("value", f"value is only accepted for rating and review events, not {row.type}")
+            ("value", f"value is only accepted for rating and review events, not {kind}")
         )
-    if row.text is not None and row.type != "review":
+    if text is not None and kind != "review":
         problems.append(("text", "text is only accepted for review events"))
-    if row.text is not None and len(row.text) > limits.max_text_chars:
+    if text is not None and len(text) > limits.max_text_chars:
         problems.append(("text", f"text is longer than {limits.max_text_chars} characters"))
     return problems
 
@@ -203,6 +235,35 @@ def _as_records(payload: Any, key: str) -> list[Any]:
     return payload
 
 
+def _checked_fields(records: list[Any]) -> tuple[list[dict[str, Any] | None], list[FieldProblem]]:
+    """Each record's fields (None where they are invalid) and the problems found.
+
+    The whole batch is checked in one call; only a batch with problems is checked again
+    record by record, to report every bad record and still check the others' values.
+    """
+    try:
+        return list(EVENT_BATCH.validate_python(records)), []  # type: ignore[arg-type]
+    except ValidationError:
+        pass
+    checked: list[dict[str, Any] | None] = []
+    problems: list[FieldProblem] = []
+    for index, record in enumerate(records):
+        try:
+            checked.append(EVENT_FIELDS.validate_python(record))  # type: ignore[arg-type]
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, index)
+            checked.append(None)
+    return checked, problems
+
+
+def _event_problems(fields: Mapping[str, Any], limits: IntakeLimits) -> list[tuple[str, str]]:
+    problems = list(_check_value(fields["type"], fields.get("value"), fields.get("text"), limits))
+    user = fields["user_id"]
+    if "@" in user and EMAIL.match(user):
+        problems.append(("user_id", "looks like an e-mail address; send an opaque user id instead"))
+    return problems
+
+
 def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None) -> list[EventRow]:
     """Validate a single event, a list, or ``{"events": [...]}``; all or nothing."""
     records = _as_records(payload, "events")
@@ -219,35 +280,26 @@ def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None
             ]
         )
     window = _TimeWindow.of_batch(now or datetime.now(UTC), limits)
-    rows, problems = [], []
-    for index, record in enumerate(records):
-        try:
-            row = EventIn.model_validate(record)
-        except ValidationError as exc:
-            problems += _pydantic_problems(exc, index)
+    checked, problems = _checked_fields(records)
+    rows = []
+    for index, fields in enumerate(checked):
+        if fields is None:
             continue
-        value_problems = _check_value(row, limits)
-        if value_problems:
-            problems += [FieldProblem(index, f, m) for f, m in value_problems]
+        row_problems = _event_problems(fields, limits)
         try:
-            ts_ms = _ts_ms(row.ts, window)
+            ts_ms = _ts_ms(fields.get("ts"), window)
         except ValueError as exc:
-            problems.append(FieldProblem(index, "ts", str(exc)))
+            row_problems.append(("ts", str(exc)))
+        if row_problems:
+            problems += [FieldProblem(index, f, m) for f, m in row_problems]
             continue
-        event_id = row.event_id or derive_event_id(row, ts_ms)
-        rows.append(
-            EventRow(
-                event_id,
-                row.user_id,
-                row.item_id,
-                row.type,
-                ts_ms,
-                row.value,
-                row.text,
-                row.session_id,
-            )
-        )
+        rows.append(EventRow(
+            fields.get("event_id") or derive_event_id(fields, ts_ms), fields["user_id"],
+            fields["item_id"], fields["type"], ts_ms, fields.get("value"), fields.get("text"),
+            fields.get("session_id"),
+        ))  # fmt: skip
     if problems:
+        problems.sort(key=lambda p: p.index or 0)  # by record; stable: fields keep their order
         raise InvalidInput(problems[:50])
     return _with_sentiment(rows)
 
@@ -263,7 +315,7 @@ def _with_sentiment(rows: list[EventRow]) -> list[EventRow]:
     scores = score_texts([rows[k].text or "" for k in reviews])  # one batched encoder pass
     scored = list(rows)
     for k, score in zip(reviews, scores, strict=True):
-        scored[k] = replace(rows[k], sentiment=float(score))
+        scored[k] = rows[k]._replace(sentiment=float(score))
     return scored
 
 
