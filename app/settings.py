@@ -90,7 +90,10 @@ class Settings(BaseSettings):
     # Changes are re-read this far behind the watermark: a writer whose transaction began
     # before the watermark may commit after it.
     refresh_overlap_s: Annotated[float, Field(ge=0, le=3600)] = 60.0
-    refresh_write_batch: Annotated[int, Field(ge=1, le=100_000)] = 2000
+    # Vectors per refresh write transaction. Each commit updates the vector index; 1,000 a
+    # transaction rewrote all vectors 11-13 % faster than 2,000, and 500 or 4,000 were slower
+    # (docs/benchmarks.md, "Incremental refresh").
+    refresh_write_batch: Annotated[int, Field(ge=1, le=100_000)] = 1000
     # Share of the direction of a user's interactions newer than their vector, folded into
     # it at request time (instant fold-in; 0 = wait for the refresh).
     foldin_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
