@@ -40,19 +40,6 @@ JVM_OPENS = (
     "--add-opens=java.base/java.lang=ALL-UNNAMED",
     "-Dio.netty.tryReflectionSetAccessible=true",
 )
-# Flags Neo4j's own launcher passes (this module starts the JVM itself, so nothing adds them
-# otherwise): full stack traces in the logs, trusted final fields for the JIT, and no
-# System.gc() from libraries. -XX:+AlwaysPreTouch is left out: it touches the whole heap at
-# start, which costs a restart more than it saves a short-lived local server.
-JVM_SERVER_FLAGS = (
-    "-XX:+UseG1GC",
-    "-XX:+ExitOnOutOfMemoryError",
-    "-XX:-OmitStackTraceInFastThrow",
-    "-XX:+UnlockExperimentalVMOptions",
-    "-XX:+TrustFinalNonStaticFields",
-    "-XX:+DisableExplicitGC",
-    "-Djdk.nio.maxCachedBufferSize=1024",
-)
 
 
 @dataclass(frozen=True)
@@ -265,10 +252,14 @@ def start(config: ServerConfig, timeout_s: float = 180.0) -> ServerStatus:
 def _launch(config: ServerConfig, jvm_options: list[str]) -> subprocess.Popen[bytes]:
     # The heap goes on the command line: neo4j.conf's heap settings are read by Neo4j's
     # launcher script, which is not used here, so the JVM would otherwise size its own heap.
+    # Other flags that launcher adds (-Djdk.nio.maxCachedBufferSize=1024,
+    # -XX:+DisableExplicitGC, -XX:+TrustFinalNonStaticFields, ...) made vector-index writes
+    # 7-13 % slower here (docs/benchmarks.md, "Incremental refresh"), so they are left out.
     cmd = [
-        java_executable(), f"-Xms{config.heap}", f"-Xmx{config.heap}", *JVM_SERVER_FLAGS,
-        *JVM_OPENS, *jvm_options, "-cp", f"{config.state_dir}/plugins/*:{config.lib_dir}/*",
-        MAIN_CLASS, f"--home-dir={config.state_dir}", f"--config-dir={config.conf_dir}",
+        java_executable(), f"-Xms{config.heap}", f"-Xmx{config.heap}", "-XX:+UseG1GC",
+        "-XX:+ExitOnOutOfMemoryError", *JVM_OPENS, *jvm_options,
+        "-cp", f"{config.state_dir}/plugins/*:{config.lib_dir}/*", MAIN_CLASS,
+        f"--home-dir={config.state_dir}", f"--config-dir={config.conf_dir}",
         "--console-mode",
     ]  # fmt: skip
     with open(config.console_log, "ab") as log:
