@@ -10,3 +10,10 @@ def post_worker_init(worker: Any) -> None:
     from app.warmup import warm_up_in_background
 
     warm_up_in_background(worker.wsgi)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A gone worker's per-process gauges leave /metrics with it."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

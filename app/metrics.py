@@ -21,6 +21,7 @@ from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -109,6 +110,11 @@ def init_metrics(app: Flask) -> None:
         ["method", "route", "status"], buckets=BUCKETS, registry=registry,
     )  # fmt: skip
     app.extensions["metrics"] = (registry, RefreshMetrics(app))
+    # Per worker: how many users it can answer from a list ranked in advance.
+    app.extensions["metrics_rec_lists"] = Gauge(
+        "ig_rec_lists_users", "Users with a list ranked in advance in this worker",
+        registry=registry, multiprocess_mode="liveall",
+    )  # fmt: skip
 
     @app.before_request
     def _start_timer() -> None:

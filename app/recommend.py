@@ -59,7 +59,7 @@ def mmr(vectors: np.ndarray, relevance: np.ndarray, k: int, diversity: float) ->
 
 
 def _reasons(
-    item: dict[str, Any], own: dict[str, Any] | None, liked: set[str]
+    item: dict[str, Any], own: dict[str, Any] | None, liked: frozenset[str]
 ) -> list[dict[str, Any]]:
     reasons: list[dict[str, Any]] = []
     if own is not None and own.get("sim", 0) > 0:
@@ -161,9 +161,34 @@ def folded_user_vector(
     return _unit((1.0 - weight) * base + weight * recent)
 
 
-def _personal(
+@dataclass(frozen=True)
+class ReasonContext:
+    """What a user's reasons are drawn from: their recent items and the categories they like.
+
+    Attributes:
+        own: Positions of the user's 50 most recent items (newest first) in the item index.
+        own_bought: Whether they bought each of those.
+        liked: Categories with a positive interest weight.
+    """
+
+    own: np.ndarray
+    own_bought: np.ndarray
+    liked: frozenset[str]
+
+    @classmethod
+    def of(cls, index: ItemIndex, state: dict[str, Any]) -> ReasonContext:
+        recent = [(index.position[i], b) for i, b in state["seen"][:50] if i in index.position]
+        return cls(
+            own=np.asarray([pos for pos, _ in recent], dtype=np.int64),
+            own_bought=np.asarray([bool(b) for _, b in recent], dtype=bool),
+            liked=frozenset(c for c, w in state["categories"] if w > 0),
+        )
+
+
+def ranked_positions(
     index: ItemIndex, request: RecommendationRequest, state: dict[str, Any], scores: np.ndarray
-) -> list[dict[str, Any]]:
+) -> tuple[np.ndarray, np.ndarray]:
+    """The request's picks (positions, best first) and their scores."""
     seen = [item_id for item_id, _ in state["seen"]]
     pool = request.k * 4 if request.diversity > 0 else request.k
     allowed = _candidate_mask(index, request, seen)
@@ -174,9 +199,14 @@ def _personal(
         chosen = mmr(index.unit[picked], scores[picked], request.k, request.diversity)
         picked = picked[chosen]
     picked = picked[: request.k]
-    bought = {item_id: was_bought for item_id, was_bought in state["seen"]}
-    own = index.positions(seen[:50])  # the user's 50 most recent items explain the picks
-    liked = {c for c, w in state["categories"] if w > 0}
+    return picked, scores[picked]
+
+
+def explained_items(
+    index: ItemIndex, picked: np.ndarray, pick_scores: np.ndarray, context: ReasonContext
+) -> list[dict[str, Any]]:
+    """The response's items: id, title, score and the reasons drawn from the graph."""
+    own = context.own
     # Each pick's closest own item, for all picks in one product.
     sims = index.unit[own] @ index.unit[picked].T if len(own) and len(picked) else None
     results = []
@@ -189,18 +219,25 @@ def _personal(
                 "item_id": index.ids[best],
                 "title": index.titles[best],
                 "sim": float(sims[best_row, n]),
-                "bought": bought.get(index.ids[best], False),
+                "bought": bool(context.own_bought[best_row]),
             }
         item = {"categories": index.leaves[pos]}
         results.append(
             {
                 "item_id": index.ids[pos],
                 "title": index.titles[pos],
-                "score": float(scores[pos]),
-                "reasons": _reasons(item, reason_own, liked),
+                "score": float(pick_scores[n]),
+                "reasons": _reasons(item, reason_own, context.liked),
             }
         )
     return results
+
+
+def _personal(
+    index: ItemIndex, request: RecommendationRequest, state: dict[str, Any], scores: np.ndarray
+) -> list[dict[str, Any]]:
+    picked, pick_scores = ranked_positions(index, request, state, scores)
+    return explained_items(index, picked, pick_scores, ReasonContext.of(index, state))
 
 
 class PopularCache:
@@ -297,7 +334,7 @@ class Ranking:
     database: str | None = None
 
 
-def _scores(
+def user_scores(
     driver: Driver, ranking: Ranking, state: dict[str, Any]
 ) -> tuple[ItemIndex, np.ndarray] | None:
     """Long-term (with fold-in) and short-term scores of every item, or ``None``."""
@@ -327,7 +364,7 @@ def recommend(driver: Driver, request: RecommendationRequest, ranking: Ranking) 
     liked = [c for c, w in sorted(state["categories"], key=lambda cw: -cw[1]) if w > 0]
     fallback: str | None = None
     ranked: list[dict[str, Any]] = []
-    scored = _scores(driver, ranking, state)
+    scored = user_scores(driver, ranking, state)
     if scored is not None:
         ranked = _personal(scored[0], request, state, scored[1])
     if not ranked and request.steer:  # nothing personal to blend: the best text matches

@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     workers: Annotated[int, Field(ge=1, le=64)] = 2
     # Threads per worker: requests mostly wait on Neo4j, so threads overlap that waiting.
     threads: Annotated[int, Field(ge=1, le=256)] = 8
+    # Lists ranked in advance per API worker for the most recently active users, dropped
+    # as soon as the change feed reports the user changed (app/rec_lists.py).
+    rec_lists: bool = True
+    rec_lists_depth: Annotated[int, Field(ge=10, le=1000)] = 100
+    rec_lists_max_users: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+    rec_lists_rebuild_s: Annotated[float, Field(ge=10, le=86_400)] = 600.0
+    # Must stay well under a second: lists are not served when the last poll is older.
+    rec_lists_poll_s: Annotated[float, Field(ge=0.05, le=0.5)] = 0.25
+    # A write's changed_at is its transaction's start: changes are re-read this far back.
+    rec_lists_feed_overlap_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
 
     # The worker (`interest-graph worker`): schedule, lease and run bookkeeping.
     refresh_interval_s: Annotated[int, Field(ge=5, le=86_400)] = 60

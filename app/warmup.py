@@ -53,6 +53,16 @@ def warm_up_in_background(app: Flask) -> threading.Thread:
         except Exception:
             log.warning("text encoder not preloaded; the first request loads it", exc_info=True)
 
+        try:
+            from app.api.ranking import rec_lists
+
+            with app.app_context():
+                lists = rec_lists()
+            if lists is not None:
+                lists.start()  # polls the change feed and ranks lists in advance
+        except Exception:
+            log.warning("lists ranked in advance are off in this worker", exc_info=True)
+
     thread = threading.Thread(target=run, name="warm-up", daemon=True)
     thread.start()
     return thread

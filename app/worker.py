@@ -54,6 +54,7 @@ from graphdb.refresh_runs import (
     short_error,
     start_run,
 )
+from graphdb.serving_feed import purge_erasures
 from graphdb.upkeep import decay_interest_edges
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ JOB_HEARTBEAT = "lease-heartbeat"
 JOB_TEXT = "item-text-vectors"
 JOB_TAGS = "item-tags"
 RETRAIN_MISFIRE_S = 3600  # a worker back within the hour still does the nightly retrain
+# API workers read tombstones within a second; one left for a day covers any outage after
+# which a worker would still trust its precomputed lists (app.rec_lists drops them sooner).
+ERASURE_KEEP_S = 86_400.0
 WORKER_RETRY_S = 15.0  # managed transactions ride out a short graph outage
 ABANDONED = "WorkerStopped: the worker was stopped before the run finished"
 
@@ -206,8 +210,10 @@ class Worker:
         )
         retention_s = self.settings.refresh_retention_days * 86_400
         deleted = delete_old_runs(self.driver, retention_s, database=self.database)
-        log.info("upkeep: %d interest edges decayed to now, %d old runs deleted in %.1fs",
-                 edges, deleted, time.perf_counter() - started)  # fmt: skip
+        tombstones = purge_erasures(self.driver, ERASURE_KEEP_S, database=self.database)
+        log.info("upkeep: %d interest edges decayed to now, %d old runs and %d erasure "
+                 "tombstones deleted in %.1fs", edges, deleted, tombstones,
+                 time.perf_counter() - started)  # fmt: skip
 
     # -- one refresh run ------------------------------------------------------------------
 

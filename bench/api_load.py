@@ -18,7 +18,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -169,23 +172,14 @@ def measure(settings: Settings, args: argparse.Namespace) -> int:
                 "MATCH (i:Item) WHERE i.embedding IS NOT NULL RETURN i.item_id AS id ORDER BY id"
             ).records
         ]
-    proc, base = start_api(
-        {"IG_NEO4J_URI": settings.neo4j_uri, "IG_NEO4J_AUTH": "false"}, args.workers
+    on = drive_api(settings, args, users, items, key, lists=True)
+    off = drive_api(settings, args, users, items, key, lists=False)
+    recs, recs_max, similar, similar_max = (
+        on["recs"],
+        on["recs_max"],
+        on["similar"],
+        on["similar_max"],
     )
-    try:
-        # Warm-up, not measured: each worker loads the active item matrix on first use.
-        run_wrk(f"{base}/api/v1/users/%s/recommendations?k=20", users, key, 20, args.connections)
-        recs_url = f"{base}/api/v1/users/%s/recommendations?k=20"
-        similar_url = f"{base}/api/v1/items/%s/similar?k=20"
-        n, secs, rate = args.connections, args.duration_s, args.offered_rps
-        recs = run_wrk(recs_url, users, key, secs, n, offered_rps=rate)
-        recs_max = run_wrk(recs_url, users, key, secs, n)
-        similar = run_wrk(similar_url, items, key, secs, n, offered_rps=rate)
-        similar_max = run_wrk(similar_url, items, key, secs, n)
-        worker_rss = worker_rss_mib(proc)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     metrics = {
         # Latency at the offered rate (32 paced clients), and the rate the clients achieved.
         "api_recs_p50_ms": recs["p50_ms"],
@@ -200,7 +194,14 @@ def measure(settings: Settings, args: argparse.Namespace) -> int:
         "api_similar_paced_rps": similar["rps"],
         "api_similar_rps": similar_max["rps"],
         "api_similar_saturated_p99_ms": similar_max["p99_ms"],
-        "api_worker_rss_mb": worker_rss,
+        "api_worker_rss_mb": on["worker_rss"],
+        # The same recommendations ranked live for every request (IG_REC_LISTS=false).
+        "api_recs_live_p50_ms": off["recs"]["p50_ms"],
+        "api_recs_live_p99_ms": off["recs"]["p99_ms"],
+        "api_recs_live_paced_rps": off["recs"]["rps"],
+        "api_recs_live_rps": off["recs_max"]["rps"],
+        "api_recs_live_saturated_p99_ms": off["recs_max"]["p99_ms"],
+        "api_worker_rss_mb_live": off["worker_rss"],
     }
     details = {
         "model": report.version,
@@ -215,10 +216,68 @@ def measure(settings: Settings, args: argparse.Namespace) -> int:
         "threads": settings.threads,
         "duration_s": args.duration_s,
         "short_term_epochs": settings.short_term_epochs,
+        # From the API's start until every worker held its lists ranked in advance.
+        "lists_ready_s": on["lists_ready_s"],
+        "lists_users_per_worker": on["lists_users"],
     }
     path = write_result("api_load", metrics, details)
     print(json.dumps(metrics, indent=2), f"\nwritten to {path}")
     return 0
+
+
+def lists_per_worker(base: str) -> list[float]:
+    """``ig_rec_lists_users`` of each live worker, from /metrics."""
+    body = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+    return [float(m) for m in re.findall(r"^ig_rec_lists_users\{[^}]*\} (\S+)$", body, re.M)]
+
+
+def wait_for_lists(
+    base: str, workers: int, users: int, timeout_s: float = 900
+) -> tuple[float, float]:
+    """Seconds until every worker holds lists for 99 % of ``users``, and the fewest held."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        held = lists_per_worker(base)
+        if len(held) >= workers and min(held) >= 0.99 * users:
+            return time.monotonic() - started, min(held)
+        time.sleep(2)
+    raise RuntimeError(f"lists not ranked in {timeout_s:.0f} s: {lists_per_worker(base)}")
+
+
+def drive_api(
+    settings: Settings,
+    args: argparse.Namespace,
+    users: list[str],
+    items: list[str],
+    key: str,
+    lists: bool,
+) -> dict[str, Any]:
+    """Serves the API (lists ranked in advance on or off) and drives it with wrk."""
+    env = {"IG_NEO4J_URI": settings.neo4j_uri, "IG_NEO4J_AUTH": "false",
+           "IG_REC_LISTS": str(lists).lower()}  # fmt: skip
+    started = time.monotonic()
+    proc, base = start_api(env, args.workers)
+    out: dict[str, Any] = {}
+    try:
+        if lists:
+            waited, held = wait_for_lists(base, args.workers, len(users))
+            out["lists_ready_s"], out["lists_users"] = time.monotonic() - started, held
+            print(f"lists ranked in advance: {held:.0f} users per worker after {waited:.0f} s")
+        # Warm-up, not measured: each worker loads the active item matrix on first use.
+        run_wrk(f"{base}/api/v1/users/%s/recommendations?k=20", users, key, 20, args.connections)
+        recs_url = f"{base}/api/v1/users/%s/recommendations?k=20"
+        similar_url = f"{base}/api/v1/items/%s/similar?k=20"
+        n, secs, rate = args.connections, args.duration_s, args.offered_rps
+        out["recs"] = run_wrk(recs_url, users, key, secs, n, offered_rps=rate)
+        out["recs_max"] = run_wrk(recs_url, users, key, secs, n)
+        if lists:  # similar items do not use the lists: measured once
+            out["similar"] = run_wrk(similar_url, items, key, secs, n, offered_rps=rate)
+            out["similar_max"] = run_wrk(similar_url, items, key, secs, n)
+        out["worker_rss"] = worker_rss_mib(proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
 
 
 if __name__ == "__main__":

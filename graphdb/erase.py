@@ -4,7 +4,9 @@ The items they touched are stamped ``changed_at`` so the next refresh recomputes
 was derived from this user's behaviour (item embeddings, popularity is computed live), and the
 next tagging run re-tags them without this user's review text. ``DETACH DELETE`` of the user
 removes every edge of theirs, ``INTERESTED_IN`` to tags included; ``Tag`` nodes are shared and
-stay (a tag left with no item and no user is removed by the tagging run).
+stay (a tag left with no item and no user is removed by the tagging run). A short-lived
+``(:Erasure)`` tombstone with a hash of the id tells API workers to forget the user's
+precomputed list (``graphdb.serving_feed``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neo4j import Driver, ManagedTransaction
+
+from graphdb.serving_feed import MARK_ERASED, erasure_key
 
 MARK_TOUCHED_ITEMS = """
 MATCH (:User {user_id: $user_id})-[:INTERACTED]->(i:Item)
@@ -41,6 +45,8 @@ def erase_user_tx(tx: ManagedTransaction, user_id: str) -> Erasure:
     items = tx.run(MARK_TOUCHED_ITEMS, user_id=user_id).single(strict=True)["n"]
     events = tx.run(DELETE_INTERACTIONS, user_id=user_id).single(strict=True)["n"]
     users = tx.run(DELETE_USER, user_id=user_id).single(strict=True)["n"]
+    if users:  # API workers drop any list they ranked for this user in advance
+        tx.run(MARK_ERASED, key=erasure_key(user_id)).consume()
     return Erasure(bool(users), int(events), int(items))
 
 

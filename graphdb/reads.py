@@ -207,8 +207,12 @@ def recommend_state(
         category=filters.category,
         brand=filters.brand,
     )[0]
-    # One scan of the user's edges gives both lists: everything seen (newest first) and the
-    # positive interactions newer than the user's vector, to fold in.
+    return split_seen(state, fold_limit)
+
+
+def split_seen(state: dict[str, Any], fold_limit: int) -> dict[str, Any]:
+    """One scan of the user's edges gives both lists: everything seen (newest first) and the
+    positive interactions newer than the user's vector, to fold in."""
     rows = state["seen"]
     state["seen"] = [[item_id, bought] for item_id, bought, _ in rows]
     state["fresh"] = [item_id for item_id, _, fresh in rows if fresh][:fold_limit]

@@ -100,3 +100,22 @@ def test_password_is_taken_from_the_environment() -> None:
     # Without the variable a placeholder applies: the file itself holds no real secret.
     default = compose_config()["services"]["neo4j"]["environment"]["NEO4J_AUTH"]
     assert default != f"neo4j/{SENTINEL}" and default.startswith("neo4j/")
+
+
+def test_the_api_reads_the_registry_the_worker_writes() -> None:
+    """The API serves the short-term model from the registry: the worker's volume, read-only."""
+    services = compose_config()["services"]
+
+    def mounts(name: str) -> dict[str, dict[str, Any]]:
+        found = {}
+        for volume in services[name].get("volumes", []):
+            if isinstance(volume, str):  # docker-compose v1 prints the short syntax
+                source, target, *mode = volume.split(":")
+                volume = {"source": source, "target": target, "read_only": mode == ["ro"]}
+            found[volume["target"]] = volume
+        return found
+
+    writer = mounts("worker")["/app/var/models"]
+    reader = mounts("api")["/app/var/models"]
+    assert reader["source"] == writer["source"] == "models"
+    assert reader.get("read_only") is True and not writer.get("read_only")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from app.api.common import intake_limits, json_body, settings
+from app.api.ranking import rec_lists
 from app.api.spec import documented
 from app.graph import database, graph_driver
 from app.validation import EventIn, parse_events
@@ -23,6 +24,9 @@ bp = Blueprint("events", __name__, url_prefix="/api/v1/events")
 def post_events() -> tuple[Response, int]:
     rows = parse_events(json_body(), intake_limits())
     result = write_events(graph_driver(), rows, settings().fold_config(), database())
+    lists = rec_lists()
+    if lists is not None:  # this worker answers live at once; others within a second
+        lists.forget([row.user_id for row in rows])
     body = {
         "accepted": result.created,
         "duplicates": result.duplicates,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app
 
 from app.api.common import settings
-from app.graph import database
+from app.graph import database, graph_driver
 from app.item_index import ItemIndexCache
+from app.rec_lists import ListSettings, RecLists
 from app.recommend import PopularCache, Ranking
 from app.short_term import ShortTermModels
 
@@ -39,3 +40,26 @@ def ranking() -> Ranking:
             ),
         )
     return ranking
+
+
+def rec_lists() -> RecLists | None:
+    """The process's precomputed lists (``None`` when ``IG_REC_LISTS`` is off)."""
+    lists: RecLists | None = current_app.extensions.get("rec_lists")
+    if lists is None and settings().rec_lists:
+        config = settings()
+        lists = current_app.extensions.setdefault(
+            "rec_lists",
+            RecLists(
+                graph_driver(),
+                ranking(),
+                ListSettings(
+                    depth=config.rec_lists_depth,
+                    max_users=config.rec_lists_max_users,
+                    rebuild_s=config.rec_lists_rebuild_s,
+                    poll_s=config.rec_lists_poll_s,
+                    feed_overlap_s=config.rec_lists_feed_overlap_s,
+                ),
+                report=current_app.extensions["metrics_rec_lists"].set,
+            ),
+        )
+    return lists

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.api.common import settings
 from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg, text_arg
-from app.api.ranking import ranking
+from app.api.ranking import ranking, rec_lists
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
@@ -61,6 +61,10 @@ def recommendations(user_id: str) -> Response:
         diversity=float_arg("diversity", 0.0, 0.0, 1.0),
         steer=_stated_need(),
     )
+    lists = rec_lists()
+    body = lists.answer(request) if lists is not None else None
+    if body is not None:
+        return jsonify(body)
     try:
         body = recommend(graph_driver(), request, ranking())
     except UnknownFilterValue as exc:
@@ -197,6 +201,9 @@ def delete_user(user_id: str) -> Response:
     erasure = erase_user(graph_driver(), user_id, database())
     if not erasure.user_found:
         raise ApiError(404, "not_found", f"no user {user_id!r}")
+    lists = rec_lists()
+    if lists is not None:  # other workers learn it from the change feed within a second
+        lists.forget([user_id])
     return jsonify(
         {
             "user_id": user_id,

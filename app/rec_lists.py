@@ -1,0 +1,318 @@
+"""Recommendation lists ranked in advance for active users, kept fresh by a change feed.
+
+Ranking one user live costs a graph round trip for their state plus a pass over every item
+vector. Like Gorse's cached lists, each API worker instead ranks the lists of its most
+recently active users ahead of time, in a background thread, with exactly the code that
+answers live (:func:`app.recommend.user_scores`, :func:`app.recommend.ranked_positions`),
+and answers a plain request for such a user from memory.
+
+A list is only served while it is still what the live path would say about the user:
+
+* Every 0.25 s (``rec_lists_poll_s``) the worker reads the change feed
+  (:mod:`graphdb.serving_feed`): users stamped ``changed_at`` (every event and catalog write
+  stamps it) and users erased since the last poll. Their lists are dropped, so they are
+  ranked live, with their new events folded in.
+* Lists are served only while the last successful poll began under a second ago, so an
+  accepted event reaches every worker's answers within one second, as it does live; with
+  the graph unreachable, nothing is served from memory.
+* Lists belong to one model version; a new active version is ranked live until its lists
+  are built. When a refresh rewrites vectors (``revision``), the lists are rebuilt at most
+  every ``rec_lists_rebuild_s``: until then, changes that reach a user only through the
+  graph (their neighbours' behaviour) are not yet in their list. The user's own events are.
+* Requests with filters, steering, diversity, ``exclude_seen=false`` or a ``k`` deeper than
+  the list are answered live.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from neo4j import Driver
+
+from app.item_index import ItemIndex
+from app.recommend import (
+    Ranking,
+    ReasonContext,
+    RecommendationRequest,
+    explained_items,
+    ranked_positions,
+    user_scores,
+)
+from graphdb.reads import Filters
+from graphdb.serving_feed import (
+    ChangeFeed,
+    active_users,
+    erasure_key,
+    read_change_feed,
+    recommend_states,
+)
+
+log = logging.getLogger(__name__)
+
+FRESH_WITHIN_S = 1.0  # the fold-in promise: an event shows in answers within a second
+STATE_BATCH = 500  # users per state read while building
+# After this long without a successful poll the lists are rebuilt, not trusted.
+FEED_GAP_REBUILD_S = 3600.0
+
+
+@dataclass(frozen=True)
+class ListSettings:
+    """Attributes mirror ``IG_REC_LISTS_*`` (see ``app.settings``)."""
+
+    depth: int = 100
+    max_users: int = 100_000
+    rebuild_s: float = 600.0
+    poll_s: float = 0.25
+    # Re-read changes stamped this long before the last poll: a write whose transaction
+    # began before it may commit after it.
+    feed_overlap_s: float = 30.0
+
+    @property
+    def feed_overlap(self) -> timedelta:
+        return timedelta(seconds=self.feed_overlap_s)
+
+
+@dataclass
+class ListGeneration:
+    """Lists of one model version, ranked from the graph as of ``cutoff``.
+
+    Attributes:
+        version: The model version the lists were ranked with.
+        revision: The version's revision when the build began.
+        cutoff: Server clock when the build began; later changes make a list stale.
+        index: The item index the positions refer to.
+        rows: User id -> row of ``picked``/``scores``; a stale user is removed.
+        picked: ``int32[users, depth]`` positions, best first (``-1`` pads short lists).
+        scores: ``float32[users, depth]``.
+        contexts: Each row's reason context.
+        built_at: ``time.monotonic()`` when the build finished.
+    """
+
+    version: str
+    revision: int
+    cutoff: datetime
+    index: ItemIndex
+    rows: dict[str, int]
+    picked: np.ndarray
+    scores: np.ndarray
+    contexts: list[ReasonContext]
+    built_at: float = field(default_factory=time.monotonic)
+
+    def forget(self, user_ids: set[str] | frozenset[str]) -> None:
+        for user_id in user_ids:
+            self.rows.pop(user_id, None)
+
+    def forget_erased(self, keys: frozenset[str]) -> None:
+        if keys:
+            self.forget({u for u in list(self.rows) if erasure_key(u) in keys})
+
+
+def servable(request: RecommendationRequest, depth: int) -> bool:
+    """Whether a list ranked with the defaults answers this request exactly."""
+    f = request.filters
+    return (
+        f.exclude_seen and f.category is None and f.brand is None and request.diversity == 0
+        and request.steer is None and request.k + len(f.exclude) <= depth
+    )  # fmt: skip
+
+
+class RecLists:
+    """One API worker's precomputed lists, their change feed and their builder.
+
+    Args:
+        driver: The process's driver.
+        ranking: The process's ranking state (item index, short-term model, settings).
+        settings: Depth, user cap, rebuild interval and poll interval.
+        report: Called with the number of servable users after every poll and build.
+    """
+
+    def __init__(
+        self,
+        driver: Driver,
+        ranking: Ranking,
+        settings: ListSettings,
+        report: Callable[[int], None] | None = None,
+    ) -> None:
+        self.driver, self.ranking, self.settings = driver, ranking, settings
+        self._report = report or (lambda users: None)
+        self._generation: ListGeneration | None = None
+        self._active: tuple[str | None, int] = (None, 0)  # (version, revision) last polled
+        self._polled_ok = -float("inf")  # monotonic start of the last successful poll
+        self._since: datetime | None = None
+        self._apply = threading.Lock()  # feed results and a new generation, one at a time
+        self._building: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def answer(self, request: RecommendationRequest) -> dict[str, Any] | None:
+        """The response body from a precomputed list, or ``None`` (rank it live)."""
+        generation = self._generation
+        if (
+            generation is None
+            or generation.version != self._active[0]
+            or time.monotonic() - self._polled_ok > FRESH_WITHIN_S
+            or not servable(request, self.settings.depth)
+        ):
+            return None
+        row = generation.rows.get(request.user_id)
+        if row is None:
+            return None
+        picked, scores = generation.picked[row], generation.scores[row]
+        keep = picked >= 0
+        if request.filters.exclude:
+            index = generation.index
+            keep &= ~np.isin(picked, index.positions(list(request.filters.exclude)))
+        picked, scores = picked[keep][: request.k], scores[keep][: request.k]
+        if len(picked) == 0:
+            return None  # nothing personal left: the live path answers with a fallback
+        context = generation.contexts[row]
+        return {
+            "user_id": request.user_id,
+            "model_version": generation.version,
+            "generated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "fallback": None,
+            "items": explained_items(generation.index, picked, scores, context),
+        }
+
+    def forget(self, user_ids: list[str]) -> None:
+        """Drops these users' lists now (this worker accepted their events or erasure)."""
+        generation = self._generation
+        if generation is not None:
+            generation.forget(set(user_ids))
+
+    @property
+    def users(self) -> int:
+        """Users with a servable list."""
+        generation = self._generation
+        return len(generation.rows) if generation is not None else 0
+
+    # -- the change feed --------------------------------------------------------------------
+
+    def poll(self) -> ChangeFeed:
+        """Reads the feed once and drops the lists it makes stale."""
+        started = time.monotonic()
+        since = self._since or datetime.now(UTC) - self.settings.feed_overlap
+        feed = read_change_feed(self.driver, since, self.ranking.database)
+        with self._apply:
+            generation = self._generation
+            if generation is not None:
+                generation.forget(feed.changed)
+                generation.forget_erased(feed.erased)
+                if started - self._polled_ok > FEED_GAP_REBUILD_S:
+                    self._generation = None  # tombstones of a gap this long may be gone
+            self._active = (feed.version, feed.revision)
+            self._since = feed.now - self.settings.feed_overlap
+            self._polled_ok = started
+        self._report(self.users)
+        return feed
+
+    def due(self) -> bool:
+        """Whether the lists should be (re)built for the active version."""
+        version, revision = self._active
+        generation = self._generation
+        if version is None or (self._building is not None and self._building.is_alive()):
+            return False
+        if generation is None or generation.version != version:
+            return True
+        stale = revision != generation.revision
+        return stale and time.monotonic() - generation.built_at >= self.settings.rebuild_s
+
+    def run_forever(self) -> None:
+        """The feed loop: poll, and start a build in its own thread when one is due."""
+        while not self._stop.wait(self.settings.poll_s):
+            try:
+                self.poll()
+            except Exception:  # the graph is down: nothing is served from memory meanwhile
+                log.debug("change feed poll failed", exc_info=True)
+                continue
+            if self.due():
+                self._building = threading.Thread(
+                    target=self._build_quietly, name="rec-lists-build", daemon=True
+                )
+                self._building.start()
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="rec-lists-feed", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build_quietly(self) -> None:
+        try:
+            self.build()
+        except Exception:
+            log.warning("ranking lists in advance failed; answering live", exc_info=True)
+
+    def build(self) -> ListGeneration | None:
+        """Ranks the active users' lists and installs them; ``None`` without a model."""
+        feed = self.poll()
+        if feed.version is None:
+            return None
+        started = time.perf_counter()
+        generation = self._ranked(feed)
+        if generation is None:
+            return None
+        # Changes that landed while ranking: read them before the lists go live.
+        polled = time.monotonic()
+        since = feed.now - self.settings.feed_overlap
+        catch_up = read_change_feed(self.driver, since, self.ranking.database)
+        with self._apply:
+            generation.forget(catch_up.changed)
+            generation.forget_erased(catch_up.erased)
+            self._active = (catch_up.version, catch_up.revision)
+            self._polled_ok = max(self._polled_ok, polled)
+            if catch_up.version != generation.version:
+                return None
+            generation.built_at = time.monotonic()
+            self._generation = generation
+        self._report(self.users)
+        log.info("ranked %d lists of %s in advance in %.1fs", len(generation.rows),
+                 generation.version, time.perf_counter() - started)  # fmt: skip
+        return generation
+
+    def _ranked(self, feed: ChangeFeed) -> ListGeneration | None:
+        version = feed.version
+        assert version is not None
+        depth = self.settings.depth
+        users = active_users(self.driver, self.settings.max_users, self.ranking.database)
+        rows: dict[str, int] = {}
+        picked = np.full((len(users), depth), -1, dtype=np.int32)
+        scores = np.zeros((len(users), depth), dtype=np.float32)
+        contexts: list[ReasonContext] = []
+        index: ItemIndex | None = None
+        request = RecommendationRequest(user_id="", k=depth, filters=Filters())
+        for start in range(0, len(users), STATE_BATCH):
+            if self._stop.is_set():
+                return None
+            batch = users[start : start + STATE_BATCH]
+            for state in recommend_states(self.driver, batch, self.ranking.database):
+                if state["version"] != version:
+                    return None  # a new version went live meanwhile: start over later
+                scored = user_scores(self.driver, self.ranking, state)
+                if scored is None:
+                    continue  # no personal list: the live path gives the fallback
+                index = scored[0]
+                positions, ranked = ranked_positions(index, request, state, scored[1])
+                if len(positions) == 0:
+                    continue  # nothing left to recommend: the live path gives the fallback
+                row = rows[state["user_id"]] = len(contexts)
+                picked[row, : len(positions)] = positions
+                scores[row, : len(positions)] = ranked
+                contexts.append(ReasonContext.of(index, state))
+        if index is None:
+            return None
+        n = len(contexts)
+        return ListGeneration(version, feed.revision, feed.now, index, rows,
+                              picked[:n].copy(), scores[:n].copy(), contexts)  # fmt: skip

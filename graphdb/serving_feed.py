@@ -1,0 +1,124 @@
+"""What an API worker's cache of ranked lists needs from the graph.
+
+A worker keeps every active user's recommendation list ranked in advance (``app.rec_lists``)
+and must learn quickly which of them went stale. The change feed is one small indexed read:
+the active model version, the server clock, the users stamped ``changed_at`` since a given
+instant (every event and catalog write stamps it), and the users erased since then. An
+erasure deletes the user node, so it leaves a short-lived ``(:Erasure)`` tombstone holding
+only a hash of the user id (see :func:`erasure_key`); the worker's upkeep deletes tombstones
+older than a day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from neo4j import Driver, RoutingControl
+
+from graphdb.params import batch_rows
+from graphdb.reads import split_seen
+
+CHANGE_FEED = """
+OPTIONAL MATCH (m:ModelVersion {active: true})
+RETURN m.version AS version, coalesce(m.revision, 0) AS revision,
+       datetime.transaction() AS now,
+       COLLECT { MATCH (u:User) WHERE u.changed_at > $since RETURN u.user_id } AS changed,
+       COLLECT { MATCH (e:Erasure) WHERE e.at > $since RETURN e.key } AS erased
+"""
+# The users whose lists are worth ranking in advance: the most recently active first.
+ACTIVE_USERS = """
+MATCH (u:User) WHERE u.changed_at IS NOT NULL
+RETURN u.user_id AS user_id
+ORDER BY u.changed_at DESC
+LIMIT $limit
+"""
+# RECOMMEND_STATE (graphdb.reads) for a batch of users, without the filter checks.
+RECOMMEND_STATES = """
+OPTIONAL MATCH (m:ModelVersion {active: true})
+UNWIND $user_ids AS user_id
+MATCH (u:User {user_id: user_id})
+RETURN u.user_id AS user_id, m.version AS version, coalesce(m.revision, 0) AS revision,
+       u.embedding AS embedding,
+       [(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]] AS categories,
+       COLLECT {
+         MATCH (u)-[r:INTERACTED]->(i:Item)
+         RETURN [i.item_id, r.count_purchase > 0,
+                 coalesce(r.weight > 0 AND (r.updated_at > m.watermark OR u.embedding IS NULL),
+                          false)]
+         ORDER BY r.last_ts DESC } AS seen
+"""
+MARK_ERASED = """
+MERGE (e:Erasure {key: $key})
+SET e.at = datetime.transaction()
+"""
+PURGE_ERASURES = """
+MATCH (e:Erasure) WHERE e.at < datetime.transaction() - duration({seconds: $keep_s})
+DELETE e
+RETURN count(*) AS n
+"""
+
+
+def erasure_key(user_id: str) -> str:
+    """The tombstone's key: a hash, so no id of an erased person stays in the graph."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChangeFeed:
+    """One poll of the feed.
+
+    Attributes:
+        version: The active model version (``None`` before the first training).
+        revision: How many refreshes have rewritten vectors of that version.
+        now: The server's clock when the poll ran (the next poll's lower bound).
+        changed: Users stamped ``changed_at`` after the poll's lower bound.
+        erased: Erasure keys (:func:`erasure_key`) stamped after it.
+    """
+
+    version: str | None
+    revision: int
+    now: datetime
+    changed: frozenset[str]
+    erased: frozenset[str]
+
+
+def read_change_feed(driver: Driver, since: datetime, database: str | None = None) -> ChangeFeed:
+    record = driver.execute_query(
+        CHANGE_FEED, since=since, database_=database, routing_=RoutingControl.READ
+    ).records[0]
+    return ChangeFeed(
+        version=record["version"],
+        revision=int(record["revision"]),
+        now=record["now"].to_native(),
+        changed=frozenset(record["changed"]),
+        erased=frozenset(record["erased"]),
+    )
+
+
+def active_users(driver: Driver, limit: int, database: str | None = None) -> list[str]:
+    records = driver.execute_query(
+        ACTIVE_USERS, limit=limit, database_=database, routing_=RoutingControl.READ
+    ).records
+    return [str(r["user_id"]) for r in records]
+
+
+def recommend_states(
+    driver: Driver, user_ids: list[str], database: str | None = None, fold_limit: int = 50
+) -> list[dict[str, Any]]:
+    """Per user (those that exist), what ``graphdb.reads.recommend_state`` returns."""
+    records = driver.execute_query(
+        RECOMMEND_STATES,
+        user_ids=batch_rows(user_ids),
+        database_=database,
+        routing_=RoutingControl.READ,
+    ).records
+    return [split_seen(dict(record), fold_limit) for record in records]
+
+
+def purge_erasures(driver: Driver, keep_s: float, database: str | None = None) -> int:
+    """Deletes tombstones older than ``keep_s`` seconds; returns how many."""
+    records = driver.execute_query(PURGE_ERASURES, keep_s=keep_s, database_=database).records
+    return int(records[0]["n"])
