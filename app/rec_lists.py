@@ -60,6 +60,7 @@ FRESH_WITHIN_S = 1.0  # the fold-in promise: an event shows in answers within a 
 STATE_BATCH = 500  # users per state read while building
 # After this long without a successful poll the lists are rebuilt, not trusted.
 FEED_GAP_REBUILD_S = 3600.0
+BUILD_RETRY_S = 60.0  # a failed build is not retried sooner
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ class RecLists:
         self._since: datetime | None = None
         self._apply = threading.Lock()  # feed results and a new generation, one at a time
         self._building: threading.Thread | None = None
+        self._retry_at = -float("inf")  # after a failed build, the next try waits
+        self._feed_failing = False
         self._stop = threading.Event()
 
     # -- serving ----------------------------------------------------------------------------
@@ -181,6 +184,14 @@ class RecLists:
             "fallback": None,
             "items": explained_items(generation.index, picked, scores, context),
         }
+
+    def active_model(self) -> tuple[str, int] | None:
+        """The active ``(version, revision)`` as the feed read it under a second ago, else
+        ``None`` (no fresh poll, or no model yet)."""
+        version, revision = self._active
+        if version is None or time.monotonic() - self._polled_ok > FRESH_WITHIN_S:
+            return None
+        return version, revision
 
     def forget(self, user_ids: list[str]) -> None:
         """Drops these users' lists now (this worker accepted their events or erasure)."""
@@ -220,6 +231,8 @@ class RecLists:
         generation = self._generation
         if version is None or (self._building is not None and self._building.is_alive()):
             return False
+        if time.monotonic() < self._retry_at:
+            return False
         if generation is None or generation.version != version:
             return True
         stale = revision != generation.revision
@@ -230,8 +243,11 @@ class RecLists:
         while not self._stop.wait(self.settings.poll_s):
             try:
                 self.poll()
+                self._feed_failing = False
             except Exception:  # the graph is down: nothing is served from memory meanwhile
-                log.debug("change feed poll failed", exc_info=True)
+                if not self._feed_failing:
+                    log.warning("change feed unreadable; answering live", exc_info=True)
+                self._feed_failing = True
                 continue
             if self.due():
                 self._building = threading.Thread(
@@ -253,6 +269,7 @@ class RecLists:
         try:
             self.build()
         except Exception:
+            self._retry_at = time.monotonic() + BUILD_RETRY_S
             log.warning("ranking lists in advance failed; answering live", exc_info=True)
 
     def build(self) -> ListGeneration | None:
@@ -291,7 +308,9 @@ class RecLists:
         picked = np.full((len(users), depth), -1, dtype=np.int32)
         scores = np.zeros((len(users), depth), dtype=np.float32)
         contexts: list[ReasonContext] = []
-        index: ItemIndex | None = None
+        # Stays the index of an empty generation when no user has a personal list, so the
+        # feed loop does not start a build again at once.
+        index = self.ranking.items.get(self.driver, version, self.ranking.database, feed.revision)
         request = RecommendationRequest(user_id="", k=depth, filters=Filters())
         for start in range(0, len(users), STATE_BATCH):
             if self._stop.is_set():
@@ -311,8 +330,6 @@ class RecLists:
                 picked[row, : len(positions)] = positions
                 scores[row, : len(positions)] = ranked
                 contexts.append(ReasonContext.of(index, state))
-        if index is None:
-            return None
         n = len(contexts)
         return ListGeneration(version, feed.revision, feed.now, index, rows,
                               picked[:n].copy(), scores[:n].copy(), contexts)  # fmt: skip

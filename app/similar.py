@@ -4,7 +4,8 @@ The API already holds the active version's item vectors for ranking (``app.item_
 an item's neighbours are one matrix-vector product away: exact, not approximate, and without
 a vector-index query per request, which under load was the slow part of this endpoint. The
 graph is still asked for the active version and its refresh revision (one small read), so a
-version switch or a refresh is seen by the next request. Items the index does not hold (an
+version switch or a refresh is seen by the next request, unless the worker's change feed
+(``app.rec_lists``) read them under a second ago. Items the index does not hold (an
 unknown id, an item without a vector yet) and catalogues too large for a product per request
 go to the Neo4j vector index as before.
 """
@@ -27,12 +28,24 @@ EXACT_MAX_ITEMS = 250_000
 
 
 def similar(
-    driver: Driver, item_id: str, k: int, items: ItemIndexCache, database: str | None
+    driver: Driver,
+    item_id: str,
+    k: int,
+    items: ItemIndexCache,
+    database: str | None,
+    active: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
-    """``{found, embedded, version, items}``; scores are Neo4j's cosine score, (1 + cos) / 2."""
-    state = read_refresh_state(driver, database)
-    if state is not None:
-        index = items.get(driver, state.version, database, state.revision)
+    """``{found, embedded, version, items}``; scores are Neo4j's cosine score, (1 + cos) / 2.
+
+    ``active``: the active ``(version, revision)`` when the caller knows it fresh (the change
+    feed of :mod:`app.rec_lists`); the graph is asked otherwise.
+    """
+    if active is None:
+        state = read_refresh_state(driver, database)
+        active = (state.version, state.revision) if state is not None else None
+    if active is not None:
+        version, revision = active
+        index = items.get(driver, version, database, revision)
         probe = index.position.get(item_id)
         if probe is not None and len(index.ids) <= EXACT_MAX_ITEMS:
             cosines = index.unit @ index.unit[probe]
@@ -44,5 +57,5 @@ def similar(
                  "score": (1.0 + float(cosines[p])) / 2.0}
                 for p in top.tolist()
             ]  # fmt: skip
-            return {"found": True, "embedded": True, "version": state.version, "items": neighbours}
+            return {"found": True, "embedded": True, "version": version, "items": neighbours}
     return similar_items(driver, item_id, k, database)

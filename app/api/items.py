@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify
 
 from app.api.common import json_body, settings
 from app.api.params import int_arg, text_arg
-from app.api.ranking import ranking
+from app.api.ranking import ranking, rec_lists
 from app.api.spec import Param, documented
 from app.errors import ApiError
 from app.graph import database, graph_driver
@@ -59,7 +59,9 @@ def get_item(item_id: str) -> Response:
 )
 def get_similar(item_id: str) -> Response:
     k = int_arg("k", 20, 1, 1000)
-    result = similar(graph_driver(), item_id, k, ranking().items, database())
+    lists = rec_lists()
+    active = lists.active_model() if lists is not None else None
+    result = similar(graph_driver(), item_id, k, ranking().items, database(), active)
     if not result["found"]:
         raise ApiError(404, "not_found", f"no item {item_id!r}")
     return jsonify(

@@ -182,3 +182,40 @@ def test_lists_can_be_switched_off(shop: Settings) -> None:
         assert body["fallback"] is None and len(body["items"]) == 5
     finally:
         application.extensions[EXTENSION_KEY].close()
+
+
+def test_lists_are_rebuilt_after_a_refresh_at_most_every_rebuild_interval(
+    app: Flask, graph: Driver
+) -> None:
+    lists = _lists(app)
+    first = lists.build()
+    assert first is not None and not lists.due()
+    bump = "MATCH (m:ModelVersion {active: true}) SET m.revision = coalesce(m.revision, 0) + 1"
+    graph.execute_query(bump)  # what a refresh that rewrote vectors does
+    lists.poll()
+    assert not lists.due()  # built under IG_REC_LISTS_REBUILD_S (600 s) ago
+
+    first.built_at -= 601  # as if built 10 minutes ago
+    assert lists.due()
+    second = lists.build()
+    assert second is not None and second.revision == first.revision + 1
+    assert not lists.due()
+    assert lists.answer(RecommendationRequest("a-u0", 5)) is not None
+
+
+def test_similar_items_take_the_active_version_from_a_fresh_feed(app: Flask) -> None:
+    from app.similar import similar
+
+    lists = _lists(app)
+    lists.poll()
+    active = lists.active_model()
+    assert active is not None
+    with app.app_context():
+        items, driver = ranking().items, app.extensions[EXTENSION_KEY]
+        from_feed = similar(driver, "a-i3", 5, items, None, active)
+        from_graph = similar(driver, "a-i3", 5, items, None)
+    assert from_feed == from_graph and len(from_feed["items"]) == 5
+    body = app.test_client().get("/api/v1/items/a-i3/similar?k=5").get_json()
+    assert [i["item_id"] for i in body["items"]] == [i["item_id"] for i in from_feed["items"]]
+    time.sleep(1.1)
+    assert lists.active_model() is None  # a quiet feed: the graph is asked again
