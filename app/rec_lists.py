@@ -82,12 +82,11 @@ class ListSettings:
 
 @dataclass
 class ListGeneration:
-    """Lists of one model version, ranked from the graph as of ``cutoff``.
+    """Lists of one model version, ranked from the graph as it was when the build began.
 
     Attributes:
         version: The model version the lists were ranked with.
         revision: The version's revision when the build began.
-        cutoff: Server clock when the build began; later changes make a list stale.
         index: The item index the positions refer to.
         rows: User id -> row of ``picked``/``scores``; a stale user is removed.
         picked: ``int32[users, depth]`` positions, best first (``-1`` pads short lists).
@@ -98,7 +97,6 @@ class ListGeneration:
 
     version: str
     revision: int
-    cutoff: datetime
     index: ItemIndex
     rows: dict[str, int]
     picked: np.ndarray
@@ -110,9 +108,11 @@ class ListGeneration:
         for user_id in user_ids:
             self.rows.pop(user_id, None)
 
-    def forget_erased(self, keys: frozenset[str]) -> None:
-        if keys:
-            self.forget({u for u in list(self.rows) if erasure_key(u) in keys})
+    def drop_stale(self, feed: ChangeFeed) -> None:
+        """Forgets the users the feed reports changed or erased."""
+        self.forget(feed.changed)
+        if feed.erased:
+            self.forget({u for u in list(self.rows) if erasure_key(u) in feed.erased})
 
 
 def servable(request: RecommendationRequest, depth: int) -> bool:
@@ -215,8 +215,7 @@ class RecLists:
         with self._apply:
             generation = self._generation
             if generation is not None:
-                generation.forget(feed.changed)
-                generation.forget_erased(feed.erased)
+                generation.drop_stale(feed)
                 if started - self._polled_ok > FEED_GAP_REBUILD_S:
                     self._generation = None  # tombstones of a gap this long may be gone
             self._active = (feed.version, feed.revision)
@@ -286,8 +285,7 @@ class RecLists:
         since = feed.now - self.settings.feed_overlap
         catch_up = read_change_feed(self.driver, since, self.ranking.database)
         with self._apply:
-            generation.forget(catch_up.changed)
-            generation.forget_erased(catch_up.erased)
+            generation.drop_stale(catch_up)
             self._active = (catch_up.version, catch_up.revision)
             self._polled_ok = max(self._polled_ok, polled)
             if catch_up.version != generation.version:
@@ -331,5 +329,5 @@ class RecLists:
                 scores[row, : len(positions)] = ranked
                 contexts.append(ReasonContext.of(index, state))
         n = len(contexts)
-        return ListGeneration(version, feed.revision, feed.now, index, rows,
-                              picked[:n].copy(), scores[:n].copy(), contexts)  # fmt: skip
+        return ListGeneration(version, feed.revision, index, rows, picked[:n].copy(),
+                              scores[:n].copy(), contexts)  # fmt: skip

@@ -43,22 +43,32 @@ RETURN probe IS NOT NULL AS found, probe.embedding IS NOT NULL AS embedded,
 # whether they bought it), the positive interactions newer than the user's vector (to fold
 # in at once), and whether the filter values exist. Ranking happens in the API
 # process over its in-memory copy of the active version's item vectors.
-RECOMMEND_STATE = """
-OPTIONAL MATCH (m:ModelVersion {active: true})
-OPTIONAL MATCH (u:User {user_id: $user_id})
-RETURN m.version AS version, coalesce(m.revision, 0) AS revision,
-       u IS NOT NULL AS known, u.embedding AS embedding,
-       CASE WHEN u IS NULL THEN [] ELSE
-         [(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]] END AS categories,
-       CASE WHEN u IS NULL THEN [] ELSE COLLECT {
+# Shared with the batch read of ``graphdb.serving_feed``: the user's category interests, and
+# every item they interacted with, newest first, with whether they bought it and whether the
+# interaction is positive and newer than their vector (to fold in). ``m`` is the active version.
+USER_CATEGORY_WEIGHTS = "[(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]]"
+USER_SEEN_NEWEST_FIRST = """COLLECT {
          MATCH (u)-[r:INTERACTED]->(i:Item)
          RETURN [i.item_id, r.count_purchase > 0,
                  coalesce(r.weight > 0 AND (r.updated_at > m.watermark OR u.embedding IS NULL),
                           false)]
-         ORDER BY r.last_ts DESC } END AS seen,
+         ORDER BY r.last_ts DESC }"""
+RECOMMEND_STATE = (
+    """
+OPTIONAL MATCH (m:ModelVersion {active: true})
+OPTIONAL MATCH (u:User {user_id: $user_id})
+RETURN m.version AS version, coalesce(m.revision, 0) AS revision,
+       u IS NOT NULL AS known, u.embedding AS embedding,
+       CASE WHEN u IS NULL THEN [] ELSE """
+    + USER_CATEGORY_WEIGHTS
+    + """ END AS categories,
+       CASE WHEN u IS NULL THEN [] ELSE """
+    + USER_SEEN_NEWEST_FIRST
+    + """ END AS seen,
        ($category IS NULL OR EXISTS { MATCH (:Category {category_id: $category}) }) AS category_ok,
        ($brand IS NULL OR EXISTS { MATCH (:Brand {brand_id: $brand}) }) AS brand_ok
 """
+)
 # The active version's item vectors with what recommendation filters need, for the API's
 # in-memory ranking (loaded once per worker and version).
 ITEM_MATRIX = """

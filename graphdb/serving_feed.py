@@ -19,7 +19,7 @@ from typing import Any
 from neo4j import Driver, RoutingControl
 
 from graphdb.params import batch_rows
-from graphdb.reads import split_seen
+from graphdb.reads import USER_CATEGORY_WEIGHTS, USER_SEEN_NEWEST_FIRST, split_seen
 
 CHANGE_FEED = """
 OPTIONAL MATCH (m:ModelVersion {active: true})
@@ -36,20 +36,21 @@ ORDER BY u.changed_at DESC
 LIMIT $limit
 """
 # RECOMMEND_STATE (graphdb.reads) for a batch of users, without the filter checks.
-RECOMMEND_STATES = """
+RECOMMEND_STATES = (
+    """
 OPTIONAL MATCH (m:ModelVersion {active: true})
 UNWIND $user_ids AS user_id
 MATCH (u:User {user_id: user_id})
 RETURN u.user_id AS user_id, m.version AS version, coalesce(m.revision, 0) AS revision,
        u.embedding AS embedding,
-       [(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]] AS categories,
-       COLLECT {
-         MATCH (u)-[r:INTERACTED]->(i:Item)
-         RETURN [i.item_id, r.count_purchase > 0,
-                 coalesce(r.weight > 0 AND (r.updated_at > m.watermark OR u.embedding IS NULL),
-                          false)]
-         ORDER BY r.last_ts DESC } AS seen
+       """
+    + USER_CATEGORY_WEIGHTS
+    + """ AS categories,
+       """
+    + USER_SEEN_NEWEST_FIRST
+    + """ AS seen
 """
+)
 MARK_ERASED = """
 MERGE (e:Erasure {key: $key})
 SET e.at = datetime.transaction()

@@ -45,8 +45,8 @@ def ranking() -> Ranking:
 def rec_lists() -> RecLists | None:
     """The process's precomputed lists (``None`` when ``IG_REC_LISTS`` is off)."""
     lists: RecLists | None = current_app.extensions.get("rec_lists")
-    if lists is None and settings().rec_lists:
-        config = settings()
+    config = settings()
+    if lists is None and config.rec_lists:
         lists = current_app.extensions.setdefault(
             "rec_lists",
             RecLists(
