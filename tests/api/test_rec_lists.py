@@ -219,3 +219,28 @@ def test_similar_items_take_the_active_version_from_a_fresh_feed(app: Flask) -> 
     assert [i["item_id"] for i in body["items"]] == [i["item_id"] for i in from_feed["items"]]
     time.sleep(1.1)
     assert lists.active_model() is None  # a quiet feed: the graph is asked again
+
+
+def test_bad_parameters_get_a_400_and_leave_the_lists_as_they_were(app: Flask) -> None:
+    lists = _lists(app)
+    lists.build()
+    api = app.test_client()
+    served = lists.answer(RecommendationRequest("a-u0", 5))
+    for query, parameter in (("k=0", "k"), ("k=1001", "k"), ("category=nowhere", "category")):
+        response = api.get(f"/api/v1/users/a-u0/recommendations?{query}")
+        assert response.status_code == 400, query
+        assert parameter in response.get_json()["error"]["message"]
+    assert lists.users == 30
+    again = lists.answer(RecommendationRequest("a-u0", 5))
+    assert again is not None and served is not None and _items(again) == _items(served)
+
+
+def test_list_settings_out_of_range_stop_start_up_naming_the_setting() -> None:
+    from pydantic import ValidationError
+
+    from app.settings import load_settings
+
+    for name, value in (("rec_lists_poll_s", 2.0), ("rec_lists_depth", 0),
+                        ("rec_lists_rebuild_s", 1.0)):  # fmt: skip
+        with pytest.raises(ValidationError, match=name):
+            load_settings(**{name: value})
