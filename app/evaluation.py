@@ -13,9 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ml.datasets import BenchmarkData, load_beauty, load_gowalla, with_validation_edges
 from ml.evaluate import evaluate_ranking, plot_training_curve
 from ml.models import GraphOperators
+from ml.popularity import item_log_degree
 from ml.train import TrainConfig, default_device, embed_all, train
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
@@ -44,7 +47,11 @@ def evaluate_benchmark(name: str, path: Path, config: TrainConfig, out_dir: Path
     result = train(data.graph, config, device, validation=data.validation)
     history = with_validation_edges(data) if data.validation is not None else data.graph
     users, items = embed_all(result.model, GraphOperators.build(history, device))
-    test = evaluate_ranking(users, items, data.test, history.user_items(), protocol["ks"])
+    # Scored as served: cosine plus the popularity prior at the weight validation chose.
+    prior = result.prior_weight * torch.from_numpy(item_log_degree(history)).to(device)
+    test = evaluate_ranking(
+        users, items, data.test, history.user_items(), protocol["ks"], prior=prior
+    )
     report = {
         "benchmark": name, "device": str(device), "config": config.to_dict(),
         "test": test, "validation": result.best_metrics, "best_epoch": result.best_epoch,

@@ -7,6 +7,10 @@ changes, the next request loads the new one (under a lock, so one thread does it
 incremental refresh rewrites some vectors of the same version (its ``revision`` moves), only
 the items rewritten since the last load are read and patched into a copy, which then
 replaces the old index in one assignment, so concurrent requests never see a half update.
+
+Long-term scores are the cosine plus the version's popularity prior (``ml.popularity``):
+``prior`` holds ``weight * log(1 + degree)`` per item, read with the vectors, so it follows
+the live graph's degrees at each load.
 """
 
 from __future__ import annotations
@@ -35,13 +39,31 @@ class ItemIndex:
     categories: list[list[str]]  # each item's categories and their ancestors
     leaves: list[list[str]]
     brands: list[list[str]]
+    prior: np.ndarray  # float32 [n_items], added to every user's cosine (zeros: none)
     revision: int = 0
     loaded_at: datetime | None = None
     position: dict[str, int] = field(init=False)
+    has_prior: bool = field(init=False)
     _masks: dict[tuple[str, str], np.ndarray] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.position = {item_id: k for k, item_id in enumerate(self.ids)}
+        self.has_prior = bool(np.any(self.prior))
+
+    def long_table(self) -> np.ndarray:
+        """Rows a long-term query is scored on: the unit vectors, and the prior as a column."""
+        return np.hstack([self.unit, self.prior[:, None]]) if self.has_prior else self.unit
+
+    def long_query(self, user: np.ndarray) -> np.ndarray:
+        """``user`` as a query of :meth:`long_table` (a 1 appended for the prior column)."""
+        return np.append(user, np.float32(1.0)).astype(np.float32) if self.has_prior else user
+
+    def long_scores(self, user: np.ndarray) -> np.ndarray:
+        """Every item's long-term score for a unit user vector: cosine plus prior."""
+        scores = self.unit @ user
+        if self.has_prior:
+            scores += self.prior
+        return scores
 
     @classmethod
     def from_rows(cls, version: str, rows: list[dict[str, Any]]) -> ItemIndex:
@@ -56,12 +78,13 @@ class ItemIndex:
             categories=[list(r["categories"]) for r in rows],
             leaves=[list(r["leaves"]) for r in rows],
             brands=[list(r["brands"]) for r in rows],
+            prior=np.asarray([r["prior"] for r in rows], dtype=np.float32),
         )
 
     def patched(self, rows: list[dict[str, Any]], revision: int, loaded_at: datetime) -> ItemIndex:
         """A copy with ``rows`` replacing (or appended to) this index's items."""
         update = ItemIndex.from_rows(self.version, rows)
-        unit = self.unit.copy()
+        unit, prior = self.unit.copy(), self.prior.copy()
         ids, titles = list(self.ids), list(self.titles)
         categories, leaves, brands = list(self.categories), list(self.leaves), list(self.brands)
         appended = []
@@ -75,12 +98,13 @@ class ItemIndex:
                 leaves.append(update.leaves[k])
                 brands.append(update.brands[k])
                 continue
-            unit[pos] = update.unit[k]
+            unit[pos], prior[pos] = update.unit[k], update.prior[k]
             titles[pos], categories[pos] = update.titles[k], update.categories[k]
             leaves[pos], brands[pos] = update.leaves[k], update.brands[k]
         if appended:
             unit = np.vstack([unit, update.unit[appended]])
-        return replace(self, ids=ids, titles=titles, unit=unit, categories=categories,
+            prior = np.concatenate([prior, update.prior[appended]])
+        return replace(self, ids=ids, titles=titles, unit=unit, prior=prior, categories=categories,
                        leaves=leaves, brands=brands, revision=revision,
                        loaded_at=loaded_at)  # fmt: skip
 

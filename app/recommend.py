@@ -351,7 +351,7 @@ def user_scores(
             blended = model.blended_scores(index, user, history, ranking.short_term_weight)
             if blended is not None:
                 return index, blended
-    return index, index.unit @ user
+    return index, index.long_scores(user)
 
 
 def recommend(driver: Driver, request: RecommendationRequest, ranking: Ranking) -> dict[str, Any]:

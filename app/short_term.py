@@ -65,7 +65,7 @@ class ShortTermModel:
             with self._lock:  # one thread builds; the others wait for it
                 tables = self._stacked.get(key)
                 if tables is None:
-                    tables = StackedScoreTables.build(index.unit, self.aligned_table(index))
+                    tables = StackedScoreTables.build(index.long_table(), self.aligned_table(index))
                     self._stacked = {key: tables}  # one index generation at a time
         return tables
 
@@ -89,7 +89,7 @@ class ShortTermModel:
         readout = self.readout(history)
         if readout is None:
             return None
-        return self.tables_for(index).blended(user, readout, weight)
+        return self.tables_for(index).blended(index.long_query(user), readout, weight)
 
 
 class ShortTermModels:

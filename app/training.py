@@ -173,4 +173,5 @@ def _write_back(
     return write_model_version(
         driver, version, users, items, model=config.model, config=config.to_dict(),
         metrics=metrics, watermark=snapshot.as_of, database=settings.neo4j_database,
+        prior_weight=metrics.get("prior_weight", 0.0),
     )  # fmt: skip

@@ -34,6 +34,7 @@ from ml.datasets import load_beauty, shared_data_dir, with_validation_edges
 from ml.evaluate import dense_rows, plot_training_curve, ranking_metrics_from_scores
 from ml.histories import user_sequences
 from ml.models import GraphOperators, SequenceRecommender
+from ml.popularity import item_log_degree
 from ml.sequence import SequenceConfig, score_histories, train_short_term
 from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT, blend_scores
 from ml.train import TrainConfig, embed_all, train
@@ -124,18 +125,22 @@ def _blend_metrics(
     graph: InteractionGraph,
     targets: CSRMatrix,
     weights: tuple[float, ...],
+    prior_weight: float,
 ) -> dict[float, dict[str, float]]:
     """Full-ranking metrics of ``blend_scores`` at every weight (0 = graph, 1 = short-term).
 
-    Histories and masked items come from ``graph``; users are those with a target.
+    Histories and masked items come from ``graph``; users are those with a target. Long-term
+    scores are the served ones: cosine plus the popularity prior (``ml.popularity``).
     """
     user_vec, item_vec = long_term
+    prior = prior_weight * torch.from_numpy(item_log_degree(graph)).to(item_vec.device)
     exclude, sequences = graph.user_items(), user_sequences(graph)
     users = np.flatnonzero(targets.row_lengths() > 0)
     sums: dict[float, dict[str, float]] = {weight: {} for weight in weights}
     for batch, short in score_histories(short_model, sequences, users):
         index = torch.from_numpy(batch).to(user_vec.device)
-        long, short_np = (user_vec[index] @ item_vec.T).cpu().numpy(), short.cpu().numpy()
+        long = (user_vec[index] @ item_vec.T + prior).cpu().numpy()
+        short_np = short.cpu().numpy()
         seen = dense_rows(exclude, batch, torch.device("cpu"))
         relevant = dense_rows(targets, batch, torch.device("cpu"))
         for weight in weights:
@@ -188,14 +193,16 @@ def main() -> None:
     assert data.validation is not None
     sweep = _blend_metrics(
         validation_embeddings, short_run.model, data.graph, data.validation,
-        tuple(sorted({*VALIDATION_WEIGHTS, *parts})),
+        tuple(sorted({*VALIDATION_WEIGHTS, *parts})), graph_run.prior_weight,
     )  # fmt: skip
     for weight, row in sweep.items():
         _log(f"validation weight={weight}", row)
     # Test: the validation interaction joins every history (graph and sequence), no retraining.
     test_graph = with_validation_edges(data)
     test_embeddings = embed_all(graph_run.model, GraphOperators.build(test_graph, device))
-    test = _blend_metrics(test_embeddings, short_run.model, test_graph, data.test, parts)
+    test = _blend_metrics(
+        test_embeddings, short_run.model, test_graph, data.test, parts, graph_run.prior_weight
+    )
     for weight, row in test.items():
         _log(f"test weight={weight}", row)
     kind = "gpu" if device.type == "cuda" else "cpu"
@@ -214,6 +221,7 @@ def main() -> None:
         "config": config.to_dict(),
         "short_config": short_config.to_dict(),
         "short_weight": args.short_weight,
+        "prior_weight": graph_run.prior_weight,
         "features": not args.no_features,
         "epochs_run": len(graph_run.history),
         "best_epoch": graph_run.best_epoch,

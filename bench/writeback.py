@@ -8,7 +8,9 @@ returns: for a sample of items, the overlap of the similar-items Cypher query
 (``db.index.vector.queryNodes``) with the exact 20 nearest items by cosine. Writes
 ``bench/results/writeback.json`` (or ``writeback_quantized.json`` with ``--quantized``,
 which first rebuilds the two embedding indexes with Neo4j's default, quantized settings).
-Run from the repository root:
+Without ``--quantized`` it then writes the same vectors in other layouts
+(``bench/writeback_layouts.py``): the machine's ceiling with no index, and batched writes into
+a second indexed property. Run from the repository root:
 
     .venv/bin/python bench/writeback.py [--train-budget-s 90] [--quantized]
 """
@@ -31,6 +33,7 @@ from app.settings import Settings
 from app.sources.datasets import open_dataset
 from app.training import TrainingReport, run_training, train_config_from
 from bench.benchlib import fresh_service_settings, shared_data_dir, write_result
+from bench.writeback_layouts import measure_layouts
 from graphdb.changes import read_version_vectors
 from graphdb.driver import connect
 from graphdb.embeddings import NodeVectors
@@ -101,13 +104,15 @@ def measure(driver: Driver, settings: Settings, args: argparse.Namespace) -> int
     print(first.summary(), f"write-back {first.writeback_s:.1f}s")
     second = run_training(driver, settings, config, force=True)
     print(second.summary(), f"write-back {second.writeback_s:.1f}s")
-    _, items = read_version_vectors(driver, second.version)  # read once for both recalls
+    users, items = read_version_vectors(driver, second.version)  # read once for both recalls
     metrics = {
         "writeback_embeddings_per_s": per_second(first),
         "writeback_replace_embeddings_per_s": per_second(second),
         "vector_index_recall20": index_recall(driver, items, args.sample, None),
         "vector_index_recall20_k_plus_1": index_recall(driver, items, args.sample, K + 1),
     }
+    if not args.quantized:
+        metrics.update(measure_layouts(driver, users, items))
     details = {
         "embeddings": second.written_users + second.written_items,
         "writeback_s": [first.writeback_s, second.writeback_s],

@@ -38,7 +38,7 @@ SET n.staged_version = $version
 CREATE_MODEL_VERSION = """
 MERGE (m:ModelVersion {version: $version})
 SET m.active = false, m.created_at = datetime(), m.dims = $dims, m.model = $model,
-    m.config = $config, m.metrics = $metrics, m.status = 'staging'
+    m.config = $config, m.metrics = $metrics, m.status = 'staging', m.prior_weight = $prior_weight
 """
 PROMOTE_STAGED_USERS = """
 MATCH (n:User) WHERE n.staged_version = $version
@@ -150,18 +150,21 @@ def write_model_version(
     batch_size: int = 5000,
     watermark: datetime | None = None,
     database: str | None = None,
+    prior_weight: float = 0.0,
 ) -> tuple[int, int]:
     """Stage every vector, then switch ``version`` active in one transaction.
 
     ``watermark`` is the time of the graph snapshot the vectors were computed from; an
-    incremental refresh picks up whatever changed after it.
+    incremental refresh picks up whatever changed after it. ``prior_weight`` is the weight of
+    the popularity prior that readers add to cosine scores (``ml.popularity``).
     """
     dims = int(users.vectors.shape[1])
     _check_dims(driver, dims, database)
     driver.execute_query(
         CREATE_MODEL_VERSION, version=version, dims=dims, model=model,
         config=json.dumps(dict(config), sort_keys=True, default=str),
-        metrics=json.dumps(dict(metrics), sort_keys=True), database_=database,
+        metrics=json.dumps(dict(metrics), sort_keys=True), prior_weight=float(prior_weight),
+        database_=database,
     )  # fmt: skip
     try:
         with driver.session(database=database) as session:

@@ -71,10 +71,17 @@ RETURN m.version AS version, coalesce(m.revision, 0) AS revision,
 )
 # The active version's item vectors with what recommendation filters need, for the API's
 # in-memory ranking (loaded once per worker and version).
+# ``prior`` is the version's popularity prior (ml.popularity): its weight times log(1 + the
+# number of users with a positive edge to the item, the edges training learns from), degrees
+# as the graph has them now.
 ITEM_MATRIX = """
+OPTIONAL MATCH (m:ModelVersion {version: $version})
+WITH coalesce(m.prior_weight, 0.0) AS prior_weight
 MATCH (i:Item) WHERE i.embedding_version = $version
   AND ($since IS NULL OR i.embedding_updated_at > $since)
 RETURN i.item_id AS item_id, i.title AS title, i.embedding AS embedding,
+       prior_weight * log(1.0 + COUNT { (i)<-[r:INTERACTED]-(:User) WHERE r.weight > 0 })
+         AS prior,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
                  RETURN DISTINCT c.category_id } AS categories,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(c:Category) RETURN c.category_id } AS leaves,

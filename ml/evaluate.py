@@ -67,13 +67,14 @@ def evaluate_ranking(
     ks: Sequence[int] = (20,),
     users: np.ndarray | None = None,
     batch_size: int = 1024,
+    prior: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Full-ranking metrics averaged over users with at least one target.
 
-    Every item is scored by the dot product; a user's ``exclude`` items (the training items) are
-    masked. Recall@K = hits / |targets|, NDCG@K uses IDCG over ``min(|targets|, K)`` positions,
-    MRR is the reciprocal full rank of the best-ranked target. ``coverage@k`` is the share of the
-    catalogue appearing in at least one top-K list.
+    Every item is scored by the dot product (plus ``prior``, when given); a user's ``exclude``
+    items (the training items) are masked. Recall@K = hits / |targets|, NDCG@K uses IDCG over
+    ``min(|targets|, K)`` positions, MRR is the reciprocal full rank of the best-ranked target.
+    ``coverage@k`` is the share of the catalogue appearing in at least one top-K list.
 
     Args:
         user_embeddings: ``[n_users, d]``.
@@ -83,6 +84,7 @@ def evaluate_ranking(
         ks: Cut-offs.
         users: Users to evaluate (default: all with targets).
         batch_size: Users scored per matmul.
+        prior: ``[n_items]`` added to every user's scores (see :mod:`ml.popularity`).
 
     Returns:
         ``{metric: mean value}`` plus ``users`` (how many were evaluated).
@@ -96,6 +98,8 @@ def evaluate_ranking(
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
         scores = user_embeddings[torch.from_numpy(batch).to(device)] @ item_embeddings.T
+        if prior is not None:
+            scores += prior
         if exclude is not None:
             scores.masked_fill_(dense_rows(exclude, batch, device), _MASKED)
         metrics = ranking_metrics_from_scores(scores, dense_rows(targets, batch, device), ks)

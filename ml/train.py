@@ -23,6 +23,7 @@ from ml.losses import (
 from ml.models.graph import GraphOperators, concat_ranges
 from ml.models.inductive import InductiveGCN
 from ml.models.lightgcn import WeightedLightGCN
+from ml.popularity import choose_prior_weight, item_log_degree
 
 EmbeddingModel = WeightedLightGCN | InductiveGCN
 
@@ -60,6 +61,8 @@ class TrainConfig:
         id_dropout: Inductive model: probability of hiding an item ID in a step.
         use_text: Inductive model: read the items' text vectors when the graph has them.
         init_std: Standard deviation of the embedding initialisation.
+        popularity_prior: After training, choose the weight of the popularity prior on the
+            validation holdout (:mod:`ml.popularity`); off = pure cosine (weight 0).
     """
 
     model: str = "lightgcn"
@@ -86,6 +89,7 @@ class TrainConfig:
     id_dropout: float = 0.0
     use_text: bool = True
     init_std: float = 0.1
+    popularity_prior: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON view of the config."""
@@ -109,11 +113,14 @@ class TrainResult(LoopOutcome):
         model: The model with the best validation weights loaded (in eval mode).
         ops: Graph operators of the training graph (for inference and subset refresh).
         config: The config used.
+        prior_weight: Weight of the popularity prior chosen on the validation holdout;
+            ``best_metrics`` are measured with it (and hold it as ``prior_weight``).
     """
 
     model: EmbeddingModel
     ops: GraphOperators
     config: TrainConfig
+    prior_weight: float = 0.0
 
 
 def default_device() -> torch.device:
@@ -367,5 +374,17 @@ def train(
         validate=lambda: validate(model, ops, targets, seen, config.eval_k),
         on_epoch=None if on_epoch is None else lambda row: on_epoch(row, model, ops),
     )
+    prior_weight = 0.0
+    if config.popularity_prior and outcome.best_metrics:
+        user_vec, item_vec = embed_all(model, ops)
+        prior_weight, with_prior = choose_prior_weight(
+            user_vec, item_vec, item_log_degree(train_graph), targets, seen, config.eval_k,
+            config.monitor,
+        )  # fmt: skip
+        cosine_only = outcome.best_metrics[config.monitor]
+        outcome.best_metrics = {**outcome.best_metrics, **with_prior, "prior_weight": prior_weight}
+        outcome.best_metrics[f"{config.monitor}_without_prior"] = cosine_only
     outcome.total_seconds = time.perf_counter() - started
-    return TrainResult(model=model, ops=ops, config=config, **vars(outcome))
+    return TrainResult(
+        model=model, ops=ops, config=config, prior_weight=prior_weight, **vars(outcome)
+    )

@@ -15,6 +15,7 @@ from graphdb.embeddings import (
 )
 from graphdb.fold import EventRow, FoldConfig
 from graphdb.ingest import write_events
+from graphdb.reads import item_matrix
 from graphdb.snapshot import read_snapshot
 
 T0 = 1_700_000_000_000
@@ -172,3 +173,18 @@ def test_vector_index_finds_true_neighbours_of_trained_like_vectors(graph: Drive
         ).records
         found += len(exact & {r["id"] for r in records})
     assert found / 300 >= 0.9
+
+
+def test_item_vectors_are_read_with_the_versions_popularity_prior(graph: Driver) -> None:
+    _load_small_graph(graph)
+    write_events(graph, [EventRow("e5", "u3", "i2", "view", T0)], CONFIG)
+    # Positive edges: i2 from u1 and u3 (u2's 1-star rating counts against), i1 and i3 one each.
+    users, items = _vectors(["u1", "u2", "u3"], 8), _vectors(["i1", "i2", "i3"], 9)
+    write_model_version(graph, "v1", users, items, model="t", config={}, metrics={},
+                        prior_weight=0.05)  # fmt: skip
+    rows = {row["item_id"]: row for row in item_matrix(graph, "v1", None)}
+    assert rows["i2"]["prior"] == pytest.approx(0.05 * np.log(3.0))
+    assert rows["i1"]["prior"] == pytest.approx(0.05 * np.log(2.0)) == rows["i3"]["prior"]
+
+    write_model_version(graph, "v2", users, items, model="t", config={}, metrics={})
+    assert {row["prior"] for row in item_matrix(graph, "v2", None)} == {0.0}

@@ -1,0 +1,52 @@
+"""A popularity prior added to cosine scores, weighted by what the validation holdout prefers.
+
+The models score items by cosine (unit vectors), which throws away the one signal a dot-product
+model keeps in its item norms: how many people interact with an item. A user is more likely to
+interact with a popular item than a cosine alone says. The prior adds ``weight * log(1 +
+degree)`` to every item's score, where ``degree`` is the number of users with an edge to it.
+The weight is chosen after training on the same validation holdout as early stopping; a grid
+that starts at zero means a catalogue where popularity does not help keeps pure cosine.
+On Gowalla (one 200 s CPU model) the validation optimum, 0.04, moved the test Recall@20 from
+0.1675 to 0.1799 and NDCG@20 from 0.1319 to 0.1494 (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ml.data import CSRMatrix, InteractionGraph
+from ml.evaluate import evaluate_ranking
+
+PRIOR_WEIGHTS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1)
+
+
+def item_log_degree(graph: InteractionGraph) -> np.ndarray:
+    """``log(1 + number of users with an edge to the item)`` per item, float32."""
+    degree = np.bincount(graph.item_index, minlength=graph.n_items)
+    return np.log1p(degree).astype(np.float32)
+
+
+def choose_prior_weight(
+    user_vec: torch.Tensor,
+    item_vec: torch.Tensor,
+    log_degree: np.ndarray,
+    targets: CSRMatrix,
+    exclude: CSRMatrix,
+    ks: Sequence[int],
+    monitor: str,
+    weights: Sequence[float] = PRIOR_WEIGHTS,
+) -> tuple[float, dict[str, float]]:
+    """The weight in ``weights`` with the best ``monitor`` on the holdout, and its metrics.
+
+    Ties keep the smaller weight, so a prior that changes nothing is not switched on.
+    """
+    prior = torch.from_numpy(log_degree).to(item_vec.device)
+    best_weight, best_metrics = 0.0, dict[str, float]()
+    for weight in weights:
+        metrics = evaluate_ranking(user_vec, item_vec, targets, exclude, ks, prior=weight * prior)
+        if not best_metrics or metrics[monitor] > best_metrics[monitor]:
+            best_weight, best_metrics = float(weight), metrics
+    return best_weight, best_metrics
