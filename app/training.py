@@ -50,7 +50,11 @@ class TrainingReport:
 
     def summary(self) -> str:
         state = "promoted and written back" if self.promoted else f"kept inactive ({self.reason})"
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(self.metrics.items()) if "@" in k)
+        shown = ", ".join(
+            f"{k}={v:.4f}"
+            for k, v in sorted(self.metrics.items())
+            if "@" in k or k == "prior_weight"
+        )
         return (
             f"model {self.version} on {self.device} in {self.seconds:.1f}s: {state}; "
             f"{self.written_users} users and {self.written_items} items embedded; {shown}"

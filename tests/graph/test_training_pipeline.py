@@ -65,6 +65,12 @@ def test_train_writes_back_every_node_and_activates(
         "RETURN i.item_id AS probe, collect(node.item_id) AS found"
     ).records[0]
     assert knn["found"][0] == knn["probe"] and len(knn["found"]) == 5
+    # The popularity prior's weight chosen in training is the one the API reads.
+    prior_weight = shop.execute_query(
+        "MATCH (m:ModelVersion {version: $v}) RETURN m.prior_weight AS w", v=report.version
+    ).records[0]["w"]
+    assert prior_weight == report.metrics["prior_weight"]
+    assert f"prior_weight={prior_weight:.4f}" in report.summary()
 
 
 def test_a_regressing_model_is_not_written_back(
