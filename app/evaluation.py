@@ -13,12 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ml.datasets import BenchmarkData, load_beauty, load_gowalla, with_validation_edges
 from ml.evaluate import evaluate_ranking, plot_training_curve
 from ml.models import GraphOperators
-from ml.popularity import item_log_degree
+from ml.popularity import item_prior
 from ml.train import TrainConfig, default_device, embed_all, train
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
@@ -48,7 +46,7 @@ def evaluate_benchmark(name: str, path: Path, config: TrainConfig, out_dir: Path
     history = with_validation_edges(data) if data.validation is not None else data.graph
     users, items = embed_all(result.model, GraphOperators.build(history, device))
     # Scored as served: cosine plus the popularity prior at the weight validation chose.
-    prior = result.prior_weight * torch.from_numpy(item_log_degree(history)).to(device)
+    prior = item_prior(history, result.prior_weight, device)
     test = evaluate_ranking(
         users, items, data.test, history.user_items(), protocol["ks"], prior=prior
     )

@@ -43,7 +43,7 @@ class ItemIndex:
     revision: int = 0
     loaded_at: datetime | None = None
     position: dict[str, int] = field(init=False)
-    has_prior: bool = field(init=False)
+    has_prior: bool = field(init=False)  # checked per request: skip the add when all zero
     _masks: dict[tuple[str, str], np.ndarray] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -34,7 +34,7 @@ from ml.datasets import load_beauty, shared_data_dir, with_validation_edges
 from ml.evaluate import dense_rows, plot_training_curve, ranking_metrics_from_scores
 from ml.histories import user_sequences
 from ml.models import GraphOperators, SequenceRecommender
-from ml.popularity import item_log_degree
+from ml.popularity import item_prior
 from ml.sequence import SequenceConfig, score_histories, train_short_term
 from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT, blend_scores
 from ml.train import TrainConfig, embed_all, train
@@ -133,7 +133,7 @@ def _blend_metrics(
     scores are the served ones: cosine plus the popularity prior (``ml.popularity``).
     """
     user_vec, item_vec = long_term
-    prior = prior_weight * torch.from_numpy(item_log_degree(graph)).to(item_vec.device)
+    prior = item_prior(graph, prior_weight, item_vec.device)
     exclude, sequences = graph.user_items(), user_sequences(graph)
     users = np.flatnonzero(targets.row_lengths() > 0)
     sums: dict[float, dict[str, float]] = {weight: {} for weight in weights}

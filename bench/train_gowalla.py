@@ -17,15 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import resolve_device, write_result
 from ml.datasets import BenchmarkData, load_gowalla, shared_data_dir
 from ml.evaluate import evaluate_ranking, plot_training_curve
 from ml.models import GraphOperators
-from ml.popularity import item_log_degree
+from ml.popularity import item_prior
 from ml.train import EmbeddingModel, TrainConfig, embed_all, train
 
 
@@ -128,7 +126,7 @@ def main() -> None:
     users, items = embed_all(result.model, serve_ops)
     cosine_only = evaluate_ranking(users, items, data.test, log.seen, (20,))
     # Served scores: cosine plus the popularity prior at the weight validation chose.
-    prior = result.prior_weight * torch.from_numpy(item_log_degree(data.graph)).to(device)
+    prior = item_prior(data.graph, result.prior_weight, device)
     test = evaluate_ranking(users, items, data.test, log.seen, (20,), prior=prior)
     total_minutes = (time.perf_counter() - started - log.tracking_seconds) / 60
     print({k: round(v, 4) for k, v in test.items()}, flush=True)

@@ -29,6 +29,11 @@ def item_log_degree(graph: InteractionGraph) -> np.ndarray:
     return np.log1p(degree).astype(np.float32)
 
 
+def item_prior(graph: InteractionGraph, weight: float, device: torch.device) -> torch.Tensor:
+    """The prior every item's score gets, ``weight * log(1 + degree)``, as served."""
+    return weight * torch.from_numpy(item_log_degree(graph)).to(device)
+
+
 def choose_prior_weight(
     user_vec: torch.Tensor,
     item_vec: torch.Tensor,
