@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # text that has no vector yet: fast on a GPU, about 30-50 items/s on a small CPU, so a
     # large catalog on a CPU-only machine may prefer to switch it off.
     train_use_text: bool = True
+    # Train the popularity prior with the loss instead of only choosing its weight afterwards:
+    # better rankings on Gowalla (docs/benchmarks.md), but the vectors then carry taste
+    # without popularity, so a cosine-only ranking (the cookbook's vector-index recipe) is
+    # much weaker than the API's. Off until measured on more data.
+    train_learn_prior: bool = False
 
     # Incremental refresh (the worker's job; see app/refresh.py).
     # A vector is written back only if some coordinate moved by more than this. Half the

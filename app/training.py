@@ -91,6 +91,7 @@ def train_config_from(settings: Settings, **overrides: Any) -> TrainConfig:
         "time_budget_s": settings.train_time_budget_s,
         "id_dropout": settings.train_id_dropout,
         "use_text": settings.train_use_text,
+        "learn_prior": settings.train_learn_prior,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**values)

@@ -63,6 +63,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lr-decay", type=float, default=1.0, help="per-epoch lr factor")
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--id-dropout", type=float, default=0.0)
+    parser.add_argument("--learn-prior", action="store_true", help="train the popularity prior")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--patience", type=int, default=5)
     short = SequenceConfig()
@@ -101,6 +102,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         eval_k=(10, 20),
         time_budget_s=args.time_budget_s,
         id_dropout=args.id_dropout,
+        learn_prior=args.learn_prior,
     )
 
 

@@ -17,14 +17,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import resolve_device, write_result
+from ml.data import CSRMatrix, InteractionGraph, holdout_split
 from ml.datasets import BenchmarkData, load_gowalla, shared_data_dir
 from ml.evaluate import evaluate_ranking, plot_training_curve
 from ml.models import GraphOperators
-from ml.popularity import item_prior
-from ml.train import EmbeddingModel, TrainConfig, embed_all, train
+from ml.popularity import PRIOR_WEIGHTS, item_prior
+from ml.train import EmbeddingModel, TrainConfig, TrainResult, embed_all, train
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,6 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--temperature", type=float, default=0.1)
     parser.add_argument("--lr-decay", type=float, default=1.0, help="per-epoch lr factor")
     parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--learn-prior", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-every", type=int, default=1)
     parser.add_argument("--patience", type=int, default=3)
@@ -53,6 +58,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--track-test", action="store_true", help="time to target on test")
     parser.add_argument("--plot", type=Path, default=None, help="training-curve PNG")
     parser.add_argument("--name", default="train_gowalla", help="result file name")
+    parser.add_argument("--prior-grid", action="store_true", help="metrics at every prior weight")
+    parser.add_argument("--save-embeddings", type=Path, default=None, help="npz of the vectors")
     return parser.parse_args()
 
 
@@ -74,6 +81,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         eval_every=args.eval_every,
         patience=args.patience,
         time_budget_s=args.time_budget_s,
+        learn_prior=args.learn_prior,
     )
 
 
@@ -99,7 +107,7 @@ class ProgressLog:
         self.minutes_to_target: float | None = None
 
     def __call__(self, row: dict[str, float], model: EmbeddingModel, _: GraphOperators) -> None:
-        keep = ("epoch", "loss", "seconds", "recall@20", "ndcg@20")
+        keep = ("epoch", "loss", "seconds", "recall@20", "ndcg@20", "learned")
         line = {k: round(v, 4) for k, v in row.items() if k in keep}
         if self.track and self.minutes_to_target is None:
             tick = time.perf_counter()
@@ -111,6 +119,41 @@ class ProgressLog:
                 elapsed = time.perf_counter() - self.started - self.tracking_seconds
                 self.minutes_to_target = elapsed / 60
         print(line, flush=True)
+
+
+def metrics_by_prior_weight(
+    graph: InteractionGraph,
+    users: torch.Tensor,
+    items: torch.Tensor,
+    targets: CSRMatrix,
+    seen: CSRMatrix,
+) -> dict[str, dict[str, float]]:
+    """Metrics at every weight of the prior's grid, the prior's degrees read from ``graph``."""
+    out = {}
+    for weight in PRIOR_WEIGHTS:
+        prior = item_prior(graph, weight, users.device)
+        out[str(weight)] = evaluate_ranking(users, items, targets, seen, (20,), prior=prior)
+    return out
+
+
+def prior_grid(
+    data: BenchmarkData, result: TrainResult, users: torch.Tensor, items: torch.Tensor
+) -> dict[str, dict[str, dict[str, float]]]:
+    """How the prior's weight acts on validation (where it is chosen) and on test (a record
+    only, never used for the choice)."""
+    config = result.config
+    split = holdout_split(
+        data.graph, config.validation_fraction, config.seed, max_users=config.validation_users
+    )
+    val_users, val_items = embed_all(result.model, result.ops)
+    return {
+        "validation": metrics_by_prior_weight(
+            split.train, val_users, val_items, split.targets, split.train.user_items()
+        ),
+        "test": metrics_by_prior_weight(
+            data.graph, users, items, data.test, data.graph.user_items()
+        ),
+    }
 
 
 def main() -> None:
@@ -140,6 +183,8 @@ def main() -> None:
     }
     if log.minutes_to_target is not None:
         metrics[f"gowalla_{kind}_minutes_to_target"] = log.minutes_to_target
+    if args.save_embeddings is not None:
+        np.savez(args.save_embeddings, users=users.cpu().numpy(), items=items.cpu().numpy())
     details = {
         "config": config.to_dict(),
         "epochs_run": len(result.history),
@@ -151,6 +196,8 @@ def main() -> None:
         "history": result.history,
         "target_recall": args.target_recall,
     }
+    if args.prior_grid:
+        details["by_prior_weight"] = prior_grid(data, result, users, items)
     path = write_result(args.name, metrics, details)
     if args.plot is not None:
         plot_training_curve(result.history, args.plot)

@@ -58,6 +58,7 @@ def full_softmax_loss(
     edge_item: torch.Tensor,
     edge_weight: torch.Tensor,
     temperature: float,
+    item_bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Exact softmax cross-entropy over the whole catalogue for a batch of users.
 
@@ -73,11 +74,17 @@ def full_softmax_loss(
         edge_item: ``[E_b]`` item of every such interaction.
         edge_weight: ``[E_b]`` non-negative interaction weights.
         temperature: Logit scale ``1 / temperature``.
+        item_bias: Optional ``[n_items]`` added to every user's logits (a learned prior).
     """
-    log_partition = torch.logsumexp(user @ (items.T / temperature), dim=1)
+    logits = user @ (items.T / temperature)
+    if item_bias is not None:
+        logits = logits + item_bias
+    log_partition = torch.logsumexp(logits, dim=1)
     # Positive logits from the edge list: indexing the [B, n_items] logits instead would
     # allocate a dense gradient of that size in the backward pass.
     positive = (user[edge_row] * items[edge_item]).sum(-1) / temperature
+    if item_bias is not None:
+        positive = positive + item_bias[edge_item]
     per_edge = log_partition[edge_row] - positive
     return (per_edge * edge_weight).sum() / edge_weight.sum()
 

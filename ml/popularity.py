@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from ml.data import CSRMatrix, InteractionGraph
 from ml.evaluate import evaluate_ranking
@@ -34,24 +35,61 @@ def item_prior(graph: InteractionGraph, weight: float, device: torch.device) -> 
     return weight * torch.from_numpy(item_log_degree(graph)).to(device)
 
 
+class LearnedPopularity(nn.Module):
+    """The prior trained with the softmax loss: every item's logit gets ``scale * log(1 + d)``.
+
+    Learned jointly, the term carries popularity, so the cosine is free to model taste instead
+    of bending its geometry towards popular items. One scalar over the degrees keeps it
+    inductive: a new item's degree is all the term needs.
+
+    Args:
+        log_degree: ``log(1 + degree)`` per item of the training graph.
+        device: Where the term lives.
+    """
+
+    def __init__(self, log_degree: np.ndarray, device: torch.device) -> None:
+        super().__init__()
+        self.log_degree: torch.Tensor
+        self.register_buffer("log_degree", torch.from_numpy(log_degree).to(device))
+        self.scale = nn.Parameter(torch.zeros((), device=device))
+
+    def logit_bias(self) -> torch.Tensor:
+        """``[n_items]`` added to the logits ``cos / temperature``."""
+        return self.scale * self.log_degree
+
+    def served_weight(self, temperature: float) -> float:
+        """The same term on the cosine's scale (the served prior's weight)."""
+        return float(self.scale.detach()) * temperature
+
+
 def choose_prior_weight(
     user_vec: torch.Tensor,
     item_vec: torch.Tensor,
     log_degree: np.ndarray,
     targets: CSRMatrix,
-    exclude: CSRMatrix,
+    exclude: CSRMatrix | None,
     ks: Sequence[int],
     monitor: str,
     weights: Sequence[float] = PRIOR_WEIGHTS,
+    learned: float | None = None,
 ) -> tuple[float, dict[str, float]]:
-    """The weight in ``weights`` with the best ``monitor`` on the holdout, and its metrics.
+    """The weight with the best ``monitor`` on the holdout, and its metrics.
 
-    Ties keep the smaller weight, so a prior that changes nothing is not switched on.
+    The candidates are ``weights`` plus ``learned``, the weight trained with the loss
+    (:class:`LearnedPopularity`), if any. Ties keep the earlier candidate, so a prior that
+    changes nothing is not switched on. The metrics also hold ``prior_weight``,
+    ``<monitor>_without_prior`` (cosine alone, when 0 is a candidate) and
+    ``learned_prior_weight`` (when given).
     """
     prior = torch.from_numpy(log_degree).to(item_vec.device)
-    best_weight, best_metrics = 0.0, dict[str, float]()
-    for weight in weights:
+    candidates = [*weights, *(() if learned is None else (max(learned, 0.0),))]
+    best_weight, best_metrics, extra = 0.0, dict[str, float](), dict[str, float]()
+    for weight in candidates:
         metrics = evaluate_ranking(user_vec, item_vec, targets, exclude, ks, prior=weight * prior)
+        if weight == 0.0:
+            extra[f"{monitor}_without_prior"] = metrics[monitor]
         if not best_metrics or metrics[monitor] > best_metrics[monitor]:
             best_weight, best_metrics = float(weight), metrics
-    return best_weight, best_metrics
+    if learned is not None:
+        extra["learned_prior_weight"] = learned
+    return best_weight, {**best_metrics, **extra, "prior_weight": best_weight}

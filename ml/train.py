@@ -18,12 +18,12 @@ from ml.losses import (
     full_softmax_loss,
     sample_negatives,
     sampled_softmax_loss,
-    seen_keys,
 )
 from ml.models.graph import GraphOperators, concat_ranges
 from ml.models.inductive import InductiveGCN
 from ml.models.lightgcn import WeightedLightGCN
-from ml.popularity import choose_prior_weight, item_log_degree
+from ml.popularity import LearnedPopularity, choose_prior_weight, item_log_degree
+from ml.training_edges import TrainingEdges
 
 EmbeddingModel = WeightedLightGCN | InductiveGCN
 
@@ -63,6 +63,8 @@ class TrainConfig:
         init_std: Standard deviation of the embedding initialisation.
         popularity_prior: After training, choose the weight of the popularity prior on the
             validation holdout (:mod:`ml.popularity`); off = pure cosine (weight 0).
+        learn_prior: ``full_softmax`` only: train the popularity prior with the loss
+            (:class:`ml.popularity.LearnedPopularity`); its weight joins the grid.
     """
 
     model: str = "lightgcn"
@@ -90,6 +92,11 @@ class TrainConfig:
     use_text: bool = True
     init_std: float = 0.1
     popularity_prior: bool = True
+    learn_prior: bool = False
+
+    def __post_init__(self) -> None:
+        if self.learn_prior and (self.loss != "full_softmax" or not self.popularity_prior):
+            raise ValueError("learn_prior needs loss='full_softmax' and popularity_prior")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON view of the config."""
@@ -170,41 +177,10 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-@dataclass
-class _Batches:
-    """Training edges on the host plus everything needed to draw batches and negatives."""
-
-    users: np.ndarray
-    items: np.ndarray
-    weights: np.ndarray
-    seen_keys: np.ndarray
-    n_users: int
-    n_items: int
-    user_ptr: np.ndarray  # edges sorted by user: user u owns by_user[user_ptr[u]:user_ptr[u+1]]
-    by_user: np.ndarray
-
-    @classmethod
-    def from_graph(cls, graph: InteractionGraph) -> _Batches:
-        """Host-side training edges of ``graph`` with weights rescaled to mean 1."""
-        by_user = np.argsort(graph.user_index, kind="stable")
-        user_ptr = np.zeros(graph.n_users + 1, dtype=np.int64)
-        np.cumsum(np.bincount(graph.user_index, minlength=graph.n_users), out=user_ptr[1:])
-        return cls(
-            users=graph.user_index,
-            items=graph.item_index,
-            weights=graph.weight / max(float(graph.weight.mean()), 1e-12),
-            seen_keys=seen_keys(graph.user_items()),
-            n_users=graph.n_users,
-            n_items=graph.n_items,
-            user_ptr=user_ptr,
-            by_user=by_user,
-        )
-
-
 def _batch_loss(
     model: EmbeddingModel,
     ops: GraphOperators,
-    batches: _Batches,
+    batches: TrainingEdges,
     index: np.ndarray,
     config: TrainConfig,
     rng: np.random.Generator,
@@ -237,9 +213,10 @@ def _batch_loss(
 def _user_batch_loss(
     model: EmbeddingModel,
     ops: GraphOperators,
-    batches: _Batches,
+    batches: TrainingEdges,
     users_np: np.ndarray,
     config: TrainConfig,
+    popularity: LearnedPopularity | None,
 ) -> torch.Tensor:
     """Exact full-softmax loss of every interaction of a batch of users."""
     device = ops.device
@@ -256,6 +233,7 @@ def _user_batch_loss(
         items,
         torch.from_numpy(batches.weights[edges]).to(device),
         config.temperature,
+        None if popularity is None else popularity.logit_bias(),
     )
     if config.weight_decay > 0:
         params = model.regularized_parameters(users, items.unique())
@@ -266,10 +244,11 @@ def _user_batch_loss(
 def _run_epoch(
     model: EmbeddingModel,
     ops: GraphOperators,
-    batches: _Batches,
+    batches: TrainingEdges,
     optimizer: torch.optim.Optimizer,
     config: TrainConfig,
     rng: np.random.Generator,
+    popularity: LearnedPopularity | None = None,
 ) -> float:
     """One pass over the training edges in random order; returns the mean batch loss."""
     model.train()
@@ -282,7 +261,7 @@ def _run_epoch(
     for start in range(0, len(order), size):
         index = order[start : start + size]
         if config.loss == "full_softmax":
-            loss = _user_batch_loss(model, ops, batches, index, config)
+            loss = _user_batch_loss(model, ops, batches, index, config, popularity)
         else:
             loss = _batch_loss(model, ops, batches, index, config, rng)
         optimizer.zero_grad(set_to_none=True)
@@ -308,10 +287,11 @@ def validate(
     targets: CSRMatrix,
     exclude: CSRMatrix,
     ks: tuple[int, ...],
+    prior: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """Full-ranking validation metrics of the current weights."""
+    """Full-ranking validation metrics of the current weights (plus ``prior``, if given)."""
     user_vec, item_vec = embed_all(model, ops)
-    return evaluate_ranking(user_vec, item_vec, targets, exclude, ks)
+    return evaluate_ranking(user_vec, item_vec, targets, exclude, ks, prior=prior)
 
 
 def _validation_setup(
@@ -352,17 +332,28 @@ def train(
     train_graph, targets = _validation_setup(graph, validation, config)
     ops = GraphOperators.build(train_graph, device)
     seen = train_graph.user_items()
-    batches = _Batches.from_graph(train_graph)
+    batches = TrainingEdges.from_graph(train_graph)
     model = build_model(
         config, graph.n_users, graph.n_items, graph.n_features, device, graph.text_dim
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    popularity = (
+        LearnedPopularity(item_log_degree(train_graph), device) if config.learn_prior else None
+    )
+    parameters = [*model.parameters(), *(() if popularity is None else popularity.parameters())]
+    optimizer = torch.optim.Adam(parameters, lr=config.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
 
     def epoch() -> float:
-        loss = _run_epoch(model, ops, batches, optimizer, config, rng)
+        loss = _run_epoch(model, ops, batches, optimizer, config, rng, popularity)
         schedule.step()
         return loss
+
+    def validate_now() -> dict[str, float]:
+        if popularity is None:
+            return validate(model, ops, targets, seen, config.eval_k)
+        weight = popularity.served_weight(config.temperature)
+        prior = weight * popularity.log_degree
+        return {**validate(model, ops, targets, seen, config.eval_k, prior), "learned": weight}
 
     loop = LoopConfig(
         config.epochs, config.eval_every, config.patience, config.monitor, config.time_budget_s
@@ -371,7 +362,7 @@ def train(
         model,
         loop,
         run_epoch=epoch,
-        validate=lambda: validate(model, ops, targets, seen, config.eval_k),
+        validate=validate_now,
         on_epoch=None if on_epoch is None else lambda row: on_epoch(row, model, ops),
     )
     prior_weight = 0.0
@@ -379,11 +370,9 @@ def train(
         user_vec, item_vec = embed_all(model, ops)
         prior_weight, with_prior = choose_prior_weight(
             user_vec, item_vec, item_log_degree(train_graph), targets, seen, config.eval_k,
-            config.monitor,
+            config.monitor, learned=outcome.best_metrics.get("learned"),
         )  # fmt: skip
-        cosine_only = outcome.best_metrics[config.monitor]
-        outcome.best_metrics = {**outcome.best_metrics, **with_prior, "prior_weight": prior_weight}
-        outcome.best_metrics[f"{config.monitor}_without_prior"] = cosine_only
+        outcome.best_metrics = {**outcome.best_metrics, **with_prior}
     outcome.total_seconds = time.perf_counter() - started
     return TrainResult(
         model=model, ops=ops, config=config, prior_weight=prior_weight, **vars(outcome)

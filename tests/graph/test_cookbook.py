@@ -37,6 +37,8 @@ CLEAN_DATA = "MATCH (n) WHERE NOT n:SchemaMigration DETACH DELETE n"
 RECOMPUTE_INTERACTED = "Recompute an INTERACTED weight by hand"
 RECOMPUTE_INTERESTS = "Recompute a user's INTERESTED_IN weights by hand"
 MIN_RECIPES = 8
+# Of the order of the seeded vectors' cosines, so both parts of the served score matter.
+PRIOR_WEIGHT = 0.05
 
 
 # --------------------------------------------------------------------------- the cookbook
@@ -170,7 +172,7 @@ def _write_vectors(driver: Driver) -> dict[str, dict[str, np.ndarray]]:
         block = rng.standard_normal((len(ids), 64)).astype(np.float32)
         vectors[label] = NodeVectors(ids, block)
     write_model_version(driver, "cookbook-v1", vectors["User"], vectors["Item"], model="seeded",
-                        config={}, metrics={"recall@20": 0.0})  # fmt: skip
+                        config={}, metrics={"recall@20": 0.0}, prior_weight=PRIOR_WEIGHT)  # fmt: skip
     return {label: dict(zip(nv.ids, nv.vectors, strict=True)) for label, nv in vectors.items()}
 
 
@@ -405,6 +407,25 @@ def check_user_taste(rows: Rows, shop: Shop) -> None:
     assert len(set(got) & set(expected[: len(got)])) >= len(got) - 1
 
 
+def check_served_ranking(rows: Rows, shop: Shop) -> None:
+    user = shop.params["user_id"]
+    seen = {e["item_id"] for e in shop.events if e["user_id"] == user}
+    pairs = shop.sum_now(lambda e: (e["user_id"], e["item_id"]))
+    degree = Counter(item for (_, item), weight in pairs.items() if weight > 0)
+    unit = shop.vectors["User"][user] / np.linalg.norm(shop.vectors["User"][user])
+    score = {
+        item: float(v @ unit / np.linalg.norm(v)) + PRIOR_WEIGHT * float(np.log1p(degree[item]))
+        for item, v in shop.vectors["Item"].items() if item not in seen
+    }  # fmt: skip
+    expected = sorted(score, key=lambda i: (-score[i], i))[: shop.params["limit"]]
+    assert [r["item_id"] for r in rows] == expected
+    for row in rows:
+        assert row["score"] == pytest.approx(score[row["item_id"]], abs=1e-5)
+        assert row["prior"] == pytest.approx(
+            PRIOR_WEIGHT * np.log1p(degree[row["item_id"]]), abs=1e-9
+        )
+
+
 def check_active_model(rows: Rows, shop: Shop) -> None:
     assert len(rows) == 1 and rows[0]["version"] == "cookbook-v1" and rows[0]["dims"] == 64
     assert rows[0]["items_embedded"] == len(shop.items) + 1
@@ -413,6 +434,7 @@ def check_active_model(rows: Rows, shop: Shop) -> None:
 CHECKS: dict[str, Callable[[Rows, Shop], None]] = {
     "Items most similar to an item (vector index)": check_similar_items,
     "Unseen items closest to a user's taste (vector index)": check_user_taste,
+    "Unseen items as the API ranks them (cosine plus the popularity prior)": check_served_ranking,
     "The active model version": check_active_model,
     "Graph size by label and relationship type": check_stats,
     "A user's interest profile": check_profile,

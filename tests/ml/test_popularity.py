@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from ml.data import CSRMatrix, InteractionGraph
+from ml.losses import full_softmax_loss
 from ml.popularity import choose_prior_weight, item_log_degree
 from ml.train import TrainConfig, train
 
@@ -69,3 +71,49 @@ def test_training_reports_the_chosen_weight_with_its_metrics(planted) -> None:
 
     off = train(graph, TrainConfig(popularity_prior=False, **fast), CPU)
     assert off.prior_weight == 0.0 and "prior_weight" not in off.best_metrics
+
+
+def test_the_softmax_with_an_item_bias_is_the_cross_entropy_of_the_biased_logits() -> None:
+    rng = np.random.default_rng(3)
+    user = torch.from_numpy(rng.normal(size=(2, 4)).astype(np.float32))
+    items = torch.from_numpy(rng.normal(size=(5, 4)).astype(np.float32))
+    bias = torch.tensor([0.5, -1.0, 0.0, 2.0, 0.3])
+    edge_row, edge_item = torch.tensor([0, 0, 1]), torch.tensor([1, 3, 4])
+
+    loss = full_softmax_loss(user, items, edge_row, edge_item, torch.ones(3), 0.5, bias)
+
+    logits = user @ items.T / 0.5 + bias
+    expected = torch.nn.functional.cross_entropy(logits[edge_row], edge_item)
+    torch.testing.assert_close(loss, expected)
+
+
+def _popularity_only_graph(n_users: int = 150, n_items: int = 60) -> InteractionGraph:
+    """Every user draws items by popularity alone (Zipf): there is no taste to learn."""
+    rng = np.random.default_rng(5)
+    p = 1.0 / np.arange(1, n_items + 1)
+    users, items = [], []
+    for user in range(n_users):
+        users.append(np.full(6, user))
+        items.append(rng.choice(n_items, 6, replace=False, p=p / p.sum()))
+    return InteractionGraph(
+        n_users=n_users, n_items=n_items, user_index=np.concatenate(users),
+        item_index=np.concatenate(items), weight=np.ones(6 * n_users, dtype=np.float32),
+    )  # fmt: skip
+
+
+def test_a_learned_prior_takes_up_popularity_and_joins_the_choice() -> None:
+    graph = _popularity_only_graph()
+    fast = dict(dim=16, user_batch_size=32, lr=0.05, validation_users=None, epochs=4, patience=4)
+    result = train(graph, TrainConfig(learn_prior=True, **fast), CPU)
+
+    learned = result.best_metrics["learned_prior_weight"]
+    assert learned > 0.01  # the popular items are the held-out ones: the term must grow
+    assert all(row["learned"] > 0 for row in result.history)
+    assert result.prior_weight > 0
+    assert result.best_metrics["recall@20"] > result.best_metrics["recall@20_without_prior"]
+
+
+@pytest.mark.parametrize("change", [{"loss": "bpr"}, {"popularity_prior": False}])
+def test_a_learned_prior_needs_the_full_softmax_and_a_served_prior(change) -> None:
+    with pytest.raises(ValueError, match="learn_prior"):
+        TrainConfig(learn_prior=True, **change)

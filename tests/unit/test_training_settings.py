@@ -1,4 +1,5 @@
-"""Training settings from the environment: text input and ID dropout reach the model config."""
+"""Training settings from the environment: text input, ID dropout and the learned prior reach
+the model config."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ def test_text_and_id_dropout_settings_reach_the_training_config(
 ) -> None:
     default = train_config_from(load_settings())
     assert default.use_text is True and default.id_dropout == 0.0
+    assert default.learn_prior is False
     monkeypatch.setenv("IG_TRAIN_USE_TEXT", "false")
     monkeypatch.setenv("IG_TRAIN_ID_DROPOUT", "0.3")
+    monkeypatch.setenv("IG_TRAIN_LEARN_PRIOR", "true")
     config = train_config_from(load_settings())
     assert config.use_text is False and config.id_dropout == 0.3
+    assert config.learn_prior is True
 
 
 @pytest.mark.parametrize("value", ["1.0", "-0.1", "half"])
