@@ -81,10 +81,10 @@ class Settings(BaseSettings):
     # text that has no vector yet: fast on a GPU, about 30-50 items/s on a small CPU, so a
     # large catalog on a CPU-only machine may prefer to switch it off.
     train_use_text: bool = True
-    # Train the popularity prior with the loss instead of only choosing its weight afterwards:
-    # better rankings on Gowalla (docs/benchmarks.md), but the vectors then carry taste
-    # without popularity, so a cosine-only ranking (the cookbook's vector-index recipe) is
-    # much weaker than the API's. Off until measured on more data.
+    # Train the popularity prior with the loss instead of only choosing its weight afterwards.
+    # Gowalla's best rankings, but worse in the Amazon Beauty replay (docs/benchmarks.md), so
+    # off by default. The vectors then carry taste without popularity: a cosine-only ranking
+    # (the cookbook's vector-index recipe) is much weaker than the API's, which adds the prior.
     train_learn_prior: bool = False
 
     # Incremental refresh (the worker's job; see app/refresh.py).
