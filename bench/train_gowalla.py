@@ -23,12 +23,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import resolve_device, write_result
-from ml.data import CSRMatrix, InteractionGraph, holdout_split
+from ml.data import CSRMatrix, InteractionGraph
 from ml.datasets import BenchmarkData, load_gowalla, shared_data_dir
 from ml.evaluate import evaluate_ranking, plot_training_curve
 from ml.models import GraphOperators
 from ml.popularity import PRIOR_WEIGHTS, item_prior
-from ml.train import EmbeddingModel, TrainConfig, TrainResult, embed_all, train
+from ml.train import (
+    EmbeddingModel,
+    TrainConfig,
+    TrainResult,
+    embed_all,
+    train,
+    validation_setup,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -141,14 +148,11 @@ def prior_grid(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """How the prior's weight acts on validation (where it is chosen) and on test (a record
     only, never used for the choice)."""
-    config = result.config
-    split = holdout_split(
-        data.graph, config.validation_fraction, config.seed, max_users=config.validation_users
-    )
+    train_graph, targets = validation_setup(data.graph, None, result.config)
     val_users, val_items = embed_all(result.model, result.ops)
     return {
         "validation": metrics_by_prior_weight(
-            split.train, val_users, val_items, split.targets, split.train.user_items()
+            train_graph, val_users, val_items, targets, train_graph.user_items()
         ),
         "test": metrics_by_prior_weight(
             data.graph, users, items, data.test, data.graph.user_items()

@@ -294,7 +294,7 @@ def validate(
     return evaluate_ranking(user_vec, item_vec, targets, exclude, ks, prior=prior)
 
 
-def _validation_setup(
+def validation_setup(
     graph: InteractionGraph, validation: CSRMatrix | None, config: TrainConfig
 ) -> tuple[InteractionGraph, CSRMatrix]:
     """Training graph and validation targets: given targets, or a holdout of ``graph``."""
@@ -329,16 +329,15 @@ def train(
     """
     started = time.perf_counter()
     rng = seed_everything(config.seed)
-    train_graph, targets = _validation_setup(graph, validation, config)
+    train_graph, targets = validation_setup(graph, validation, config)
     ops = GraphOperators.build(train_graph, device)
     seen = train_graph.user_items()
     batches = TrainingEdges.from_graph(train_graph)
     model = build_model(
         config, graph.n_users, graph.n_items, graph.n_features, device, graph.text_dim
     )
-    popularity = (
-        LearnedPopularity(item_log_degree(train_graph), device) if config.learn_prior else None
-    )
+    log_degree = item_log_degree(train_graph)
+    popularity = LearnedPopularity(log_degree, device) if config.learn_prior else None
     parameters = [*model.parameters(), *(() if popularity is None else popularity.parameters())]
     optimizer = torch.optim.Adam(parameters, lr=config.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
@@ -369,7 +368,7 @@ def train(
     if config.popularity_prior and outcome.best_metrics:
         user_vec, item_vec = embed_all(model, ops)
         prior_weight, with_prior = choose_prior_weight(
-            user_vec, item_vec, item_log_degree(train_graph), targets, seen, config.eval_k,
+            user_vec, item_vec, log_degree, targets, seen, config.eval_k,
             config.monitor, learned=outcome.best_metrics.get("learned"),
         )  # fmt: skip
         outcome.best_metrics = {**outcome.best_metrics, **with_prior}

@@ -31,3 +31,11 @@ def test_a_bad_id_dropout_is_refused_at_start_up_naming_the_setting(
     monkeypatch.setenv("IG_TRAIN_ID_DROPOUT", value)
     with pytest.raises(ValidationError, match="train_id_dropout"):
         load_settings()
+
+
+def test_a_bad_learn_prior_value_is_refused_at_start_up_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IG_TRAIN_LEARN_PRIOR", "sometimes")
+    with pytest.raises(ValidationError, match="train_learn_prior"):
+        load_settings()
