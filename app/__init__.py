@@ -1,34 +1,5 @@
-"""The Flask service: an app factory wiring the graph store into one blueprint per resource."""
+"""The Interest Graph Service, one folder per process.
 
-from __future__ import annotations
-
-from flask import Flask
-
-from app.settings import Settings, load_settings
-
-
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the WSGI app. Neo4j may be down at start: requests then answer 503 until it is back."""
-    from app.api import docs, events, graph, health, items, refresh, users
-    from app.auth import init_auth
-    from app.errors import register_error_handlers
-    from app.graph import init_graph
-    from app.metrics import init_metrics
-
-    settings = settings or load_settings()
-    app = Flask(__name__)
-    app.config["SETTINGS"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    init_graph(app, settings)
-    register_error_handlers(app)
-    init_auth(app, settings.api_auth)
-    init_metrics(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(events.bp)
-    app.register_blueprint(items.bp)
-    app.register_blueprint(users.bp)
-    app.register_blueprint(graph.bp)
-    app.register_blueprint(refresh.bp)
-    app.register_blueprint(docs.bp)
-    return app
+``api/`` serves HTTP, ``serving/`` ranks inside it, ``ingest/`` gets data in, ``worker/`` runs the
+scheduled jobs and ``training/`` trains a version; ``cli.py`` and ``settings.py`` serve them all.
+"""

@@ -23,7 +23,7 @@ def _say(message: str) -> None:
 
 
 def cmd_neo4j(args: argparse.Namespace, settings: Settings) -> int:
-    from graphdb import server
+    from graphdb.local import server
 
     config = settings.server_config()
     if args.action == "start":
@@ -67,7 +67,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from app.loading import load_source, offline_load, open_source
+    from app.ingest.loading import load_source, offline_load, open_source
 
     if args.offline:
         print(offline_load(settings, open_source(args.kind, args.source, args.path)).summary())
@@ -79,7 +79,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from app.training import run_training, train_config_from
+    from app.training.pipeline import run_training, train_config_from
 
     config = train_config_from(
         settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
@@ -93,7 +93,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_embed_text(args: argparse.Namespace, settings: Settings) -> int:
-    from app.text_index import embed_item_texts
+    from app.worker.text_index import embed_item_texts
 
     with _driver(settings) as driver:
         written = embed_item_texts(driver, settings.neo4j_database)
@@ -102,7 +102,7 @@ def cmd_embed_text(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tags(args: argparse.Namespace, settings: Settings) -> int:
-    from app.tagging import run_tagging
+    from app.worker.tagging import run_tagging
 
     with _driver(settings) as driver:
         report = run_tagging(
@@ -116,8 +116,8 @@ def cmd_tags(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from app.evaluation import evaluate_benchmark
-    from app.training import train_config_from
+    from app.training.evaluation import evaluate_benchmark
+    from app.training.pipeline import train_config_from
 
     config = train_config_from(
         settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
@@ -152,19 +152,19 @@ def cmd_apikey(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from app.serving import serve
+    from app.api.wsgi import serve
 
     return serve(settings, workers=args.workers)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from app.worker import run_worker
+    from app.worker.scheduler import run_worker
 
     return run_worker(settings)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from app.loading import run_demo
+    from app.ingest.loading import run_demo
 
     return run_demo(settings, serve_after=not args.no_serve)
 
@@ -251,8 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        from graphdb.local.server import ServerError
         from graphdb.migrations import MigrationError
-        from graphdb.server import ServerError
 
         if isinstance(exc, ServerError | MigrationError | ValueError | FileNotFoundError):
             _say(f"error: {exc}")

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graphdb.driver import Neo4jTarget
 from graphdb.fold import DEFAULT_TYPE_WEIGHTS, EVENT_TYPES, FoldConfig
-from graphdb.server import NEO4J_VERSION, ServerConfig, read_password
+from graphdb.local.server import NEO4J_VERSION, ServerConfig, read_password
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     # (the cookbook's vector-index recipe) is much weaker than the API's, which adds the prior.
     train_learn_prior: bool = False
 
-    # Incremental refresh (the worker's job; see app/refresh.py).
+    # Incremental refresh (the worker's job; see app/worker/scheduler/refresh.py).
     # A vector is written back only if some coordinate moved by more than this. Half the
     # 1e-5 within which a refresh must match a full recomputation, and above the float32
     # rounding of subset vs full propagation (seen up to 2e-6), which is not a move.
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     # Threads per worker: requests mostly wait on Neo4j, so threads overlap that waiting.
     threads: Annotated[int, Field(ge=1, le=256)] = 8
     # Lists ranked in advance per API worker for the most recently active users, dropped
-    # as soon as the change feed reports the user changed (app/rec_lists.py).
+    # as soon as the change feed reports the user changed (app/api/wsgi/rec_lists.py).
     rec_lists: bool = True
     rec_lists_depth: Annotated[int, Field(ge=10, le=1000)] = 100
     rec_lists_max_users: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000

@@ -25,10 +25,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.loading import offline_load
+from app.ingest.loading import offline_load
+from app.ingest.sources.datasets import open_dataset
 from app.settings import Settings
-from app.sources.datasets import open_dataset
-from app.training import run_training, train_config_from
+from app.training.pipeline import run_training, train_config_from
 from bench.benchlib import (
     fresh_service_settings,
     shared_data_dir,
@@ -38,7 +38,7 @@ from bench.benchlib import (
 )
 from graphdb.apikeys import create_key
 from graphdb.driver import connect
-from graphdb.server import stop
+from graphdb.local.server import stop
 
 LUA = """
 local ids = {}

@@ -24,11 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.importer import import_events, import_items
-from app.loading import offline_load
+from app.ingest.importer import import_events, import_items
+from app.ingest.loading import offline_load
+from app.ingest.sources.datasets import open_dataset
+from app.ingest.validation import IntakeLimits
 from app.settings import Settings, load_settings
-from app.sources.datasets import open_dataset
-from app.validation import IntakeLimits
 from bench.benchlib import (
     REPO_ROOT,
     free_port,
@@ -41,8 +41,8 @@ from bench.benchlib import (
 from graphdb.apikeys import create_key
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.fold import FoldConfig
+from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
-from graphdb.server import ServerConfig, start, stop
 
 
 def bench_server(heap: str, pagecache: str) -> ServerConfig:

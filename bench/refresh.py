@@ -82,16 +82,16 @@ def embed_only(args: argparse.Namespace) -> dict[str, Any]:
 
 def service(args: argparse.Namespace) -> dict[str, Any]:
     """End to end against a real Neo4j on this machine (bulk load, train, refresh)."""
-    from app.importer import import_events
-    from app.loading import offline_load
-    from app.refresh import IncrementalRefresher
-    from app.sources.datasets import open_dataset
-    from app.training import run_training, train_config_from
-    from app.validation import IntakeLimits
+    from app.ingest.importer import import_events
+    from app.ingest.loading import offline_load
+    from app.ingest.sources.datasets import open_dataset
+    from app.ingest.validation import IntakeLimits
+    from app.training.pipeline import run_training, train_config_from
+    from app.worker.refresh import IncrementalRefresher
     from bench.benchlib import fresh_service_settings
     from graphdb.driver import connect
     from graphdb.fold import FoldConfig
-    from graphdb.server import stop
+    from graphdb.local.server import stop
 
     settings = fresh_service_settings(
         "refresh", neo4j_heap="3g", neo4j_pagecache="1g", model_kind="inductive",

@@ -37,18 +37,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.importer import import_events, import_items
+from app.ingest.importer import import_events, import_items
+from app.ingest.sources.datasets import open_dataset
+from app.ingest.validation import IntakeLimits
 from app.settings import Settings, load_settings
-from app.sources.datasets import open_dataset
-from app.training import run_training, train_config_from
-from app.validation import IntakeLimits
+from app.training.pipeline import run_training, train_config_from
 from bench.benchlib import REPO_ROOT, free_port, shared_data_dir, start_api, write_result
 from graphdb.apikeys import create_key
-from graphdb.backup import dump_database, load_database
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.fold import FoldConfig
+from graphdb.local.backup import dump_database, load_database
+from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
-from graphdb.server import ServerConfig, start, stop
 
 WORK = REPO_ROOT / "var" / "bench" / "replay"
 MODE_ENV = {

@@ -28,17 +28,17 @@ from neo4j import Driver
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.loading import offline_load
+from app.ingest.loading import offline_load
+from app.ingest.sources.datasets import open_dataset
 from app.settings import Settings
-from app.sources.datasets import open_dataset
-from app.training import TrainingReport, run_training, train_config_from
+from app.training.pipeline import TrainingReport, run_training, train_config_from
 from bench.benchlib import fresh_service_settings, shared_data_dir, write_result
 from bench.writeback_layouts import measure_layouts
 from graphdb.changes import read_version_vectors
 from graphdb.driver import connect
 from graphdb.embeddings import NodeVectors
+from graphdb.local.server import stop
 from graphdb.reads import knn_candidates, similar_items
-from graphdb.server import stop
 
 # The indexes as migration 0003 created them, before 0009: Neo4j 5.26's defaults.
 QUANTIZED_INDEXES = (

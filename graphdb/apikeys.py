@@ -15,6 +15,8 @@ from datetime import datetime
 
 from neo4j import Driver, RoutingControl
 
+from graphdb.area import StoreArea
+
 SCOPES = ("read", "write", "admin")
 PREFIX = "igk"
 
@@ -103,3 +105,19 @@ def list_keys(driver: Driver, database: str | None = None) -> list[ApiKeyInfo]:
         )  # fmt: skip
         for r in driver.execute_query(LIST_KEYS, database_=database).records
     ]
+
+
+class ApiKeys(StoreArea):
+    """API keys in the graph (only their digests are stored)."""
+
+    def create(self, name: str, scopes: list[str]) -> str:
+        return create_key(self.driver, name, scopes, self.database)
+
+    def verify(self, raw: str) -> ApiKeyInfo | None:
+        return verify_key(self.driver, raw, self.database)
+
+    def revoke(self, key_id: str) -> bool:
+        return revoke_key(self.driver, key_id, self.database)
+
+    def all(self) -> list[ApiKeyInfo]:
+        return list_keys(self.driver, self.database)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import neo4j
 from neo4j import Driver, GraphDatabase
-from neo4j.exceptions import Neo4jError, ServiceUnavailable
+from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,11 @@ def ping(uri: str, user: str, password: str | None) -> bool:
     except (ServiceUnavailable, Neo4jError, OSError):
         return False
     return True
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the graph store is down or busy; retry shortly".
+
+    Callers outside ``graphdb/`` map these to a 503 without importing the driver's types.
+    """
+    return isinstance(exc, ServiceUnavailable | SessionExpired | TransientError)

@@ -1,6 +1,6 @@
 """What an API worker's cache of ranked lists needs from the graph.
 
-A worker keeps every active user's recommendation list ranked in advance (``app.rec_lists``)
+A worker keeps every active user's recommendation list ranked in advance (``app.serving.rec_lists``)
 and must learn quickly which of them went stale. The change feed is one small indexed read:
 the active model version, the server clock, the users stamped ``changed_at`` since a given
 instant (every event and catalog write stamps it), and the users erased since then. An

@@ -15,6 +15,9 @@ import numpy as np
 
 from ml.shortterm import AttentionBlockParams, ShortTermParams
 
+# The file beside a model version that training writes and the API reads.
+SHORT_TERM_FILE = "shortterm.npz"
+
 _TOP = ("item_embedding", "position_embedding", "final_norm_weight", "final_norm_bias")
 _SCALARS = ("embedding_scale", "norm_eps")
 

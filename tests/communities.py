@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 from neo4j import Driver
 
-from app.importer import import_events, import_items
+from app.ingest.importer import import_events, import_items
+from app.ingest.validation import IntakeLimits
 from app.settings import Settings, load_settings
-from app.training import run_training, train_config_from
-from app.validation import IntakeLimits
+from app.training.pipeline import run_training, train_config_from
 from graphdb.fold import FoldConfig
 from tests.conftest import Neo4jTestServer
 

@@ -2,7 +2,7 @@
 
 Where the server comes from, in order: ``NEO4J_URI`` (with ``NEO4J_USER``/``NEO4J_PASSWORD``)
 from the environment; a testcontainers ``neo4j:5.26-community`` where a Docker engine answers;
-else the project's own provisioned server (``graphdb.server``) on free local ports.
+else the project's own provisioned server (``graphdb.local.server``) on free local ports.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from neo4j import Driver
 
-from app import create_app
-from app.graph import EXTENSION_KEY
+from app.api import create_app
+from app.api.wiring import EXTENSION_KEY
 from app.settings import load_settings
 from graphdb.driver import Neo4jTarget, connect
+from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
-from graphdb.server import ServerConfig, start, stop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTCONTAINERS_IMAGE = "neo4j:5.26-community"

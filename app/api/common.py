@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import current_app, request
 
-from app.errors import ApiError
+from app.api.errors import ApiError
+from app.ingest.validation import IntakeLimits, limits_from_settings
 from app.settings import Settings
-from app.validation import IntakeLimits
 
 
 def settings() -> Settings:
@@ -28,12 +28,3 @@ def json_body() -> Any:
 
 def intake_limits() -> IntakeLimits:
     return limits_from_settings(settings())
-
-
-def limits_from_settings(s: Settings) -> IntakeLimits:
-    return IntakeLimits(
-        max_batch=s.max_batch_events,
-        max_text_chars=s.max_text_chars,
-        max_future_skew_s=s.max_future_skew_s,
-        min_event_year=s.min_event_year,
-    )

@@ -7,8 +7,8 @@ from flask import Blueprint, Response, jsonify
 from app.api.common import intake_limits, json_body, settings
 from app.api.ranking import rec_lists
 from app.api.spec import documented
-from app.graph import database, graph_driver
-from app.validation import EventIn, parse_events
+from app.api.wiring import database, graph_driver
+from app.ingest.validation import EventIn, parse_events
 from graphdb.ingest import write_events
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1/events")

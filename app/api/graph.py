@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from app.api.spec import documented
-from app.graph import database, graph_driver
+from app.api.wiring import database, graph_driver
 from graphdb.reads import graph_stats, model_versions
 
 bp = Blueprint("graph", __name__, url_prefix="/api/v1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from app.graph import database, graph_driver
+from app.api.wiring import database, graph_driver
 
 bp = Blueprint("health", __name__, url_prefix="/health")
 

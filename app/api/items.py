@@ -7,14 +7,14 @@ from typing import cast
 from flask import Blueprint, Response, jsonify
 
 from app.api.common import json_body, settings
+from app.api.errors import ApiError
 from app.api.params import int_arg, text_arg
 from app.api.ranking import ranking, rec_lists
 from app.api.spec import Param, documented
-from app.errors import ApiError
-from app.graph import database, graph_driver
-from app.search import MAX_QUERY_CHARS, search
-from app.similar import similar
-from app.validation import ItemIn, parse_items
+from app.api.wiring import database, graph_driver
+from app.ingest.validation import ItemIn, parse_items
+from app.serving.search import MAX_QUERY_CHARS, search
+from app.serving.similar import similar
 from graphdb.catalog import upsert_items
 from graphdb.reads import read_item
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-from app.errors import ApiError
+from app.api.errors import ApiError
 
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import current_app
 
 from app.api.common import settings
-from app.graph import database, graph_driver
-from app.item_index import ItemIndexCache
-from app.rec_lists import ListSettings, RecLists
-from app.recommend import PopularCache, Ranking
-from app.short_term import ShortTermModels
+from app.api.wiring import database, graph_driver
+from app.serving.item_index import ItemIndexCache
+from app.serving.rec_lists import ListSettings, RecLists
+from app.serving.recommend import PopularCache, Ranking
+from app.serving.short_term import ShortTermModels
 
 
 def _popular_cache() -> PopularCache:

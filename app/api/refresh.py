@@ -13,10 +13,10 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.api.common import json_body
+from app.api.errors import ApiError
 from app.api.params import int_arg
 from app.api.spec import Param, documented
-from app.errors import ApiError
-from app.graph import database, graph_driver
+from app.api.wiring import database, graph_driver
 from graphdb.refresh_runs import list_runs, queue_run, read_run
 
 bp = Blueprint("refresh", __name__, url_prefix="/api/v1/refresh")

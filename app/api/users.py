@@ -10,17 +10,17 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from app.api.common import settings
+from app.api.errors import ApiError
 from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg, text_arg
 from app.api.ranking import ranking, rec_lists
 from app.api.spec import Param, documented
-from app.errors import ApiError
-from app.graph import database, graph_driver
-from app.recommend import (
+from app.api.wiring import database, graph_driver
+from app.serving.recommend import (
     RecommendationRequest,
     UnknownFilterValue,
     recommend,
 )
-from app.search import MAX_QUERY_CHARS, STEER_CANDIDATES, search
+from app.serving.search import MAX_QUERY_CHARS, STEER_CANDIDATES, search
 from graphdb.erase import erase_user
 from graphdb.reads import (
     Filters,

@@ -10,14 +10,14 @@ import pytest
 from flask import Flask
 from neo4j import Driver
 
-from app import create_app
+from app.api import create_app
+from app.api.wiring import EXTENSION_KEY
 from app.cli import main
-from app.graph import EXTENSION_KEY
-from app.importer import import_events, import_items
+from app.ingest.importer import import_events, import_items
+from app.ingest.sources.demo import demo_stream
+from app.ingest.validation import IntakeLimits
 from app.settings import Settings, load_settings
-from app.sources.demo import demo_stream
-from app.training import run_training, train_config_from
-from app.validation import IntakeLimits
+from app.training.pipeline import run_training, train_config_from
 from graphdb.apikeys import create_key, revoke_key
 from graphdb.fold import FoldConfig
 from tests.conftest import Neo4jTestServer

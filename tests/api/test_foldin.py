@@ -11,8 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 from neo4j import Driver
 
-from app import create_app
-from app.graph import EXTENSION_KEY
+from app.api import create_app
+from app.api.wiring import EXTENSION_KEY
 from app.settings import Settings
 from tests.communities import START, trained_communities
 from tests.conftest import Neo4jTestServer

@@ -15,8 +15,8 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from neo4j import Driver
 
-from app import create_app
-from app.graph import EXTENSION_KEY
+from app.api import create_app
+from app.api.wiring import EXTENSION_KEY
 from app.settings import load_settings
 from tests.conftest import Neo4jTestServer
 

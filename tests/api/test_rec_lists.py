@@ -13,11 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from neo4j import Driver
 
-from app import create_app
+from app.api import create_app
 from app.api.ranking import ranking, rec_lists
-from app.graph import EXTENSION_KEY
-from app.rec_lists import RecLists
-from app.recommend import RecommendationRequest, recommend
+from app.api.wiring import EXTENSION_KEY
+from app.serving.rec_lists import RecLists
+from app.serving.recommend import RecommendationRequest, recommend
 from app.settings import Settings
 from graphdb.erase import erase_user
 from graphdb.fold import FoldConfig
@@ -66,7 +66,7 @@ def _items(body: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
 
 def _purchase(graph: Driver, user_id: str, items: list[str]) -> None:
     """Events written by another process (as the importer or another API worker would)."""
-    from app.validation import IntakeLimits, parse_events
+    from app.ingest.validation import IntakeLimits, parse_events
 
     ts = (START + timedelta(days=30)).isoformat()
     events = [{"user_id": user_id, "item_id": i, "type": "purchase", "ts": ts} for i in items]
@@ -204,7 +204,7 @@ def test_lists_are_rebuilt_after_a_refresh_at_most_every_rebuild_interval(
 
 
 def test_similar_items_take_the_active_version_from_a_fresh_feed(app: Flask) -> None:
-    from app.similar import similar
+    from app.serving.similar import similar
 
     lists = _lists(app)
     lists.poll()

@@ -10,17 +10,17 @@ import pytest
 from flask.testing import FlaskClient
 from neo4j import Driver
 
-from app import create_app
-from app.graph import EXTENSION_KEY
-from app.importer import import_events, import_items
-from app.item_index import ItemIndexCache
+from app.api import create_app
+from app.api.warmup import warm_up
+from app.api.wiring import EXTENSION_KEY
+from app.ingest.importer import import_events, import_items
+from app.ingest.sources.demo import demo_stream
+from app.ingest.validation import IntakeLimits
+from app.serving.item_index import ItemIndexCache
+from app.serving.similar import similar
 from app.settings import Settings, load_settings
-from app.similar import similar
-from app.sources.demo import demo_stream
-from app.text_index import embed_item_texts
-from app.training import run_training, train_config_from
-from app.validation import IntakeLimits
-from app.warmup import warm_up
+from app.training.pipeline import run_training, train_config_from
+from app.worker.text_index import embed_item_texts
 from graphdb.fold import FoldConfig
 from graphdb.reads import similar_items
 from tests.conftest import CLEAN_DATA, Neo4jTestServer

@@ -6,7 +6,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from neo4j import Driver
 
-from app.text_index import embed_item_texts
+from app.worker.text_index import embed_item_texts
 
 ITEMS = [
     {"item_id": "s1", "title": "Noise-cancelling over-ear headphones",
@@ -54,7 +54,7 @@ def test_search_rejects_a_missing_or_oversized_query(client: FlaskClient) -> Non
 
 
 def test_worker_warm_up_preloads_the_text_encoder(app: Flask) -> None:
-    from app.warmup import warm_up_in_background
+    from app.api.warmup import warm_up_in_background
     from ml.query_encoder import packaged_encoder
 
     packaged_encoder.cache_clear()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from graphdb.backup import dump_database, load_database
 from graphdb.driver import Neo4jTarget, connect
-from graphdb.server import ServerConfig, ServerError, start, stop
+from graphdb.local.backup import dump_database, load_database
+from graphdb.local.server import ServerConfig, ServerError, start, stop
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.skipif(

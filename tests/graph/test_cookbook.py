@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from neo4j import Driver
 
-from app.importer import import_events, import_items
-from app.sources.demo import demo_stream
-from app.tagging import run_tagging
-from app.validation import IntakeLimits
+from app.ingest.importer import import_events, import_items
+from app.ingest.sources.demo import demo_stream
+from app.ingest.validation import IntakeLimits
+from app.worker.tagging import run_tagging
 from graphdb.catalog import category_ids, slug
 from graphdb.embeddings import NodeVectors, write_model_version
 from graphdb.fold import FoldConfig

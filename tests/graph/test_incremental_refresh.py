@@ -11,11 +11,11 @@ import pytest
 import torch
 from neo4j import Driver
 
-from app.live_graph import LiveGraph
-from app.refresh import IncrementalRefresher
 from app.settings import Settings
-from app.text_index import embed_item_texts
-from app.training import run_training, train_config_from
+from app.training.pipeline import run_training, train_config_from
+from app.worker.live_graph import LiveGraph
+from app.worker.refresh import IncrementalRefresher
+from app.worker.text_index import embed_item_texts
 from graphdb.changes import read_refresh_state
 from graphdb.snapshot import read_snapshot
 from ml.embed import full_embeddings

@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from app.importer import import_events
-from app.loading import load_stream, offline_load
+from app.ingest.importer import import_events
+from app.ingest.loading import load_stream, offline_load
+from app.ingest.sources.demo import demo_stream
+from app.ingest.sources.stream import DatasetStream
+from app.ingest.validation import IntakeLimits, InvalidInput
 from app.settings import Settings, load_settings
-from app.sources.demo import demo_stream
-from app.sources.stream import DatasetStream
-from app.validation import IntakeLimits, InvalidInput
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.fold import FoldConfig
-from graphdb.server import start, status, stop
+from graphdb.local.server import start, status, stop
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.skipif(

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app
-from app.graph import EXTENSION_KEY
+from app.api import create_app
+from app.api.wiring import EXTENSION_KEY
 from app.settings import load_settings
 from graphdb.driver import Neo4jTarget, connect
+from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
-from graphdb.server import ServerConfig, start, stop
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.skipif(

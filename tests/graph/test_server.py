@@ -15,8 +15,8 @@ from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError
 
 from app.cli import main
-from graphdb.distribution import class_archive_path, class_archive_works
-from graphdb.server import ServerConfig, ServerError, _make_class_archive, start, stop
+from graphdb.local.distribution import class_archive_path, class_archive_works
+from graphdb.local.server import ServerConfig, ServerError, _make_class_archive, start, stop
 from tests.conftest import Neo4jTestServer, free_port
 
 needs_local_toolchain = pytest.mark.skipif(

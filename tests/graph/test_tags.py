@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from app.importer import import_events, import_items
-from app.tagging import run_tagging
-from app.validation import IntakeLimits
+from app.ingest.importer import import_events, import_items
+from app.ingest.validation import IntakeLimits
+from app.worker.tagging import run_tagging
 from graphdb.fold import FoldConfig
 from ml.tag_interests import CRITICAL_SENTIMENT
 from ml.tags import mentioned_phrases
@@ -147,7 +147,7 @@ def test_a_catalog_edit_retags_the_item_and_refreshes_its_users(graph: Driver) -
 
 @pytest.mark.shared_data
 def test_gift_card_reviews_tag_items_and_respect_criticism(graph: Driver) -> None:
-    from app.sources.datasets import amazon_gift_cards
+    from app.ingest.sources.datasets import amazon_gift_cards
 
     stream = amazon_gift_cards(require_shared_data("amazon-gift-cards"))
     events = list(itertools.islice(stream.events(), 1500))

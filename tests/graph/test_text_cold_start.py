@@ -11,12 +11,12 @@ import torch
 from flask.testing import FlaskClient
 from neo4j import Driver
 
-from app import create_app
-from app.graph import EXTENSION_KEY
-from app.refresh import IncrementalRefresher
+from app.api import create_app
+from app.api.wiring import EXTENSION_KEY
 from app.settings import Settings, load_settings
-from app.text_index import embed_item_texts
-from app.training import run_training, train_config_from
+from app.training.pipeline import run_training, train_config_from
+from app.worker.refresh import IncrementalRefresher
+from app.worker.text_index import embed_item_texts
 from tests.communities import load
 from tests.conftest import Neo4jTestServer
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from neo4j import Driver
 
-from app.importer import import_events, import_items
+from app.ingest.importer import import_events, import_items
+from app.ingest.sources.demo import demo_stream
+from app.ingest.validation import IntakeLimits
 from app.settings import Settings, load_settings
-from app.sources.demo import demo_stream
-from app.training import run_training, train_config_from
-from app.validation import IntakeLimits
+from app.training.pipeline import run_training, train_config_from
 from graphdb.embeddings import active_version
 from graphdb.fold import FoldConfig
 from ml.registry import ModelRegistry

@@ -1,6 +1,6 @@
 """Independent checks of the documented EVENT and ITEM dict shapes, plus the shared-data path.
 
-Written from the API contract (not from app.sources), so a mapper that drifts from the contract
+Written from the API contract (not from app.ingest.sources), so a mapper that drifts from the contract
 fails here rather than at import time against a live server.
 """
 

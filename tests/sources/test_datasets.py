@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app.sources.datasets import (
+from app.ingest.sources.datasets import (
     BEAUTY_ROOT,
     GOWALLA_TEST_TS,
     GOWALLA_TRAIN_TS,
@@ -25,7 +25,7 @@ from app.sources.datasets import (
     open_dataset,
     shared_data_dir,
 )
-from app.sources.text import clean_category_path, clean_text, parse_price
+from app.ingest.sources.text import clean_category_path, clean_text, parse_price
 
 from .shapes import assert_shapes, needs_shared
 from .shapes import shared_data_dir as data_dir_for_tests

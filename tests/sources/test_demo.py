@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.sources.demo import demo_stream
-from app.sources.demo_catalog import NEGATIVE_WORDS, POSITIVE_WORDS
+from app.ingest.sources.demo import demo_stream
+from app.ingest.sources.demo_catalog import NEGATIVE_WORDS, POSITIVE_WORDS
 
 from .shapes import assert_shapes
 

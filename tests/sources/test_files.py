@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from app.sources.demo import demo_stream
-from app.sources.files import (
+from app.ingest.sources.demo import demo_stream
+from app.ingest.sources.files import (
     EVENT_COLUMNS,
     ITEM_COLUMNS,
     SourceFormatError,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.validation import EVENT_FIELDS, EventIn, IntakeLimits, InvalidInput, parse_events
+from app.ingest.validation import EVENT_FIELDS, EventIn, IntakeLimits, InvalidInput, parse_events
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 

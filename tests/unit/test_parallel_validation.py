@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from app.parallel_validation import validate_events
-from app.sources.stream import DatasetStream
-from app.validation import IntakeLimits, InvalidInput
+from app.ingest.parallel_validation import validate_events
+from app.ingest.sources.stream import DatasetStream
+from app.ingest.validation import IntakeLimits, InvalidInput
 from graphdb.fold import FoldConfig
 
 

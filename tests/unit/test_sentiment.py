@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.validation import IntakeLimits, parse_events
+from app.ingest.validation import IntakeLimits, parse_events
 from graphdb.fold import EventRow, FoldConfig, fold_interactions, fold_interests, merge_weight
 from ml import sentiment
 from ml.sentiment import score_text, score_texts

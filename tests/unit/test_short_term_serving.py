@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from app.item_index import ItemIndex
-from app.short_term import ShortTermModel
+from app.serving.item_index import ItemIndex
+from app.serving.short_term import ShortTermModel
 from ml.models.sequence import SequenceRecommender
 from ml.sequence import export_short_term
 from ml.shortterm import blend_scores, short_term_scores

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.settings import load_settings
-from app.training import train_config_from
+from app.training.pipeline import train_config_from
 
 
 def test_text_and_id_dropout_settings_reach_the_training_config(

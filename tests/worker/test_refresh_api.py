@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from neo4j import Driver
 
-from app import create_app
-from app.graph import EXTENSION_KEY
+from app.api import create_app
+from app.api.wiring import EXTENSION_KEY
 from app.settings import load_settings
 from graphdb.apikeys import create_key
 from graphdb.refresh_runs import finish_run, start_run

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from app.importer import import_events, import_items
+from app.ingest.importer import import_events, import_items
+from app.ingest.validation import IntakeLimits
 from app.settings import Settings, load_settings
-from app.validation import IntakeLimits
-from app.worker import LEASE_NAME, Worker
+from app.worker.scheduler import LEASE_NAME, Worker
 from graphdb.fold import FoldConfig
 from graphdb.lease import acquire_lease
 from tests.conftest import Neo4jTestServer
@@ -63,6 +63,6 @@ def test_a_failing_run_is_logged_not_raised(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("graph hiccup")
 
-    monkeypatch.setattr("app.tagging.run_tagging", broken)
+    monkeypatch.setattr("app.worker.tagging.run_tagging", broken)
     worker.tags_job()  # must not raise: the next interval retries
     assert "tagging items failed" in caplog.text

@@ -12,12 +12,12 @@ import pytest
 from flask.testing import FlaskClient
 from neo4j import Driver
 
-from app.importer import import_events, import_items
+from app.ingest.importer import import_events, import_items
+from app.ingest.sources.demo import demo_stream
+from app.ingest.validation import IntakeLimits
 from app.settings import Settings, load_settings
-from app.sources.demo import demo_stream
-from app.training import run_training, train_config_from
-from app.validation import IntakeLimits
-from app.worker import (
+from app.training.pipeline import run_training, train_config_from
+from app.worker.scheduler import (
     JOB_HEARTBEAT,
     JOB_INCREMENTAL,
     JOB_REQUESTED,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from app.worker import LEASE_NAME
+from app.worker.scheduler import LEASE_NAME
 from graphdb.lease import read_lease
 from graphdb.refresh_runs import queue_run, read_run
 from tests.conftest import Neo4jTestServer

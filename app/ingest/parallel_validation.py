@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from app.importer import chunked, offset_error
-from app.sources.stream import DatasetStream
-from app.validation import IntakeLimits, InvalidInput, parse_events
+from app.ingest.importer import chunked, offset_error
+from app.ingest.sources.stream import DatasetStream
+from app.ingest.validation import IntakeLimits, InvalidInput, parse_events
 from graphdb.bulkfold import EventColumns
 from graphdb.fold import FoldConfig
 

@@ -3,8 +3,9 @@
 Ranking one user live costs a graph round trip for their state plus a pass over every item
 vector. Like Gorse's cached lists, each API worker instead ranks the lists of its most
 recently active users ahead of time, in a background thread, with exactly the code that
-answers live (:func:`app.recommend.user_scores`, :func:`app.recommend.ranked_positions`),
-and answers a plain request for such a user from memory.
+answers live (:func:`app.serving.recommend.user_scores`,
+:func:`app.serving.recommend.ranked_positions`), and answers a plain request for such a user
+from memory.
 
 A list is only served while it is still what the live path would say about the user:
 
@@ -36,8 +37,8 @@ from typing import Any
 import numpy as np
 from neo4j import Driver
 
-from app.item_index import ItemIndex
-from app.recommend import (
+from app.serving.item_index import ItemIndex
+from app.serving.recommend import (
     Ranking,
     ReasonContext,
     RecommendationRequest,

@@ -11,7 +11,7 @@ from app.settings import Settings
 
 
 def serve(settings: Settings, workers: int | None = None) -> int:
-    """Replace this process with gunicorn serving ``app:create_app()``."""
+    """Replace this process with gunicorn serving ``app.api:create_app()``."""
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
     if not os.path.exists(gunicorn):
         print("gunicorn is not installed in this environment", file=sys.stderr)
@@ -23,8 +23,8 @@ def serve(settings: Settings, workers: int | None = None) -> int:
         "--bind", f"{settings.host}:{settings.port}",
         "--access-logfile", "-",
         "--graceful-timeout", "20",
-        "--config", "python:app.gunicorn_hooks",
-        "app:create_app()",
+        "--config", "python:app.api.gunicorn_hooks",
+        "app.api:create_app()",
     ]  # fmt: skip
     # Many request threads share two cores: one BLAS thread each avoids oversubscription.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -5,7 +5,7 @@ and Neo4j Browser) with ``mvn dependency:copy-dependencies`` into a cache folder
 checkout.
 
 A start spends seconds loading and verifying classes from some two hundred jars. The JVM can
-map them from a class-data-sharing archive instead (AppCDS); ``graphdb.server`` makes one per
+map them from a class-data-sharing archive instead (AppCDS); ``graphdb.local.server`` makes one per
 distribution and Java build by starting and stopping a scratch server once, and starts every
 later server from it (docs/benchmarks.md: a start of the Gowalla graph went from 7.0 s to 4.3 s).
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from graphdb.server import ServerConfig
+    from graphdb.local.server import ServerConfig
 
 POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>

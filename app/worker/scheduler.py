@@ -10,7 +10,7 @@ An APScheduler ``BlockingScheduler`` runs five jobs, every one with ``max_instan
   delete finished runs older than ``refresh_retention_days``;
 - ``lease-heartbeat`` (every ``lease_ttl_s / 3``): take or renew the worker lease;
 - ``item-tags`` (every ``refresh_interval_s``): re-tag changed items and refresh the tag
-  interests of the users they affect (``app.tagging``).
+  interests of the users they affect (``app.worker.tagging``).
 
 Every job works only while this process holds the ``(:WorkerLease {name: 'refresh-worker'})``
 (see ``graphdb.lease``), confirmed at the start of each job, so several worker processes may
@@ -58,7 +58,7 @@ from graphdb.serving_feed import purge_erasures
 from graphdb.upkeep import decay_interest_edges
 
 if TYPE_CHECKING:
-    from app.refresh import IncrementalRefresher
+    from app.worker.refresh import IncrementalRefresher
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ JOB_TEXT = "item-text-vectors"
 JOB_TAGS = "item-tags"
 RETRAIN_MISFIRE_S = 3600  # a worker back within the hour still does the nightly retrain
 # API workers read tombstones within a second; one left for a day covers any outage after
-# which a worker would still trust its precomputed lists (app.rec_lists drops them sooner).
+# which a worker would still trust its precomputed lists (app.serving.rec_lists drops them sooner).
 ERASURE_KEEP_S = 86_400.0
 WORKER_RETRY_S = 15.0  # managed transactions ride out a short graph outage
 ABANDONED = "WorkerStopped: the worker was stopped before the run finished"
@@ -148,7 +148,7 @@ class Worker:
         """Text vectors for new and edited catalog items (semantic search)."""
         if self.stopping.is_set() or not self.hold_lease():
             return
-        from app.text_index import embed_item_texts
+        from app.worker.text_index import embed_item_texts
 
         try:
             embed_item_texts(self.driver, self.database)
@@ -159,7 +159,7 @@ class Worker:
         """Tags of changed items and the tag interests of the users they touch."""
         if self.stopping.is_set() or not self.hold_lease():
             return
-        from app.tagging import run_tagging
+        from app.worker.tagging import run_tagging
 
         try:
             run_tagging(
@@ -241,7 +241,7 @@ class Worker:
     def refresher(self) -> IncrementalRefresher:
         """The process's one refresher: it keeps the graph cached between runs."""
         if self._refresher is None:
-            from app.refresh import IncrementalRefresher
+            from app.worker.refresh import IncrementalRefresher
 
             self._refresher = IncrementalRefresher(
                 self.driver, self.settings, after_batch=self._still_leased
@@ -266,7 +266,7 @@ class Worker:
         return ("skipped" if report.skipped_reason else "succeeded"), outcome
 
     def _full_retrain(self) -> tuple[str, dict[str, Any]]:
-        from app.training import run_training, train_config_from
+        from app.training.pipeline import run_training, train_config_from
 
         try:
             report = run_training(self.driver, self.settings, train_config_from(self.settings))

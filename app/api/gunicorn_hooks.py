@@ -7,7 +7,7 @@ from typing import Any
 
 def post_worker_init(worker: Any) -> None:
     """Each worker loads the active model in the background as soon as it has its app."""
-    from app.warmup import warm_up_in_background
+    from app.api.warmup import warm_up_in_background
 
     warm_up_in_background(worker.wsgi)
 

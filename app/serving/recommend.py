@@ -1,11 +1,11 @@
 """Recommendations: ranking over the active item vectors, filters, MMR diversity, reasons.
 
 A user with an embedding gets the items nearest to it (cosine similarity, ranked in process
-over :class:`app.item_index.ItemIndex`), minus what they already interacted with. Interactions
-newer than the user's vector are folded into it at request time, so an accepted event moves
-the user's recommendations at once, before any refresh; a new user with a few interactions
-is ranked from those. A user with neither (unknown, or nothing embeddable) gets a marked
-fallback: popular items in the categories they showed interest in, else popular overall.
+over :class:`app.serving.item_index.ItemIndex`), minus what they already interacted with.
+Interactions newer than the user's vector are folded into it at request time, so an accepted
+event moves the user's recommendations at once, before any refresh; a new user with a few
+interactions is ranked from those. A user with neither (unknown, or nothing embeddable) gets a
+marked fallback: popular items in the categories they showed interest in, else popular overall.
 Popularity is the decayed sum of interaction weights.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from neo4j import Driver
 
-from app.item_index import ItemIndex, ItemIndexCache
-from app.short_term import ShortTermModels
+from app.serving.item_index import ItemIndex, ItemIndexCache
+from app.serving.short_term import ShortTermModels
 from graphdb.reads import Filters, popular_items, recommend_state
 from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT, standardize_scores
 

@@ -19,8 +19,7 @@ import torch
 from neo4j import Driver
 
 from app.settings import Settings
-from app.short_term import SHORT_TERM_FILE
-from app.text_index import embed_item_texts
+from app.worker.text_index import embed_item_texts
 from graphdb.embeddings import NodeVectors, write_model_version
 from graphdb.snapshot import GraphSnapshot, read_snapshot
 from ml.data import InteractionGraph
@@ -29,7 +28,7 @@ from ml.evaluate import plot_training_curve
 from ml.models.graph import GraphOperators
 from ml.registry import ModelRegistry, ModelShape
 from ml.sequence import SequenceConfig, export_short_term, train_short_term
-from ml.shortterm_store import save_short_term
+from ml.shortterm_store import SHORT_TERM_FILE, save_short_term
 from ml.train import TrainConfig, default_device, train
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Provision and run a local Neo4j Community server without Docker or OS packages.
 
-The distribution comes from Maven (``graphdb.distribution``); each server is a detached JVM
+The distribution comes from Maven (``graphdb.local.distribution``); each server is a detached JVM
 with a generated config, started from the distribution's class archive once there is one.
 """
 
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from graphdb.distribution import (
+from graphdb.local.distribution import (
     ServerError,
     class_archive_path,
     class_archive_works,

@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify
 from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 from werkzeug.exceptions import HTTPException
 
-from app.validation import InvalidInput
+from app.ingest.validation import InvalidInput
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import time
 
 from flask import Flask, request
 
-from app.errors import ApiError
-from app.graph import database, graph_driver
+from app.api.errors import ApiError
+from app.api.wiring import database, graph_driver
 from graphdb.apikeys import ApiKeyInfo, verify_key
 
 PUBLIC_PREFIXES = ("/health/", "/api/v1/openapi.json", "/docs", "/metrics")

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from neo4j import Driver
 
-from app.live_graph import LiveGraph
 from app.settings import Settings
+from app.worker.live_graph import LiveGraph
 from graphdb.changes import (
     GraphChanges,
     RefreshState,

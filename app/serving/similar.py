@@ -1,11 +1,11 @@
 """Similar items: exact cosine neighbours from the worker's in-memory item vectors.
 
-The API already holds the active version's item vectors for ranking (``app.item_index``), so
+The API already holds the active version's item vectors for ranking (``app.serving.item_index``), so
 an item's neighbours are one matrix-vector product away: exact, not approximate, and without
 a vector-index query per request, which under load was the slow part of this endpoint. The
 graph is still asked for the active version and its refresh revision (one small read), so a
 version switch or a refresh is seen by the next request, unless the worker's change feed
-(``app.rec_lists``) read them under a second ago. Items the index does not hold (an
+(``app.serving.rec_lists``) read them under a second ago. Items the index does not hold (an
 unknown id, an item without a vector yet) and catalogues too large for a product per request
 go to the Neo4j vector index as before.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from neo4j import Driver
 
-from app.item_index import ItemIndexCache
-from app.recommend import top_positions
+from app.serving.item_index import ItemIndexCache
+from app.serving.recommend import top_positions
 from graphdb.changes import read_refresh_state
 from graphdb.reads import similar_items
 
@@ -38,7 +38,7 @@ def similar(
     """``{found, embedded, version, items}``; scores are Neo4j's cosine score, (1 + cos) / 2.
 
     ``active``: the active ``(version, revision)`` when the caller knows it fresh (the change
-    feed of :mod:`app.rec_lists`); the graph is asked otherwise.
+    feed of :mod:`app.serving.rec_lists`); the graph is asked otherwise.
     """
     if active is None:
         state = read_refresh_state(driver, database)

@@ -10,16 +10,15 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from app.api.common import limits_from_settings
-from app.importer import ImportStats, chunked, import_events, import_items
+from app.ingest.importer import ImportStats, chunked, import_events, import_items
+from app.ingest.sources.datasets import open_dataset
+from app.ingest.sources.demo import demo_stream
+from app.ingest.sources.files import count_records, read_events, read_items
+from app.ingest.sources.stream import DatasetStream
+from app.ingest.validation import limits_from_settings, parse_items
 from app.settings import Settings
-from app.sources.datasets import open_dataset
-from app.sources.demo import demo_stream
-from app.sources.files import count_records, read_events, read_items
-from app.sources.stream import DatasetStream
-from app.validation import parse_items
-from graphdb.bulkload import BulkFiles
 from graphdb.catalog import ItemRow
+from graphdb.local.bulkload import BulkFiles
 
 COUNT_INTERACTIONS = "MATCH (x:Interaction) RETURN count(x) AS n"
 COUNT_DATA_NODES = "MATCH (n) WHERE NOT n:SchemaMigration RETURN count(n) AS n"
@@ -85,8 +84,8 @@ def load_source(
 
 def run_demo(settings: Settings, serve_after: bool = True) -> int:
     """Start Neo4j, migrate, load the demo shop once, train once, then serve the API."""
-    from graphdb import server
     from graphdb.driver import connect
+    from graphdb.local import server
     from graphdb.migrations import migrate
 
     config = settings.server_config()
@@ -109,7 +108,7 @@ def run_demo(settings: Settings, serve_after: bool = True) -> int:
     )
     if not serve_after:
         return 0
-    from app.serving import serve
+    from app.api.wsgi import serve
 
     return serve(settings)
 
@@ -168,9 +167,9 @@ def _import_files(
     adding to them. Bad input restarts the server before the error goes up: the graph is back
     as it was, running and empty.
     """
-    from app.parallel_validation import validate_events
-    from graphdb import server
-    from graphdb.bulkload import write_import_files
+    from app.ingest.parallel_validation import validate_events
+    from graphdb.local import server
+    from graphdb.local.bulkload import write_import_files
 
     config = settings.server_config()
     stopping = server.request_stop(config)
@@ -196,9 +195,9 @@ def offline_load(settings: Settings, stream: DatasetStream) -> OfflineLoadReport
     The clock covers everything a user waits for: validation, folding, files, the import,
     the restart and the schema migrations.
     """
-    from graphdb import server
-    from graphdb.bulkload import run_admin_import
     from graphdb.driver import connect
+    from graphdb.local import server
+    from graphdb.local.bulkload import run_admin_import
     from graphdb.migrations import migrate
 
     config = settings.server_config()
@@ -228,7 +227,7 @@ def offline_load(settings: Settings, stream: DatasetStream) -> OfflineLoadReport
 
 def _train_once(driver: Driver, settings: Settings) -> None:
     """Train when no model is active yet, so the demo serves personal recommendations."""
-    from app.training import run_training, train_config_from
+    from app.training.pipeline import run_training, train_config_from
     from graphdb.embeddings import active_version
 
     if active_version(driver, settings.neo4j_database) is not None:
@@ -241,7 +240,7 @@ def _train_once(driver: Driver, settings: Settings) -> None:
 
 def _embed_texts(driver: Driver, settings: Settings) -> None:
     """Text vectors for the demo catalog, so semantic search answers from the start."""
-    from app.text_index import embed_item_texts
+    from app.worker.text_index import embed_item_texts
 
     written = embed_item_texts(driver, settings.neo4j_database)
     print(f"text vectors written for {written} items", file=sys.stderr)
@@ -249,7 +248,7 @@ def _embed_texts(driver: Driver, settings: Settings) -> None:
 
 def _tag_items(driver: Driver, settings: Settings) -> None:
     """Key-phrase tags for the demo catalog, so interest profiles list tags from the start."""
-    from app.tagging import run_tagging
+    from app.worker.tagging import run_tagging
 
     report = run_tagging(driver, settings.fold_config().half_life_ms, settings.neo4j_database)
     print(report.summary(), file=sys.stderr)

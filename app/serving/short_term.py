@@ -19,13 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from app.item_index import ItemIndex
+from app.serving.item_index import ItemIndex
 from ml.blend import StackedScoreTables
 from ml.shortterm import ShortTermParams, short_term_readout
-from ml.shortterm_store import load_short_term
+from ml.shortterm_store import SHORT_TERM_FILE, load_short_term
 
 log = logging.getLogger(__name__)
-SHORT_TERM_FILE = "shortterm.npz"
 
 
 @dataclass

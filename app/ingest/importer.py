@@ -16,7 +16,13 @@ from typing import Any, TypeVar
 from neo4j import Driver
 from tqdm import tqdm
 
-from app.validation import FieldProblem, IntakeLimits, InvalidInput, parse_events, parse_items
+from app.ingest.validation import (
+    FieldProblem,
+    IntakeLimits,
+    InvalidInput,
+    parse_events,
+    parse_items,
+)
 from graphdb.catalog import upsert_items
 from graphdb.fold import FoldConfig
 from graphdb.ingest import IngestResult, write_events

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Required
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Required
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,9 @@ from typing_extensions import TypedDict
 
 from graphdb.catalog import ItemRow
 from graphdb.fold import EVENT_TYPES, RATED_TYPES, EventRow
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f]+$")]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -58,6 +61,15 @@ class IntakeLimits:
     max_text_chars: int = 20_000
     max_future_skew_s: float = 300.0
     min_event_year: int = 1990
+
+
+def limits_from_settings(s: Settings) -> IntakeLimits:
+    return IntakeLimits(
+        max_batch=s.max_batch_events,
+        max_text_chars=s.max_text_chars,
+        max_future_skew_s=s.max_future_skew_s,
+        min_event_year=s.min_event_year,
+    )
 
 
 EventType = Literal["view", "click", "cart", "favorite", "purchase", "rating", "review"]

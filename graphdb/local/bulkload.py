@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from graphdb.bulkfold import EventColumns, FoldedPairs, factorize, fold_pairs
 from graphdb.catalog import ItemRow, brand_rows, category_ids, category_rows, item_properties, slug
 from graphdb.fold import EVENT_TYPES, FoldConfig
-from graphdb.server import ServerConfig, run_admin_tool
+from graphdb.local.server import ServerConfig, run_admin_tool
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")  # read back as a UTC datetime, as the online path stores
 

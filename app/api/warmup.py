@@ -14,7 +14,7 @@ import threading
 
 from flask import Flask
 
-from app.graph import graph_driver
+from app.api.wiring import graph_driver
 
 log = logging.getLogger(__name__)
 

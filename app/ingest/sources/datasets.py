@@ -21,9 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from app.sources.files import SourceFormatError, count_lines, read_json_objects
-from app.sources.stream import MAX_TEXT_LEN, DatasetStream, Event, Item, empty_item, rfc3339
-from app.sources.text import clean_category_path, clean_text, looks_like_category, parse_price
+from app.ingest.sources.files import SourceFormatError, count_lines, read_json_objects
+from app.ingest.sources.stream import MAX_TEXT_LEN, DatasetStream, Event, Item, empty_item, rfc3339
+from app.ingest.sources.text import (
+    clean_category_path,
+    clean_text,
+    looks_like_category,
+    parse_price,
+)
 
 SHARED_DATA_ENV = "IG_SHARED_DATA"
 

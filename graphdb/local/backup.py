@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphdb.server import ServerConfig, ServerError, run_admin_tool
+from graphdb.local.server import ServerConfig, ServerError, run_admin_tool
 
 
 def dump_database(config: ServerConfig, folder: Path, database: str = "neo4j") -> float:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from app.sources.stream import Event, Item
+from app.ingest.sources.stream import Event, Item
 
 Kind = Literal["events", "items"]
 Format = Literal["csv", "jsonl"]

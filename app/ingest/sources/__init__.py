@@ -1,10 +1,10 @@
 """Data sources for imports: files, public research datasets and a built-in demo shop.
 
 Every source yields plain dicts in the exact JSON shape the HTTP API accepts (see
-``app.sources.stream``), so imported data passes through the same validation as live traffic.
+``app.ingest.sources.stream``), so imported data passes through the same validation as live traffic.
 """
 
-from app.sources.datasets import (
+from app.ingest.sources.datasets import (
     DATASETS,
     amazon_beauty,
     amazon_gift_cards,
@@ -12,8 +12,8 @@ from app.sources.datasets import (
     open_dataset,
     shared_data_dir,
 )
-from app.sources.demo import demo_stream
-from app.sources.files import (
+from app.ingest.sources.demo import demo_stream
+from app.ingest.sources.files import (
     SourceFormatError,
     count_lines,
     count_records,
@@ -21,7 +21,7 @@ from app.sources.files import (
     read_items,
     read_records,
 )
-from app.sources.stream import EVENT_TYPES, DatasetStream, Event, Item
+from app.ingest.sources.stream import EVENT_TYPES, DatasetStream, Event, Item
 
 __all__ = [
     "DATASETS",

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from typing import NamedTuple
 
-from app.sources import demo_catalog as vocab
-from app.sources.stream import DatasetStream, Event, Item, rfc3339
+from app.ingest.sources import demo_catalog as vocab
+from app.ingest.sources.stream import DatasetStream, Event, Item, rfc3339
 
 ZIPF_EXPONENT = 1.1  # item popularity ~ 1 / rank^s
 EXPLORE_PROBABILITY = 0.15  # share of sessions outside the user's preferences

@@ -1,0 +1,1 @@
+"""Training orchestration: read a snapshot, train, evaluate, register and write back a version."""
