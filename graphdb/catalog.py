@@ -15,6 +15,7 @@ from typing import Any
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.area import StoreArea
 from graphdb.params import batch_rows
 
 MERGE_CATEGORIES = """
@@ -160,3 +161,11 @@ def upsert_items(driver: Driver, items: Sequence[ItemRow], database: str | None 
         return 0
     with driver.session(database=database) as session:
         return session.execute_write(upsert_items_tx, items)
+
+
+class Catalog(StoreArea):
+    """The store's catalog operations, bound to its driver and database."""
+
+    def upsert_items(self, items: Sequence[ItemRow]) -> int:
+        """Upsert a batch of items in one transaction; returns how many rows were applied."""
+        return upsert_items(self.driver, items, database=self.database)

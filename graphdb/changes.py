@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.area import StoreArea
 from graphdb.embeddings import NodeVectors, vector_rows
 from graphdb.params import batch_rows
 from graphdb.snapshot import READ_CLOCK
@@ -255,3 +256,47 @@ def write_refreshed_vectors(
                 after_batch(written)
     with driver.session(database=database) as session:
         return session.execute_write(_advance_tx, version, watermark, written)
+
+
+class Changes(StoreArea):
+    """The store's changes operations, bound to its driver and database."""
+
+    def read_changes(self, since: datetime, overlap_s: float = 60.0) -> GraphChanges:
+        """Users and items changed after ``since - overlap_s``, and the ids of all users."""
+        return read_changes(self.driver, since, overlap_s, database=self.database)
+
+    def count_changes(self, since: datetime) -> int:
+        """How many users and items changed after ``since`` (range-indexed, no data read)."""
+        return count_changes(self.driver, since, database=self.database)
+
+    def read_refresh_state(self) -> RefreshState | None:
+        """The active version with its watermark, or ``None`` before the first training."""
+        return read_refresh_state(self.driver, database=self.database)
+
+    def read_version_vectors(self, version: str) -> tuple[NodeVectors, NodeVectors]:
+        """The stored ``(user, item)`` vectors of ``version``."""
+        return read_version_vectors(self.driver, version, database=self.database)
+
+    def write_refreshed_vectors(
+        self,
+        version: str,
+        users: NodeVectors,
+        items: NodeVectors,
+        watermark: datetime,
+        *,
+        batch_size: int = 2000,
+        writers: int = 2,
+        after_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """Writes refreshed vectors of the active ``version`` in place, then the watermark."""
+        return write_refreshed_vectors(
+            self.driver,
+            version,
+            users,
+            items,
+            watermark,
+            batch_size=batch_size,
+            writers=writers,
+            after_batch=after_batch,
+            database=self.database,
+        )

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from neo4j import Driver, ManagedTransaction, Session
 
+from graphdb.area import StoreArea
 from graphdb.params import batch_rows
 
 STAGE_USER_VECTORS = """
@@ -215,3 +216,41 @@ def active_version(driver: Driver, database: str | None = None) -> ModelVersionI
         version=r["version"], dims=int(r["dims"]), model=r["model"], activated_at=activated,
         metrics=json.loads(r["metrics"] or "{}"), n_users=r["n_users"], n_items=r["n_items"],
     )  # fmt: skip
+
+
+class Embeddings(StoreArea):
+    """The store's embeddings operations, bound to its driver and database."""
+
+    def index_dimensions(self) -> dict[str, int]:
+        return index_dimensions(self.driver, database=self.database)
+
+    def write_model_version(
+        self,
+        version: str,
+        users: NodeVectors,
+        items: NodeVectors,
+        *,
+        model: str,
+        config: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        batch_size: int = 5000,
+        watermark: datetime | None = None,
+        prior_weight: float = 0.0,
+    ) -> tuple[int, int]:
+        """Stage every vector, then switch ``version`` active in one transaction."""
+        return write_model_version(
+            self.driver,
+            version,
+            users,
+            items,
+            model=model,
+            config=config,
+            metrics=metrics,
+            batch_size=batch_size,
+            watermark=watermark,
+            prior_weight=prior_weight,
+            database=self.database,
+        )
+
+    def active_version(self) -> ModelVersionInfo | None:
+        return active_version(self.driver, database=self.database)

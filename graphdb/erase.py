@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.area import StoreArea
 from graphdb.serving_feed import MARK_ERASED, erasure_key
 
 MARK_TOUCHED_ITEMS = """
@@ -53,3 +54,10 @@ def erase_user_tx(tx: ManagedTransaction, user_id: str) -> Erasure:
 def erase_user(driver: Driver, user_id: str, database: str | None = None) -> Erasure:
     with driver.session(database=database) as session:
         return session.execute_write(erase_user_tx, user_id)
+
+
+class Erasures(StoreArea):
+    """The store's erase operations, bound to its driver and database."""
+
+    def erase_user(self, user_id: str) -> Erasure:
+        return erase_user(self.driver, user_id, database=self.database)

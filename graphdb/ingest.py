@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from neo4j import Driver, ManagedTransaction
 from neo4j.exceptions import ConstraintError
 
+from graphdb.area import StoreArea
 from graphdb.fold import EventRow, FoldConfig, fold_interactions, fold_interests
 from graphdb.params import batch_rows
 
@@ -223,3 +224,11 @@ def write_events(
             if attempt == CONSTRAINT_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+class Events(StoreArea):
+    """The store's ingest operations, bound to its driver and database."""
+
+    def write_events(self, events: Sequence[EventRow], config: FoldConfig) -> IngestResult:
+        """Write one all-or-nothing batch in a managed (retried) transaction."""
+        return write_events(self.driver, events, config, database=self.database)

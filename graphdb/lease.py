@@ -21,6 +21,8 @@ from datetime import datetime
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.area import StoreArea
+
 ACQUIRE_LEASE = """
 MERGE (l:WorkerLease {name: $name})
 SET l._lock = true
@@ -158,3 +160,22 @@ class Lease:
         released = release_lease(self.driver, self.name, self.holder, self.database)
         self.held = False
         return released
+
+
+class Leases(StoreArea):
+    """The store's lease operations, bound to its driver and database."""
+
+    def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take the lease if it is free, expired or already ours (then it is extended)."""
+        return acquire_lease(self.driver, name, holder, ttl_s, database=self.database)
+
+    def renew_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Extend a lease we hold; false when it is no longer ours (taken over after expiry)."""
+        return renew_lease(self.driver, name, holder, ttl_s, database=self.database)
+
+    def release_lease(self, name: str, holder: str) -> bool:
+        """Give the lease up at once, so another worker need not wait for it to expire."""
+        return release_lease(self.driver, name, holder, database=self.database)
+
+    def read_lease(self, name: str) -> LeaseState | None:
+        return read_lease(self.driver, name, database=self.database)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.area import StoreArea
+
 FILE_PATTERN = re.compile(r"^(\d{4})_([a-z0-9_]+)\.cypher$")
 
 CREATE_MIGRATION_CONSTRAINT = (
@@ -163,3 +165,15 @@ def migrate(
         )
         done.append(migration)
     return MigrationReport(applied=tuple(done), pending=(), dry_run=False)
+
+
+class Migrations(StoreArea):
+    """The store's migrations operations, bound to its driver and database."""
+
+    def plan(self, folder: Path) -> list[Migration]:
+        """Migrations not yet applied; raises if an applied file has changed or vanished."""
+        return plan(self.driver, folder, database=self.database)
+
+    def migrate(self, folder: Path | None = None, *, dry_run: bool = False) -> MigrationReport:
+        """Apply pending migrations in order (or only list them with ``dry_run``)."""
+        return migrate(self.driver, folder, dry_run=dry_run, database=self.database)

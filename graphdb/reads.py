@@ -12,6 +12,7 @@ from typing import Any
 
 from neo4j import Driver, RoutingControl
 
+from graphdb.area import StoreArea
 from graphdb.snapshot import READ_CLOCK
 
 READ_ITEM = """
@@ -408,3 +409,69 @@ def neighbourhood(
             {"source": r["source"], "target": r["target"], "type": r["type"], "weight": r["weight"]}
         )
     return {"nodes": list(nodes.values()), "edges": edges}
+
+
+class Reads(StoreArea):
+    """The store's reads operations, bound to its driver and database."""
+
+    def read_item(self, item_id: str) -> dict[str, Any] | None:
+        return read_item(self.driver, item_id, database=self.database)
+
+    def similar_items(self, item_id: str, k: int, candidates: int | None = None) -> dict[str, Any]:
+        """``{found, embedded, version, items}`` for an item's nearest neighbours."""
+        return similar_items(self.driver, item_id, k, candidates=candidates, database=self.database)
+
+    def recommend_state(
+        self, user_id: str, filters: Filters, fold_limit: int = 50
+    ) -> dict[str, Any]:
+        return recommend_state(
+            self.driver, user_id, filters, fold_limit=fold_limit, database=self.database
+        )
+
+    def item_matrix(self, version: str, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Item vectors of ``version`` (only those rewritten after ``since`` when given)."""
+        return item_matrix(self.driver, version, since=since, database=self.database)
+
+    def server_clock(self) -> datetime:
+        """The database's transaction clock (watermarks compare against it, not ours)."""
+        return server_clock(self.driver, database=self.database)
+
+    def popular_items(
+        self, k: int, half_life_ms: float, filters: Filters, user_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        return popular_items(self.driver, k, half_life_ms, filters, user_id, database=self.database)
+
+    def graph_stats(self) -> dict[str, int]:
+        return graph_stats(self.driver, database=self.database)
+
+    def model_versions(self) -> list[dict[str, Any]]:
+        return model_versions(self.driver, database=self.database)
+
+    def interest_profile(
+        self, user_id: str, half_life_ms: float, limit: int
+    ) -> list[dict[str, Any]]:
+        return interest_profile(self.driver, user_id, half_life_ms, limit, database=self.database)
+
+    def tag_interest_profile(
+        self, user_id: str, half_life_ms: float, limit: int
+    ) -> list[dict[str, Any]]:
+        """A user's tag interests, decayed to now, strongest first (same rows as the profile)."""
+        return tag_interest_profile(
+            self.driver, user_id, half_life_ms, limit, database=self.database
+        )
+
+    def interest_windows(
+        self, user_id: str, start_ms: int, window_ms: int, windows: int
+    ) -> list[dict[str, Any]]:
+        return interest_windows(
+            self.driver, user_id, start_ms, window_ms, windows, database=self.database
+        )
+
+    def user_exists(self, user_id: str) -> bool:
+        return user_exists(self.driver, user_id, database=self.database)
+
+    def neighbourhood(
+        self, user_id: str, depth: int, limit: int
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Nodes and edges within ``depth`` hops of a user, for drawing."""
+        return neighbourhood(self.driver, user_id, depth, limit, database=self.database)

@@ -17,6 +17,8 @@ from typing import Any, Literal
 from neo4j import Driver, ManagedTransaction
 from neo4j.time import DateTime
 
+from graphdb.area import StoreArea
+
 RunKind = Literal["incremental", "full"]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "skipped"]
 KINDS: tuple[str, ...] = ("incremental", "full")
@@ -255,3 +257,42 @@ def read_freshness(
     """Staleness and the runs finished after ``after`` (the previous call's watermark)."""
     with driver.session(database=database) as session:
         return session.execute_read(_freshness_tx, after, limit)
+
+
+class RefreshRuns(StoreArea):
+    """The store's refresh runs operations, bound to its driver and database."""
+
+    def queue_run(self, kind: str, trigger: str = "api") -> tuple[dict[str, Any], bool]:
+        """Queue a run for the worker; a run of this kind already waiting is returned instead."""
+        return queue_run(self.driver, kind, trigger, database=self.database)
+
+    def start_run(self, kind: str, worker: str, trigger: str = "schedule") -> dict[str, Any]:
+        """Record a run the worker starts right away (created ``running``)."""
+        return start_run(self.driver, kind, worker, trigger, database=self.database)
+
+    def claim_next_run(self, worker: str) -> dict[str, Any] | None:
+        """Mark the oldest queued run ``running`` for ``worker``; None when none is waiting."""
+        return claim_next_run(self.driver, worker, database=self.database)
+
+    def finish_run(self, run_id: str, status: str, outcome: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a run's end: its status and outcome (changed, written, seconds, error, ...)."""
+        return finish_run(self.driver, run_id, status, outcome, database=self.database)
+
+    def read_run(self, run_id: str) -> dict[str, Any] | None:
+        return read_run(self.driver, run_id, database=self.database)
+
+    def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest request first."""
+        return list_runs(self.driver, limit, database=self.database)
+
+    def fail_orphaned_runs(self, worker: str) -> int:
+        """Fail runs left ``running`` by another (dead) worker; call after taking the lease."""
+        return fail_orphaned_runs(self.driver, worker, database=self.database)
+
+    def delete_old_runs(self, retention_s: float, batch: int = 1000) -> int:
+        """Delete finished runs that started more than ``retention_s`` ago, in batches."""
+        return delete_old_runs(self.driver, retention_s, batch, database=self.database)
+
+    def read_freshness(self, after: DateTime | None, limit: int = 1000) -> Freshness:
+        """Staleness and the runs finished after ``after`` (the previous call's watermark)."""
+        return read_freshness(self.driver, after, limit, database=self.database)

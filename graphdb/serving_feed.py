@@ -18,6 +18,7 @@ from typing import Any
 
 from neo4j import Driver, RoutingControl
 
+from graphdb.area import StoreArea
 from graphdb.params import batch_rows
 from graphdb.reads import USER_CATEGORY_WEIGHTS, USER_SEEN_NEWEST_FIRST, split_seen
 
@@ -123,3 +124,23 @@ def purge_erasures(driver: Driver, keep_s: float, database: str | None = None) -
     """Deletes tombstones older than ``keep_s`` seconds; returns how many."""
     records = driver.execute_query(PURGE_ERASURES, keep_s=keep_s, database_=database).records
     return int(records[0]["n"])
+
+
+class ServingFeed(StoreArea):
+    """The store's serving feed operations, bound to its driver and database."""
+
+    def read_change_feed(self, since: datetime) -> ChangeFeed:
+        return read_change_feed(self.driver, since, database=self.database)
+
+    def active_users(self, limit: int) -> list[str]:
+        return active_users(self.driver, limit, database=self.database)
+
+    def recommend_states(self, user_ids: list[str], fold_limit: int = 50) -> list[dict[str, Any]]:
+        """Per user (those that exist), what ``graphdb.reads.recommend_state`` returns."""
+        return recommend_states(
+            self.driver, user_ids, fold_limit=fold_limit, database=self.database
+        )
+
+    def purge_erasures(self, keep_s: float) -> int:
+        """Deletes tombstones older than ``keep_s`` seconds; returns how many."""
+        return purge_erasures(self.driver, keep_s, database=self.database)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.area import StoreArea
+
 READ_CLOCK = "RETURN datetime.transaction() AS now"
 # Stored weights are each at their own last_ts; decay_to_common_clock() aligns them.
 READ_USER_EDGES = """
@@ -176,3 +178,11 @@ def read_snapshot(
     """The whole interaction graph, read in one transaction."""
     with driver.session(database=database) as session:
         return session.execute_read(read_snapshot_tx, half_life_ms)
+
+
+class Snapshots(StoreArea):
+    """The store's snapshot operations, bound to its driver and database."""
+
+    def read_snapshot(self, half_life_ms: float) -> GraphSnapshot:
+        """The whole interaction graph, read in one transaction."""
+        return read_snapshot(self.driver, half_life_ms, database=self.database)

@@ -13,7 +13,21 @@ import neo4j
 from neo4j import Driver
 
 from graphdb.apikeys import ApiKeys
+from graphdb.catalog import Catalog
+from graphdb.changes import Changes
 from graphdb.driver import Neo4jTarget, connect
+from graphdb.embeddings import Embeddings
+from graphdb.erase import Erasures
+from graphdb.ingest import Events
+from graphdb.lease import Leases
+from graphdb.migrations import Migrations
+from graphdb.reads import Reads
+from graphdb.refresh_runs import RefreshRuns
+from graphdb.serving_feed import ServingFeed
+from graphdb.snapshot import Snapshots
+from graphdb.tags import Tags
+from graphdb.text_vectors import TextVectors
+from graphdb.upkeep import Upkeep
 
 
 class GraphStore:
@@ -51,3 +65,73 @@ class GraphStore:
     @cached_property
     def api_keys(self) -> ApiKeys:
         return ApiKeys(self._driver, self._database)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The catalog: items, categories, brands."""
+        return Catalog(self._driver, self._database)
+
+    @cached_property
+    def changes(self) -> Changes:
+        """What changed since a watermark, and refreshed vectors."""
+        return Changes(self._driver, self._database)
+
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        """Model versions and their vectors."""
+        return Embeddings(self._driver, self._database)
+
+    @cached_property
+    def erasure(self) -> Erasures:
+        """Erasing a user."""
+        return Erasures(self._driver, self._database)
+
+    @cached_property
+    def events(self) -> Events:
+        """Behaviour events folded into the graph."""
+        return Events(self._driver, self._database)
+
+    @cached_property
+    def leases(self) -> Leases:
+        """The worker's job leases."""
+        return Leases(self._driver, self._database)
+
+    @cached_property
+    def migrations(self) -> Migrations:
+        """Schema migrations."""
+        return Migrations(self._driver, self._database)
+
+    @cached_property
+    def reads(self) -> Reads:
+        """What the API reads: items, users, profiles, neighbourhoods."""
+        return Reads(self._driver, self._database)
+
+    @cached_property
+    def runs(self) -> RefreshRuns:
+        """Refresh runs: queue, claim, finish, history."""
+        return RefreshRuns(self._driver, self._database)
+
+    @cached_property
+    def feed(self) -> ServingFeed:
+        """The API workers' change feed."""
+        return ServingFeed(self._driver, self._database)
+
+    @cached_property
+    def snapshots(self) -> Snapshots:
+        """Training snapshots of the whole graph."""
+        return Snapshots(self._driver, self._database)
+
+    @cached_property
+    def tags(self) -> Tags:
+        """Key-phrase tags and tag interests."""
+        return Tags(self._driver, self._database)
+
+    @cached_property
+    def text(self) -> TextVectors:
+        """Item text vectors and semantic search."""
+        return TextVectors(self._driver, self._database)
+
+    @cached_property
+    def upkeep(self) -> Upkeep:
+        """Periodic upkeep of interest edges."""
+        return Upkeep(self._driver, self._database)

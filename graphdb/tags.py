@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.area import StoreArea
 from graphdb.params import batch_rows
 
 T = TypeVar("T")
@@ -235,3 +236,35 @@ def delete_orphan_tags(driver: Driver, database: str | None = None) -> int:
     """Remove tags nothing links to any more; returns how many."""
     records = driver.execute_query(DELETE_ORPHAN_TAGS, database_=database).records
     return int(records[0]["deleted"])
+
+
+class Tags(StoreArea):
+    """The store's tags operations, bound to its driver and database."""
+
+    def read_items_to_tag(
+        self, after: str, batch: int, overlap_s: int, everything: bool = False
+    ) -> Page[ItemTexts]:
+        """The next page of items (by ``item_id`` after ``after``) that need tagging."""
+        return read_items_to_tag(
+            self.driver, after, batch, overlap_s, everything, database=self.database
+        )
+
+    def write_item_tags(self, rows: Sequence[dict[str, Any]], read_at: Any) -> None:
+        """Store one page of ``{item_id, changed, tags: [{tag_id, weight, source}]}`` rows."""
+        return write_item_tags(self.driver, rows, read_at, database=self.database)
+
+    def read_users_to_refresh(
+        self, after: str, batch: int, overlap_s: int, everything: bool = False
+    ) -> Page[UserHistory]:
+        """The next page of users (by ``user_id`` after ``after``) whose tag interests are stale."""
+        return read_users_to_refresh(
+            self.driver, after, batch, overlap_s, everything, database=self.database
+        )
+
+    def write_tag_interests(self, rows: Sequence[dict[str, Any]], read_at: Any) -> None:
+        """Replace the tag interests of one page of ``{user_id, interests: [...]}`` rows."""
+        return write_tag_interests(self.driver, rows, read_at, database=self.database)
+
+    def delete_orphan_tags(self) -> int:
+        """Remove tags nothing links to any more; returns how many."""
+        return delete_orphan_tags(self.driver, database=self.database)

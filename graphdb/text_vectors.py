@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from neo4j import Driver, ManagedTransaction, RoutingControl
 
+from graphdb.area import StoreArea
 from graphdb.params import batch_rows
 
 READ_ITEMS_NEEDING_TEXT = """
@@ -85,3 +86,18 @@ def search_items(
         routing_=RoutingControl.READ,
     ).records  # fmt: skip
     return [dict(r) for r in records]
+
+
+class TextVectors(StoreArea):
+    """The store's text vectors operations, bound to its driver and database."""
+
+    def items_needing_text(self, limit: int) -> list[ItemTextRow]:
+        return items_needing_text(self.driver, limit, database=self.database)
+
+    def write_text_vectors(self, item_ids: Sequence[str], vectors: np.ndarray) -> int:
+        """Store one vector per item (rows of ``vectors``, float32) in one transaction."""
+        return write_text_vectors(self.driver, item_ids, vectors, database=self.database)
+
+    def search_items(self, vector: np.ndarray, k: int) -> list[dict[str, object]]:
+        """The ``k`` items whose text vectors are nearest ``vector`` (score = (1 + cos) / 2)."""
+        return search_items(self.driver, vector, k, database=self.database)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from neo4j import Driver, ManagedTransaction
 
+from graphdb.area import StoreArea
 from graphdb.params import batch_rows
 
 READ_SERVER_CLOCK = "RETURN datetime().epochMillis AS now_ms"
@@ -69,3 +70,15 @@ def decay_interest_edges(
             updated += session.execute_write(_decay_tx, user_ids, now_ms, half_life_ms)
             after = user_ids[-1]
     return updated
+
+
+class Upkeep(StoreArea):
+    """The store's upkeep operations, bound to its driver and database."""
+
+    def decay_interest_edges(
+        self, half_life_ms: float, batch: int = 1000, should_stop: Callable[[], bool] | None = None
+    ) -> int:
+        """Store ``weight_now``/``weight_now_at`` on every interest edge; returns edges updated."""
+        return decay_interest_edges(
+            self.driver, half_life_ms, batch=batch, should_stop=should_stop, database=self.database
+        )
