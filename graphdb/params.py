@@ -4,7 +4,7 @@ The Neo4j Python driver formats every RUN message for its debug log *before* it 
 ``log.debug`` (``" ".join(map(repr, fields))``), so the text is built even when debug logging
 is off. For a batch of 5,000 64-dimensional vectors that ``repr`` cost more than sending and
 writing the batch: writing 70,000 vectors took 7–9 s with plain lists and 3.5–4 s with
-``BatchRows`` (``docs/benchmarks.md``, "Embedding write-back"). ``BatchRows`` is a ``list``,
+``BatchRows`` (``docs/bench-notes.md``, "Embedding write-back"). ``BatchRows`` is a ``list``,
 so both packers (the Rust extension and the pure-Python one) send it exactly like one, but it
 prints as a short summary.
 """

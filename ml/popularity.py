@@ -7,7 +7,7 @@ degree)`` to every item's score, where ``degree`` is the number of users with an
 The weight is chosen after training on the same validation holdout as early stopping; a grid
 that starts at zero means a catalogue where popularity does not help keeps pure cosine.
 On Gowalla (one 200 s CPU model) the validation optimum, 0.04, moved the test Recall@20 from
-0.1675 to 0.1799 and NDCG@20 from 0.1319 to 0.1494 (docs/benchmarks.md).
+0.1675 to 0.1799 and NDCG@20 from 0.1319 to 0.1494 (docs/bench-notes.md).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ to the other — is the natural dividing line, and no threshold is fitted.
 Why not a lexicon (VADER, used before): many complaints state facts with no sentiment-bearing
 word ("the card had no balance", "it never came"), which a lexicon reads as neutral or positive.
 A sentence encoder places them near "I paid for it and never received it". The measured
-difference is in docs/benchmarks.md.
+difference is in docs/bench-notes.md.
 
 The raw difference is divided by the mean absolute difference of the anchor sentences themselves,
 so a review worded as plainly as an anchor scores about +-1, then clipped to [-1, 1]. Only the

@@ -7,7 +7,7 @@ checkout.
 A start spends seconds loading and verifying classes from some two hundred jars. The JVM can
 map them from a class-data-sharing archive instead (AppCDS); ``graphdb.local.server`` makes one per
 distribution and Java build by starting and stopping a scratch server once, and starts every
-later server from it (docs/benchmarks.md: a start of the Gowalla graph went from 7.0 s to 4.3 s).
+later server from it (docs/bench-notes.md: a start of the Gowalla graph went from 7.0 s to 4.3 s).
 """
 
 from __future__ import annotations

@@ -254,7 +254,7 @@ def _launch(config: ServerConfig, jvm_options: list[str]) -> subprocess.Popen[by
     # launcher script, which is not used here, so the JVM would otherwise size its own heap.
     # Other flags that launcher adds (-Djdk.nio.maxCachedBufferSize=1024,
     # -XX:+DisableExplicitGC, -XX:+TrustFinalNonStaticFields, ...) made vector-index writes
-    # 7-13 % slower here (docs/benchmarks.md, "Incremental refresh"), so they are left out.
+    # 7-13 % slower here (docs/bench-notes.md, "Incremental refresh"), so they are left out.
     cmd = [
         java_executable(), f"-Xms{config.heap}", f"-Xmx{config.heap}", "-XX:+UseG1GC",
         "-XX:+ExitOnOutOfMemoryError", *JVM_OPENS, *jvm_options,
