@@ -1,6 +1,8 @@
 """Read models for the API: items, similar items, recommendation candidates, profiles, stats.
 
-Every function returns plain dicts and lists; nothing of the driver leaves this module.
+Every function returns plain values: the serving reads (a user's recommendation state, the item
+vectors) as frozen dataclasses, the rest as dicts and lists; nothing of the driver leaves this
+module.
 """
 
 from __future__ import annotations
@@ -149,6 +151,61 @@ class Filters:
         }
 
 
+@dataclass(frozen=True)
+class RecommendState:
+    """What ranking one user needs from the graph, read in one round trip.
+
+    Attributes:
+        version: The active model version (``None`` before the first training).
+        revision: How many refreshes have rewritten vectors of that version.
+        embedding: The user's stored vector (``None``: unknown or not yet embedded).
+        categories: ``(category_id, interest weight)`` of the user's category interests.
+        seen: ``(item_id, bought)`` of every item the user interacted with, newest first.
+        fresh: Items of positive interactions newer than the user's vector (to fold in).
+        user_id: The user, for batch reads (``None`` from :func:`recommend_state`).
+        category_ok: Whether the requested category filter names a category.
+        brand_ok: Whether the requested brand filter names a brand.
+    """
+
+    version: str | None
+    revision: int
+    embedding: list[float] | None
+    categories: tuple[tuple[str, float], ...]
+    seen: tuple[tuple[str, bool], ...]
+    fresh: tuple[str, ...]
+    user_id: str | None = None
+    category_ok: bool = True
+    brand_ok: bool = True
+
+    @property
+    def seen_ids(self) -> list[str]:
+        """The items the user interacted with, newest first."""
+        return [item_id for item_id, _ in self.seen]
+
+
+@dataclass(frozen=True)
+class ItemVectorRow:
+    """One item of the active version's matrix, with what recommendation filters need.
+
+    Attributes:
+        item_id: The item.
+        title: Its title, if any.
+        embedding: Its vector in the version.
+        prior: The version's popularity prior of the item (``weight * log(1 + degree)``).
+        categories: Its categories and their ancestors.
+        leaves: The categories it is filed in directly.
+        brands: Its brands.
+    """
+
+    item_id: str
+    title: str | None
+    embedding: list[float]
+    prior: float
+    categories: tuple[str, ...] = ()
+    leaves: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+
+
 def _read(driver: Driver, query: str, database: str | None, **params: Any) -> list[dict[str, Any]]:
     records = driver.execute_query(
         query, params, database_=database, routing_=RoutingControl.READ
@@ -216,8 +273,9 @@ def recommend_state(
     filters: Filters,
     database: str | None = None,
     fold_limit: int = 50,
-) -> dict[str, Any]:
-    state = _read_plain(
+) -> RecommendState:
+    """The user's recommendation state, and whether the request's filter values exist."""
+    row = _read_plain(
         driver,
         RECOMMEND_STATE,
         database,
@@ -225,16 +283,27 @@ def recommend_state(
         category=filters.category,
         brand=filters.brand,
     )[0]
-    return split_seen(state, fold_limit)
+    return split_seen(row, fold_limit)
 
 
-def split_seen(state: dict[str, Any], fold_limit: int) -> dict[str, Any]:
-    """One scan of the user's edges gives both lists: everything seen (newest first) and the
-    positive interactions newer than the user's vector, to fold in."""
-    rows = state["seen"]
-    state["seen"] = [[item_id, bought] for item_id, bought, _ in rows]
-    state["fresh"] = [item_id for item_id, _, fresh in rows if fresh][:fold_limit]
-    return state
+def split_seen(row: dict[str, Any], fold_limit: int) -> RecommendState:
+    """The state of one row of ``RECOMMEND_STATE`` (or its batch form).
+
+    One scan of the user's edges gives both lists: everything seen (newest first) and the
+    positive interactions newer than the user's vector, to fold in.
+    """
+    rows = row["seen"]
+    return RecommendState(
+        version=row["version"],
+        revision=int(row["revision"]),
+        embedding=row["embedding"],
+        categories=tuple((str(c), float(w)) for c, w in row["categories"]),
+        seen=tuple((item_id, bool(bought)) for item_id, bought, _ in rows),
+        fresh=tuple(item_id for item_id, _, fresh in rows if fresh)[:fold_limit],
+        user_id=row.get("user_id"),
+        category_ok=bool(row.get("category_ok", True)),
+        brand_ok=bool(row.get("brand_ok", True)),
+    )
 
 
 def item_matrix(
@@ -242,6 +311,24 @@ def item_matrix(
 ) -> list[dict[str, Any]]:
     """Item vectors of ``version`` (only those rewritten after ``since`` when given)."""
     return _read_plain(driver, ITEM_MATRIX, database, version=version, since=since)
+
+
+def item_vectors(
+    driver: Driver, version: str, database: str | None = None, since: datetime | None = None
+) -> list[ItemVectorRow]:
+    """:func:`item_matrix` as typed rows (what the API's in-memory index is built from)."""
+    return [
+        ItemVectorRow(
+            item_id=r["item_id"],
+            title=r["title"],
+            embedding=r["embedding"],
+            prior=float(r["prior"]),
+            categories=tuple(r["categories"]),
+            leaves=tuple(r["leaves"]),
+            brands=tuple(r["brands"]),
+        )
+        for r in item_matrix(driver, version, database, since)
+    ]
 
 
 def server_clock(driver: Driver, database: str | None = None) -> datetime:
@@ -423,14 +510,15 @@ class Reads(StoreArea):
 
     def recommend_state(
         self, user_id: str, filters: Filters, fold_limit: int = 50
-    ) -> dict[str, Any]:
+    ) -> RecommendState:
+        """The user's recommendation state, and whether the request's filter values exist."""
         return recommend_state(
             self.driver, user_id, filters, fold_limit=fold_limit, database=self.database
         )
 
-    def item_matrix(self, version: str, since: datetime | None = None) -> list[dict[str, Any]]:
+    def item_vectors(self, version: str, since: datetime | None = None) -> list[ItemVectorRow]:
         """Item vectors of ``version`` (only those rewritten after ``since`` when given)."""
-        return item_matrix(self.driver, version, since=since, database=self.database)
+        return item_vectors(self.driver, version, since=since, database=self.database)
 
     def server_clock(self) -> datetime:
         """The database's transaction clock (watermarks compare against it, not ours)."""

@@ -14,13 +14,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from neo4j import Driver, RoutingControl
 
 from graphdb.area import StoreArea
 from graphdb.params import batch_rows
-from graphdb.reads import USER_CATEGORY_WEIGHTS, USER_SEEN_NEWEST_FIRST, split_seen
+from graphdb.reads import (
+    USER_CATEGORY_WEIGHTS,
+    USER_SEEN_NEWEST_FIRST,
+    RecommendState,
+    split_seen,
+)
 
 CHANGE_FEED = """
 OPTIONAL MATCH (m:ModelVersion {active: true})
@@ -109,8 +113,9 @@ def active_users(driver: Driver, limit: int, database: str | None = None) -> lis
 
 def recommend_states(
     driver: Driver, user_ids: list[str], database: str | None = None, fold_limit: int = 50
-) -> list[dict[str, Any]]:
-    """Per user (those that exist), what ``graphdb.reads.recommend_state`` returns."""
+) -> list[RecommendState]:
+    """Per user (those that exist), their state as ``graphdb.reads.recommend_state`` reads it
+    (``user_id`` set; no filter checks)."""
     records = driver.execute_query(
         RECOMMEND_STATES,
         user_ids=batch_rows(user_ids),
@@ -135,7 +140,7 @@ class ServingFeed(StoreArea):
     def active_users(self, limit: int) -> list[str]:
         return active_users(self.driver, limit, database=self.database)
 
-    def recommend_states(self, user_ids: list[str], fold_limit: int = 50) -> list[dict[str, Any]]:
+    def recommend_states(self, user_ids: list[str], fold_limit: int = 50) -> list[RecommendState]:
         """Per user (those that exist), what ``graphdb.reads.recommend_state`` returns."""
         return recommend_states(
             self.driver, user_ids, fold_limit=fold_limit, database=self.database

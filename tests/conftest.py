@@ -19,11 +19,12 @@ from flask.testing import FlaskClient
 from neo4j import Driver
 
 from app.api import create_app
-from app.api.wiring import EXTENSION_KEY
+from app.api.wiring import services_of
 from app.settings import load_settings
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
+from graphdb.store import GraphStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTCONTAINERS_IMAGE = "neo4j:5.26-community"
@@ -131,6 +132,13 @@ def graph(driver: Driver) -> Driver:
 
 
 @pytest.fixture()
+def store(graph: Driver, neo4j_server: Neo4jTestServer) -> GraphStore:
+    """A graph store over the session driver and the cleaned graph (never closed here: the
+    session's driver outlives the test)."""
+    return GraphStore(graph, neo4j_server.target.database)
+
+
+@pytest.fixture()
 def app(graph: Driver, neo4j_server: Neo4jTestServer) -> Iterator[Flask]:
     """The Flask app wired to the test server's (already cleaned) graph."""
     target = neo4j_server.target
@@ -145,7 +153,7 @@ def app(graph: Driver, neo4j_server: Neo4jTestServer) -> Iterator[Flask]:
     application = create_app(settings)
     application.config["TESTING"] = True
     yield application
-    application.extensions[EXTENSION_KEY].close()
+    services_of(application).close()  # stops the lists' feed, if a request started it
 
 
 @pytest.fixture()

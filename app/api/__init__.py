@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -9,13 +11,25 @@ from flask import Flask
 from app.settings import Settings, load_settings
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the WSGI app. Neo4j may be down at start: requests then answer 503 until it is back."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    autostart_lists: bool = True,
+) -> Flask:
+    """Build the WSGI app. Neo4j may be down at start: requests then answer 503 until it is back.
+
+    Args:
+        settings: The service's settings (read from the environment when omitted).
+        clock: Monotonic seconds the in-process caches age by (a test may step its own).
+        autostart_lists: Whether the first request that uses the lists ranked in advance
+            starts their change feed (as under any WSGI server); off, a test drives it.
+    """
     from app.api import docs, events, graph, health, items, refresh, users
     from app.api.auth import init_auth
     from app.api.errors import register_error_handlers
     from app.api.metrics import init_metrics
-    from app.api.wiring import init_graph
+    from app.api.wiring import build_services, init_services
 
     settings = settings or load_settings()
     # The Browser style sheet (app/static) stays downloadable at /static/, as before the split.
@@ -23,10 +37,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    init_graph(app, settings)
     register_error_handlers(app)
-    init_auth(app, settings.api_auth)
+    init_auth(app, settings.api_auth, clock)
     init_metrics(app)
+    # After the metrics: the lists report how many users they hold to its gauge.
+    services = build_services(
+        settings,
+        clock=clock,
+        autostart_lists=autostart_lists,
+        report_lists=app.extensions["metrics_rec_lists"].set,
+    )
+    init_services(app, services)
     app.register_blueprint(health.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(items.bp)

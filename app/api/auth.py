@@ -9,28 +9,32 @@ round trip per request; a revocation therefore takes effect within that time.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from flask import Flask, request
 
 from app.api.errors import ApiError
-from app.api.wiring import database, graph_driver
-from graphdb.apikeys import ApiKeyInfo, verify_key
+from app.api.wiring import graph_store
+from graphdb.apikeys import ApiKeyInfo
 
 PUBLIC_PREFIXES = ("/health/", "/api/v1/openapi.json", "/docs", "/metrics")
 ADMIN_ROUTES = {("DELETE", "users.delete_user"), ("POST", "refresh.request_refresh")}
 
 
 class KeyCache:
-    def __init__(self, ttl_s: float = 30.0) -> None:
+    """Verified keys, each trusted for ``ttl_s`` seconds of ``clock`` (monotonic seconds)."""
+
+    def __init__(self, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
+        self._clock = clock
         self._hits: dict[str, tuple[float, ApiKeyInfo]] = {}
 
     def verify(self, raw: str) -> ApiKeyInfo | None:
-        now = time.monotonic()
+        now = self._clock()
         hit = self._hits.get(raw)
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        info = verify_key(graph_driver(), raw, database())
+        info = graph_store().api_keys.verify(raw)
         if info is not None:
             self._hits[raw] = (now, info)
         return info
@@ -49,8 +53,8 @@ def _presented_key() -> str | None:
     return request.headers.get("X-API-Key")
 
 
-def init_auth(app: Flask, enabled: bool) -> None:
-    cache = KeyCache()
+def init_auth(app: Flask, enabled: bool, clock: Callable[[], float] = time.monotonic) -> None:
+    cache = KeyCache(clock=clock)
 
     @app.before_request
     def _authenticate() -> None:

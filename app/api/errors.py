@@ -7,10 +7,10 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 from werkzeug.exceptions import HTTPException
 
 from app.ingest.validation import InvalidInput
+from graphdb.driver import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +51,21 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
 
-    @app.errorhandler(ServiceUnavailable)
-    @app.errorhandler(SessionExpired)
-    @app.errorhandler(TransientError)
-    def _graph_down(exc: Exception) -> Response:
-        log.warning("graph store unavailable: %s", exc)
-        response = error_response(
-            503, "graph_unavailable", "the graph store is unavailable; retry shortly"
-        )
-        response.headers["Retry-After"] = RETRY_AFTER_S
-        return response
-
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if is_unavailable(exc):
+            return _graph_down(exc)
         # Never echo exception text: it can leak queries, paths or data.
         incident = uuid.uuid4().hex[:12]
         log.exception("unhandled error (incident %s)", incident)
         return error_response(500, "internal_error", "internal error", {"incident": incident})
+
+
+def _graph_down(exc: Exception) -> Response:
+    """Neo4j down or busy: a 503 the client may retry after a few seconds."""
+    log.warning("graph store unavailable: %s", exc)
+    response = error_response(
+        503, "graph_unavailable", "the graph store is unavailable; retry shortly"
+    )
+    response.headers["Retry-After"] = RETRY_AFTER_S
+    return response

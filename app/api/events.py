@@ -5,11 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from app.api.common import intake_limits, json_body, settings
-from app.api.ranking import rec_lists
 from app.api.spec import documented
-from app.api.wiring import database, graph_driver
+from app.api.wiring import services
 from app.ingest.validation import EventIn, parse_events
-from graphdb.ingest import write_events
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1/events")
 
@@ -23,8 +21,9 @@ bp = Blueprint("events", __name__, url_prefix="/api/v1/events")
 )
 def post_events() -> tuple[Response, int]:
     rows = parse_events(json_body(), intake_limits())
-    result = write_events(graph_driver(), rows, settings().fold_config(), database())
-    lists = rec_lists()
+    serving = services()
+    result = serving.store.events.write_events(rows, settings().fold_config())
+    lists = serving.serving_lists()
     if lists is not None:  # this worker answers live at once; others within a second
         lists.forget([row.user_id for row in rows])
     body = {

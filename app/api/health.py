@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from app.api.wiring import database, graph_driver
+from app.api.wiring import graph_store
 
 bp = Blueprint("health", __name__, url_prefix="/health")
 
@@ -16,5 +16,5 @@ def live() -> Response:
 
 @bp.get("/ready")
 def ready() -> tuple[Response, int]:
-    graph_driver().execute_query("RETURN 1", database_=database())
+    graph_store().ping()
     return jsonify({"status": "ready", "neo4j": "ok"}), 200

@@ -9,14 +9,11 @@ from flask import Blueprint, Response, jsonify
 from app.api.common import json_body, settings
 from app.api.errors import ApiError
 from app.api.params import int_arg, text_arg
-from app.api.ranking import ranking, rec_lists
 from app.api.spec import Param, documented
-from app.api.wiring import database, graph_driver
+from app.api.wiring import graph_store, services
 from app.ingest.validation import ItemIn, parse_items
 from app.serving.search import MAX_QUERY_CHARS, search
 from app.serving.similar import similar
-from graphdb.catalog import upsert_items
-from graphdb.reads import read_item
 
 bp = Blueprint("items", __name__, url_prefix="/api/v1/items")
 
@@ -25,7 +22,7 @@ bp = Blueprint("items", __name__, url_prefix="/api/v1/items")
 @documented('Upsert catalog items (one, a list, or {"items": [...]})', body=ItemIn, scope="write")
 def put_items() -> tuple[Response, int]:
     rows = parse_items(json_body(), settings().max_batch_events)
-    upserted = upsert_items(graph_driver(), rows, database())
+    upserted = graph_store().catalog.upsert_items(rows)
     return jsonify({"upserted": upserted, "item_ids": [row.item_id for row in rows]}), 200
 
 
@@ -39,13 +36,13 @@ def put_items() -> tuple[Response, int]:
 )
 def search_items() -> Response:
     query = cast(str, text_arg("q", MAX_QUERY_CHARS, required=True))  # required: never None
-    return jsonify(search(graph_driver(), query, int_arg("k", 20, 1, 100), database()))
+    return jsonify(search(graph_store(), query, int_arg("k", 20, 1, 100)))
 
 
 @bp.get("/<item_id>")
 @documented("An item with its categories, brand and audience size", responses={404: "unknown item"})
 def get_item(item_id: str) -> Response:
-    item = read_item(graph_driver(), item_id, database())
+    item = graph_store().reads.read_item(item_id)
     if item is None:
         raise ApiError(404, "not_found", f"no item {item_id!r}")
     return jsonify(item)
@@ -59,9 +56,10 @@ def get_item(item_id: str) -> Response:
 )
 def get_similar(item_id: str) -> Response:
     k = int_arg("k", 20, 1, 1000)
-    lists = rec_lists()
+    serving = services()
+    lists = serving.serving_lists()
     active = lists.active_model() if lists is not None else None
-    result = similar(graph_driver(), item_id, k, ranking().items, database(), active)
+    result = similar(serving.store, item_id, k, serving.ranking.items, active)
     if not result["found"]:
         raise ApiError(404, "not_found", f"no item {item_id!r}")
     return jsonify(

@@ -12,31 +12,24 @@ from flask import Blueprint, Response, jsonify, request
 from app.api.common import settings
 from app.api.errors import ApiError
 from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg, text_arg
-from app.api.ranking import ranking, rec_lists
 from app.api.spec import Param, documented
-from app.api.wiring import database, graph_driver
+from app.api.wiring import graph_store, services
 from app.serving.recommend import (
     RecommendationRequest,
     UnknownFilterValue,
     recommend,
 )
 from app.serving.search import MAX_QUERY_CHARS, STEER_CANDIDATES, search
-from graphdb.erase import erase_user
-from graphdb.reads import (
-    Filters,
-    interest_profile,
-    interest_windows,
-    neighbourhood,
-    tag_interest_profile,
-    user_exists,
-)
+from graphdb.reads import Filters
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
 
 @bp.get("/<user_id>/recommendations")
 @documented(
-    "Top-k items for a user: personal (vector index) or a marked fallback",
+    "Top-k items for a user: personal (ranked in the API worker over the active model's item "
+    "vectors, which each worker holds in memory, with the user's newest events folded in) or "
+    "a marked fallback",
     query={
         "k": Param(int, "how many items", 20, 1, 1000),
         "exclude_seen": Param(bool, "drop items the user interacted with", True),
@@ -61,12 +54,13 @@ def recommendations(user_id: str) -> Response:
         diversity=float_arg("diversity", 0.0, 0.0, 1.0),
         steer=_stated_need(),
     )
-    lists = rec_lists()
+    serving = services()
+    lists = serving.serving_lists()
     body = lists.answer(request) if lists is not None else None
     if body is not None:
         return jsonify(body)
     try:
-        body = recommend(graph_driver(), request, ranking())
+        body = recommend(request, serving.ranking)
     except UnknownFilterValue as exc:
         raise ApiError(
             400,
@@ -82,7 +76,7 @@ def _stated_need() -> dict[str, tuple[float, str | None]] | None:
     query = text_arg("q", MAX_QUERY_CHARS)
     if query is None:
         return None
-    found = search(graph_driver(), query, STEER_CANDIDATES, database())["items"]
+    found = search(graph_store(), query, STEER_CANDIDATES)["items"]
     return {row["item_id"]: (float(row["score"]), row["title"]) for row in found}
 
 
@@ -104,7 +98,7 @@ def _window_ms() -> tuple[str, int]:
 
 
 def _require_user(user_id: str) -> None:
-    if not user_exists(graph_driver(), user_id, database()):
+    if not graph_store().reads.user_exists(user_id):
         raise ApiError(404, "not_found", f"no user {user_id!r}")
 
 
@@ -132,9 +126,10 @@ def interests(user_id: str) -> Response:
     half_life_ms = settings().fold_config().half_life_ms
     now_ms = int(time.time() * 1000)
     start_ms = now_ms - windows * window_ms
-    profile = interest_profile(graph_driver(), user_id, half_life_ms, limit, database())
-    tags = tag_interest_profile(graph_driver(), user_id, half_life_ms, limit, database())
-    rows = interest_windows(graph_driver(), user_id, start_ms, window_ms, windows, database())
+    reads = graph_store().reads
+    profile = reads.interest_profile(user_id, half_life_ms, limit)
+    tags = reads.tag_interest_profile(user_id, half_life_ms, limit)
+    rows = reads.interest_windows(user_id, start_ms, window_ms, windows)
     buckets: list[dict[str, Any]] = [
         {
             "start": _iso(start_ms + w * window_ms),
@@ -186,7 +181,7 @@ def user_graph(user_id: str) -> Response:
         {
             "user_id": user_id,
             "depth": depth,
-            **neighbourhood(graph_driver(), user_id, depth, limit, database()),
+            **graph_store().reads.neighbourhood(user_id, depth, limit),
         }
     )
 
@@ -198,10 +193,11 @@ def user_graph(user_id: str) -> Response:
     responses={404: "unknown user"},
 )
 def delete_user(user_id: str) -> Response:
-    erasure = erase_user(graph_driver(), user_id, database())
+    serving = services()
+    erasure = serving.store.erasure.erase_user(user_id)
     if not erasure.user_found:
         raise ApiError(404, "not_found", f"no user {user_id!r}")
-    lists = rec_lists()
+    lists = serving.serving_lists()
     if lists is not None:  # other workers learn it from the change feed within a second
         lists.forget([user_id])
     return jsonify(

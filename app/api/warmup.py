@@ -14,27 +14,23 @@ import threading
 
 from flask import Flask
 
-from app.api.wiring import graph_driver
+from app.api.wiring import services_of
 
 log = logging.getLogger(__name__)
 
 
 def warm_up(app: Flask) -> str | None:
     """Load the active version's item index and short-term model; the version, if any."""
-    from app.api.ranking import ranking
-    from graphdb.changes import read_refresh_state
-
-    with app.app_context():
-        ranked = ranking()
-        driver = graph_driver()
-        state = read_refresh_state(driver, ranked.database)
-        if state is None:
-            return None
-        index = ranked.items.get(driver, state.version, ranked.database, state.revision)
-        model = ranked.short_term.get(state.version) if ranked.short_term is not None else None
-        if model is not None:
-            model.tables_for(index)  # the blend's side-by-side table, built once per index
-        return state.version
+    serving = services_of(app)
+    state = serving.store.changes.read_refresh_state()
+    if state is None:
+        return None
+    ranking = serving.ranking
+    index = ranking.items.get(state.version, state.revision)
+    model = ranking.short_term.get(state.version) if ranking.short_term is not None else None
+    if model is not None:
+        model.tables_for(index)  # the blend's side-by-side table, built once per index
+    return state.version
 
 
 def warm_up_in_background(app: Flask) -> threading.Thread:
@@ -54,12 +50,11 @@ def warm_up_in_background(app: Flask) -> threading.Thread:
             log.warning("text encoder not preloaded; the first request loads it", exc_info=True)
 
         try:
-            from app.api.ranking import rec_lists
-
-            with app.app_context():
-                lists = rec_lists()
+            # Polls the change feed and ranks lists in advance now rather than on the first
+            # request that uses them (which starts them where no server hook runs).
+            lists = services_of(app).lists
             if lists is not None:
-                lists.start()  # polls the change feed and ranks lists in advance
+                lists.start()
         except Exception:
             log.warning("lists ranked in advance are off in this worker", exc_info=True)
 

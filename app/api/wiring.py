@@ -1,29 +1,126 @@
-"""The process's one Neo4j driver, owned by the Flask app and closed with it."""
+"""The API process's state: one graph store, the ranking caches and the lists ranked in
+advance, built by the app factory, held under one typed extension and closed with the app.
+
+Blueprints reach it through :func:`services`; nothing else of the process lives in
+``app.extensions`` under a string of its own.
+"""
 
 from __future__ import annotations
 
 import atexit
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app
-from neo4j import Driver
 
+from app.serving.item_index import ItemIndexCache
+from app.serving.rec_lists import ListSettings, RecLists
+from app.serving.recommend import PopularCache, Ranking
+from app.serving.short_term import ShortTermModels
 from app.settings import Settings
-from graphdb.driver import connect
+from graphdb.store import GraphStore
 
-EXTENSION_KEY = "interest_graph.driver"
+EXTENSION_KEY = "interest_graph.services"
 
-
-def init_graph(app: Flask, settings: Settings) -> None:
-    driver = connect(settings.neo4j_target(), verify=False, retry_time_s=settings.neo4j_retry_s)
-    app.extensions[EXTENSION_KEY] = driver
-    atexit.register(driver.close)
+Clock = Callable[[], float]
 
 
-def graph_driver() -> Driver:
-    driver: Driver = current_app.extensions[EXTENSION_KEY]
-    return driver
+@dataclass(frozen=True)
+class ApiServices:
+    """Everything an API worker serves with besides the request.
+
+    Attributes:
+        store: The process's graph store (its one driver).
+        ranking: Ranking settings and caches: item vectors, short-term model, popular lists.
+        lists: The lists ranked in advance (``None`` when ``IG_REC_LISTS`` is off).
+        autostart_lists: Whether the first request that uses the lists starts their change
+            feed. Under any WSGI server the lists then serve without a server hook; tests
+            that drive the feed by hand turn it off.
+    """
+
+    store: GraphStore
+    ranking: Ranking
+    lists: RecLists | None
+    autostart_lists: bool = True
+
+    def serving_lists(self) -> RecLists | None:
+        """The lists, their change feed started on first use (unless ``autostart_lists``)."""
+        lists = self.lists
+        if lists is not None and self.autostart_lists:
+            lists.start()  # once per process; later calls only look
+        return lists
+
+    def close(self) -> None:
+        """Stops the lists' feed and closes the store's driver."""
+        if self.lists is not None:
+            self.lists.stop()
+        self.store.close()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock = time.monotonic,
+    autostart_lists: bool = True,
+    report_lists: Callable[[int], None] | None = None,
+) -> ApiServices:
+    """Connects the store (Neo4j may be down: requests then answer 503 until it is back)."""
+    store = GraphStore.connect(
+        settings.neo4j_target(), verify=False, retry_time_s=settings.neo4j_retry_s
+    )
+    ranking = Ranking(
+        store=store,
+        half_life_ms=settings.fold_config().half_life_ms,
+        popular=PopularCache(clock=clock),
+        items=ItemIndexCache(store),
+        short_term=ShortTermModels(settings.model_dir),
+        foldin_weight=settings.foldin_weight,
+        short_term_weight=settings.short_term_weight,
+    )
+    lists = None
+    if settings.rec_lists:
+        list_settings = ListSettings(
+            depth=settings.rec_lists_depth,
+            max_users=settings.rec_lists_max_users,
+            rebuild_s=settings.rec_lists_rebuild_s,
+            poll_s=settings.rec_lists_poll_s,
+            feed_overlap_s=settings.rec_lists_feed_overlap_s,
+        )
+        lists = RecLists(ranking, list_settings, report=report_lists, clock=clock)
+    return ApiServices(store, ranking, lists, autostart_lists)
+
+
+def init_services(app: Flask, services: ApiServices) -> None:
+    """Hands ``services`` to ``app``; they are closed at exit if not before."""
+    app.extensions[EXTENSION_KEY] = services
+    atexit.register(services.close)
+
+
+def services_of(app: Flask) -> ApiServices:
+    """The services of ``app`` (outside a request or app context)."""
+    value: ApiServices = app.extensions[EXTENSION_KEY]
+    return value
+
+
+def services() -> ApiServices:
+    """The services of the app handling the current request."""
+    return services_of(current_app)
+
+
+def graph_store() -> GraphStore:
+    """The process's graph store."""
+    return services().store
+
+
+# Transitional, for the modules still passing a driver (app/api/refresh.py, app/api/metrics.py,
+# converted to the store in another change): remove both once they call graph_store().
+def graph_driver() -> Any:
+    """The store's driver."""
+    return graph_store().reads.driver
 
 
 def database() -> str:
-    settings = current_app.config["SETTINGS"]
-    return str(settings.neo4j_database)
+    """The store's database."""
+    return graph_store().database

@@ -16,14 +16,14 @@ the live graph's degrees at each load.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
-from neo4j import Driver
 
-from graphdb.reads import item_matrix, server_clock
+from graphdb.reads import ItemVectorRow
+from graphdb.store import GraphStore
 
 # Re-read vectors written this long before the last load too: a refresh transaction that
 # began before the load may commit after it.
@@ -66,22 +66,24 @@ class ItemIndex:
         return scores
 
     @classmethod
-    def from_rows(cls, version: str, rows: list[dict[str, Any]]) -> ItemIndex:
-        dims = len(rows[0]["embedding"]) if rows else 0
-        vectors = np.asarray([r["embedding"] for r in rows], dtype=np.float32).reshape(-1, dims)
+    def from_rows(cls, version: str, rows: Sequence[ItemVectorRow]) -> ItemIndex:
+        dims = len(rows[0].embedding) if rows else 0
+        vectors = np.asarray([r.embedding for r in rows], dtype=np.float32).reshape(-1, dims)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return cls(
             version=version,
-            ids=[r["item_id"] for r in rows],
-            titles=[r["title"] for r in rows],
+            ids=[r.item_id for r in rows],
+            titles=[r.title for r in rows],
             unit=vectors,
-            categories=[list(r["categories"]) for r in rows],
-            leaves=[list(r["leaves"]) for r in rows],
-            brands=[list(r["brands"]) for r in rows],
-            prior=np.asarray([r["prior"] for r in rows], dtype=np.float32),
+            categories=[list(r.categories) for r in rows],
+            leaves=[list(r.leaves) for r in rows],
+            brands=[list(r.brands) for r in rows],
+            prior=np.asarray([r.prior for r in rows], dtype=np.float32),
         )
 
-    def patched(self, rows: list[dict[str, Any]], revision: int, loaded_at: datetime) -> ItemIndex:
+    def patched(
+        self, rows: Sequence[ItemVectorRow], revision: int, loaded_at: datetime
+    ) -> ItemIndex:
         """A copy with ``rows`` replacing (or appended to) this index's items."""
         update = ItemIndex.from_rows(self.version, rows)
         unit, prior = self.unit.copy(), self.prior.copy()
@@ -116,15 +118,20 @@ class ItemIndex:
             self._masks[key] = np.fromiter((value in v for v in lists), bool, len(lists))
         return self._masks[key]
 
-    def positions(self, item_ids: list[str]) -> np.ndarray:
+    def positions(self, item_ids: Sequence[str]) -> np.ndarray:
         found = [self.position[i] for i in item_ids if i in self.position]
         return np.asarray(found, dtype=np.int64)
 
 
 class ItemIndexCache:
-    """One ``ItemIndex`` per process, reloaded when the active version changes."""
+    """One ``ItemIndex`` per process, reloaded when the active version changes.
 
-    def __init__(self) -> None:
+    Args:
+        store: The graph the vectors are read from.
+    """
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
         self._index: ItemIndex | None = None
         self._lock = threading.Lock()
 
@@ -134,23 +141,22 @@ class ItemIndexCache:
         index = self._index
         return index.version if index is not None else None
 
-    def get(
-        self, driver: Driver, version: str, database: str | None, revision: int = 0
-    ) -> ItemIndex:
+    def get(self, version: str, revision: int = 0) -> ItemIndex:
+        """The index of ``version`` at ``revision`` or later, loaded or patched if need be."""
         index = self._index
         if index is not None and index.version == version and index.revision >= revision:
             return index
         with self._lock:
             index = self._index
             if index is None or index.version != version:
-                loaded_at = server_clock(driver, database)
-                rows = item_matrix(driver, version, database)
+                loaded_at = self.store.reads.server_clock()
+                rows = self.store.reads.item_vectors(version)
                 index = ItemIndex.from_rows(version, rows)
                 index.revision, index.loaded_at = revision, loaded_at
             elif index.revision < revision:
-                loaded_at = server_clock(driver, database)
+                loaded_at = self.store.reads.server_clock()
                 since = (index.loaded_at or loaded_at) - RELOAD_OVERLAP
-                index = index.patched(item_matrix(driver, version, database, since), revision,
-                                      loaded_at)  # fmt: skip
+                rows = self.store.reads.item_vectors(version, since)
+                index = index.patched(rows, revision, loaded_at)
             self._index = index
             return index

@@ -13,9 +13,10 @@ A list is only served while it is still what the live path would say about the u
   (:mod:`graphdb.serving_feed`): users stamped ``changed_at`` (every event and catalog write
   stamps it) and users erased since the last poll. Their lists are dropped, so they are
   ranked live, with their new events folded in.
-* Lists are served only while the last successful poll began under a second ago, so an
-  accepted event reaches every worker's answers within one second, as it does live; with
-  the graph unreachable, nothing is served from memory.
+* Lists are served only while the last successful poll began under a second ago (by the
+  lists' clock, the monotonic clock unless a test steps one), so an accepted event reaches
+  every worker's answers within one second, as it does live; with the graph unreachable,
+  nothing is served from memory.
 * Lists belong to one model version; a new active version is ranked live until its lists
   are built. When a refresh rewrites vectors (``revision``), the lists are rebuilt at most
   every ``rec_lists_rebuild_s``: until then, changes that reach a user only through the
@@ -30,12 +31,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from neo4j import Driver
 
 from app.serving.item_index import ItemIndex
 from app.serving.recommend import (
@@ -44,16 +44,11 @@ from app.serving.recommend import (
     RecommendationRequest,
     explained_items,
     ranked_positions,
+    recommendation_body,
     user_scores,
 )
 from graphdb.reads import Filters
-from graphdb.serving_feed import (
-    ChangeFeed,
-    active_users,
-    erasure_key,
-    read_change_feed,
-    recommend_states,
-)
+from graphdb.serving_feed import ChangeFeed, erasure_key
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +88,7 @@ class ListGeneration:
         picked: ``int32[users, depth]`` positions, best first (``-1`` pads short lists).
         scores: ``float32[users, depth]``.
         contexts: Each row's reason context.
-        built_at: ``time.monotonic()`` when the build finished.
+        built_at: The lists' clock when the build finished.
     """
 
     version: str
@@ -103,7 +98,7 @@ class ListGeneration:
     picked: np.ndarray
     scores: np.ndarray
     contexts: list[ReasonContext]
-    built_at: float = field(default_factory=time.monotonic)
+    built_at: float
 
     def forget(self, user_ids: set[str] | frozenset[str]) -> None:
         for user_id in user_ids:
@@ -129,21 +124,24 @@ class RecLists:
     """One API worker's precomputed lists, their change feed and their builder.
 
     Args:
-        driver: The process's driver.
-        ranking: The process's ranking state (item index, short-term model, settings).
+        ranking: The process's ranking state (graph store, item index, short-term model,
+            settings); the lists read the graph through its store.
         settings: Depth, user cap, rebuild interval and poll interval.
         report: Called with the number of servable users after every poll and build.
+        clock: Monotonic seconds that the freshness window, the rebuild interval and the
+            build retry are measured on (the real clock unless a test steps one).
     """
 
     def __init__(
         self,
-        driver: Driver,
         ranking: Ranking,
         settings: ListSettings,
         report: Callable[[int], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.driver, self.ranking, self.settings = driver, ranking, settings
+        self.store, self.ranking, self.settings = ranking.store, ranking, settings
         self._report = report or (lambda users: None)
+        self._clock = clock
         self._generation: ListGeneration | None = None
         self._active: tuple[str | None, int] = (None, 0)  # (version, revision) last polled
         self._polled_ok = -float("inf")  # monotonic start of the last successful poll
@@ -153,6 +151,8 @@ class RecLists:
         self._retry_at = -float("inf")  # after a failed build, the next try waits
         self._feed_failing = False
         self._stop = threading.Event()
+        self._feed: threading.Thread | None = None
+        self._starting = threading.Lock()  # one feed thread however many callers start it
 
     # -- serving ----------------------------------------------------------------------------
 
@@ -162,7 +162,7 @@ class RecLists:
         if (
             generation is None
             or generation.version != self._active[0]
-            or time.monotonic() - self._polled_ok > FRESH_WITHIN_S
+            or self._clock() - self._polled_ok > FRESH_WITHIN_S
             or not servable(request, self.settings.depth)
         ):
             return None
@@ -177,20 +177,14 @@ class RecLists:
         picked, scores = picked[keep][: request.k], scores[keep][: request.k]
         if len(picked) == 0:
             return None  # nothing personal left: the live path answers with a fallback
-        context = generation.contexts[row]
-        return {
-            "user_id": request.user_id,
-            "model_version": generation.version,
-            "generated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "fallback": None,
-            "items": explained_items(generation.index, picked, scores, context),
-        }
+        items = explained_items(generation.index, picked, scores, generation.contexts[row])
+        return recommendation_body(request.user_id, generation.version, None, items)
 
     def active_model(self) -> tuple[str, int] | None:
         """The active ``(version, revision)`` as the feed read it under a second ago, else
         ``None`` (no fresh poll, or no model yet)."""
         version, revision = self._active
-        if version is None or time.monotonic() - self._polled_ok > FRESH_WITHIN_S:
+        if version is None or self._clock() - self._polled_ok > FRESH_WITHIN_S:
             return None
         return version, revision
 
@@ -210,9 +204,9 @@ class RecLists:
 
     def poll(self) -> ChangeFeed:
         """Reads the feed once and drops the lists it makes stale."""
-        started = time.monotonic()
+        started = self._clock()
         since = self._since or datetime.now(UTC) - self.settings.feed_overlap
-        feed = read_change_feed(self.driver, since, self.ranking.database)
+        feed = self.store.feed.read_change_feed(since)
         with self._apply:
             generation = self._generation
             if generation is not None:
@@ -231,12 +225,12 @@ class RecLists:
         generation = self._generation
         if version is None or (self._building is not None and self._building.is_alive()):
             return False
-        if time.monotonic() < self._retry_at:
+        if self._clock() < self._retry_at:
             return False
         if generation is None or generation.version != version:
             return True
         stale = revision != generation.revision
-        return stale and time.monotonic() - generation.built_at >= self.settings.rebuild_s
+        return stale and self._clock() - generation.built_at >= self.settings.rebuild_s
 
     def run_forever(self) -> None:
         """The feed loop: poll, and start a build in its own thread when one is due."""
@@ -256,12 +250,28 @@ class RecLists:
                 self._building.start()
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run_forever, name="rec-lists-feed", daemon=True)
-        thread.start()
-        return thread
+        """Starts the feed loop in a daemon thread, once: later calls return that thread."""
+        if self._feed is not None:  # the per-request path: no lock once started
+            return self._feed
+        with self._starting:
+            if self._feed is None:
+                self._feed = threading.Thread(
+                    target=self.run_forever, name="rec-lists-feed", daemon=True
+                )
+                self._feed.start()
+            return self._feed
 
-    def stop(self) -> None:
+    @property
+    def started(self) -> bool:
+        """Whether the feed loop was started."""
+        return self._feed is not None
+
+    def stop(self, wait_s: float = 5.0) -> None:
+        """Ends the feed loop (and a build under way), waiting up to ``wait_s`` for the loop."""
         self._stop.set()
+        feed = self._feed
+        if feed is not None and feed is not threading.current_thread():
+            feed.join(wait_s)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -269,7 +279,7 @@ class RecLists:
         try:
             self.build()
         except Exception:
-            self._retry_at = time.monotonic() + BUILD_RETRY_S
+            self._retry_at = self._clock() + BUILD_RETRY_S
             log.warning("ranking lists in advance failed; answering live", exc_info=True)
 
     def build(self) -> ListGeneration | None:
@@ -282,16 +292,16 @@ class RecLists:
         if generation is None:
             return None
         # Changes that landed while ranking: read them before the lists go live.
-        polled = time.monotonic()
+        polled = self._clock()
         since = feed.now - self.settings.feed_overlap
-        catch_up = read_change_feed(self.driver, since, self.ranking.database)
+        catch_up = self.store.feed.read_change_feed(since)
         with self._apply:
             generation.drop_stale(catch_up)
             self._active = (catch_up.version, catch_up.revision)
             self._polled_ok = max(self._polled_ok, polled)
             if catch_up.version != generation.version:
                 return None
-            generation.built_at = time.monotonic()
+            generation.built_at = self._clock()
             self._generation = generation
         self._report(self.users)
         log.info("ranked %d lists of %s in advance in %.1fs", len(generation.rows),
@@ -302,33 +312,34 @@ class RecLists:
         version = feed.version
         assert version is not None
         depth = self.settings.depth
-        users = active_users(self.driver, self.settings.max_users, self.ranking.database)
+        users = self.store.feed.active_users(self.settings.max_users)
         rows: dict[str, int] = {}
         picked = np.full((len(users), depth), -1, dtype=np.int32)
         scores = np.zeros((len(users), depth), dtype=np.float32)
         contexts: list[ReasonContext] = []
         # Stays the index of an empty generation when no user has a personal list, so the
         # feed loop does not start a build again at once.
-        index = self.ranking.items.get(self.driver, version, self.ranking.database, feed.revision)
+        index = self.ranking.items.get(version, feed.revision)
         request = RecommendationRequest(user_id="", k=depth, filters=Filters())
         for start in range(0, len(users), STATE_BATCH):
             if self._stop.is_set():
                 return None
             batch = users[start : start + STATE_BATCH]
-            for state in recommend_states(self.driver, batch, self.ranking.database):
-                if state["version"] != version:
+            for state in self.store.feed.recommend_states(batch):
+                if state.version != version:
                     return None  # a new version went live meanwhile: start over later
-                scored = user_scores(self.driver, self.ranking, state)
+                assert state.user_id is not None  # the batch read names each row's user
+                scored = user_scores(self.ranking, state)
                 if scored is None:
                     continue  # no personal list: the live path gives the fallback
                 index = scored[0]
                 positions, ranked = ranked_positions(index, request, state, scored[1])
                 if len(positions) == 0:
                     continue  # nothing left to recommend: the live path gives the fallback
-                row = rows[state["user_id"]] = len(contexts)
+                row = rows[state.user_id] = len(contexts)
                 picked[row, : len(positions)] = positions
                 scores[row, : len(positions)] = ranked
                 contexts.append(ReasonContext.of(index, state))
         n = len(contexts)
         return ListGeneration(version, feed.revision, index, rows, picked[:n].copy(),
-                              scores[:n].copy(), contexts)  # fmt: skip
+                              scores[:n].copy(), contexts, built_at=self._clock())  # fmt: skip

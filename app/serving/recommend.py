@@ -12,16 +12,17 @@ Popularity is the decayed sum of interaction weights.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from neo4j import Driver
 
 from app.serving.item_index import ItemIndex, ItemIndexCache
 from app.serving.short_term import ShortTermModels
-from graphdb.reads import Filters, popular_items, recommend_state
+from graphdb.reads import Filters, RecommendState
+from graphdb.store import GraphStore
 from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT, standardize_scores
 
 POPULAR_DEPTH = 1000  # popular items kept per scope; k is at most 1000
@@ -86,7 +87,7 @@ def _reasons(
 
 
 def _candidate_mask(
-    index: ItemIndex, request: RecommendationRequest, seen: list[str]
+    index: ItemIndex, request: RecommendationRequest, seen: Sequence[str]
 ) -> np.ndarray:
     """Items that may be recommended: not excluded, not seen (unless asked), in the filters."""
     allowed = np.ones(len(index.ids), dtype=bool)
@@ -143,7 +144,7 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 def folded_user_vector(
-    index: ItemIndex, embedding: list[float] | None, fresh: list[str], weight: float
+    index: ItemIndex, embedding: Sequence[float] | None, fresh: Sequence[str], weight: float
 ) -> np.ndarray | None:
     """The user's vector with interactions newer than it folded in, or ``None``.
 
@@ -176,20 +177,20 @@ class ReasonContext:
     liked: frozenset[str]
 
     @classmethod
-    def of(cls, index: ItemIndex, state: dict[str, Any]) -> ReasonContext:
-        recent = [(index.position[i], b) for i, b in state["seen"][:50] if i in index.position]
+    def of(cls, index: ItemIndex, state: RecommendState) -> ReasonContext:
+        recent = [(index.position[i], b) for i, b in state.seen[:50] if i in index.position]
         return cls(
             own=np.asarray([pos for pos, _ in recent], dtype=np.int64),
             own_bought=np.asarray([bool(b) for _, b in recent], dtype=bool),
-            liked=frozenset(c for c, w in state["categories"] if w > 0),
+            liked=frozenset(c for c, w in state.categories if w > 0),
         )
 
 
 def ranked_positions(
-    index: ItemIndex, request: RecommendationRequest, state: dict[str, Any], scores: np.ndarray
+    index: ItemIndex, request: RecommendationRequest, state: RecommendState, scores: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The request's picks (positions, best first) and their scores."""
-    seen = [item_id for item_id, _ in state["seen"]]
+    seen = state.seen_ids
     pool = request.k * 4 if request.diversity > 0 else request.k
     allowed = _candidate_mask(index, request, seen)
     if request.steer is not None:
@@ -234,22 +235,28 @@ def explained_items(
 
 
 def _personal(
-    index: ItemIndex, request: RecommendationRequest, state: dict[str, Any], scores: np.ndarray
+    index: ItemIndex, request: RecommendationRequest, state: RecommendState, scores: np.ndarray
 ) -> list[dict[str, Any]]:
     picked, pick_scores = ranked_positions(index, request, state, scores)
     return explained_items(index, picked, pick_scores, ReasonContext.of(index, state))
 
 
 class PopularCache:
-    """Popular lists change slowly; recomputing them per request would scan every edge."""
+    """Popular lists change slowly; recomputing them per request would scan every edge.
 
-    def __init__(self, ttl_s: float = 60.0) -> None:
+    Args:
+        ttl_s: How long a list is reused.
+        clock: Monotonic seconds (the real clock unless a test steps one).
+    """
+
+    def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
+        self._clock = clock
         self._entries: dict[tuple[Any, ...], tuple[float, list[dict[str, Any]]]] = {}
 
     def get(self, key: tuple[Any, ...], compute: Any) -> list[dict[str, Any]]:
         hit = self._entries.get(key)
-        now = time.monotonic()
+        now = self._clock()
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
         value: list[dict[str, Any]] = compute()
@@ -258,13 +265,12 @@ class PopularCache:
 
 
 def _fallback(
-    driver: Driver,
+    store: GraphStore,
     request: RecommendationRequest,
     liked: list[str],
     seen: set[str],
     half_life_ms: float,
     cache: PopularCache,
-    database: str | None,
 ) -> tuple[str, list[dict[str, Any]]]:
     f = request.filters
     skip = set(f.exclude) | (seen if f.exclude_seen else set())
@@ -276,7 +282,7 @@ def _fallback(
         scoped = Filters((), False, category or f.category, f.brand)
         ranked = cache.get(
             (scoped.category, scoped.brand),
-            lambda s=scoped: popular_items(driver, POPULAR_DEPTH, half_life_ms, s, None, database),
+            lambda s=scoped: store.reads.popular_items(POPULAR_DEPTH, half_life_ms, s),
         )
         rows = [r for r in ranked if r["item_id"] not in skip][: request.k]
         if rows:
@@ -313,71 +319,77 @@ class UnknownFilterValue(ValueError):
 
 @dataclass
 class Ranking:
-    """What recommendations need besides the request: caches and the ranking settings.
+    """What recommendations need besides the request: the graph, caches, ranking settings.
 
     Attributes:
+        store: The graph the user's state (and fallbacks) are read from.
         half_life_ms: Decay half-life (popularity).
         popular: Popular-list cache (fallback).
         items: The active version's item vectors.
         short_term: The active version's sequence models (``None``: long-term only).
         foldin_weight: Share of interactions newer than the user's vector (instant fold-in).
         short_term_weight: Share of the short-term component in the final score.
-        database: Neo4j database.
     """
 
+    store: GraphStore
     half_life_ms: float
     popular: PopularCache
     items: ItemIndexCache
     short_term: ShortTermModels | None = None
     foldin_weight: float = 0.5
     short_term_weight: float = DEFAULT_SHORT_TERM_WEIGHT
-    database: str | None = None
 
 
-def user_scores(
-    driver: Driver, ranking: Ranking, state: dict[str, Any]
-) -> tuple[ItemIndex, np.ndarray] | None:
+def user_scores(ranking: Ranking, state: RecommendState) -> tuple[ItemIndex, np.ndarray] | None:
     """Long-term (with fold-in) and short-term scores of every item, or ``None``."""
-    if state["version"] is None or (state["embedding"] is None and not state["fresh"]):
+    if state.version is None or (state.embedding is None and not state.fresh):
         return None
-    index = ranking.items.get(driver, state["version"], ranking.database, state["revision"])
-    user = folded_user_vector(index, state["embedding"], state["fresh"], ranking.foldin_weight)
+    index = ranking.items.get(state.version, state.revision)
+    user = folded_user_vector(index, state.embedding, state.fresh, ranking.foldin_weight)
     if user is None:
         return None
     if ranking.short_term is not None and ranking.short_term_weight > 0:
-        model = ranking.short_term.get(state["version"])
+        model = ranking.short_term.get(state.version)
         if model is not None:
-            history = [item_id for item_id, _ in state["seen"]]
+            history = state.seen_ids
             blended = model.blended_scores(index, user, history, ranking.short_term_weight)
             if blended is not None:
                 return index, blended
     return index, index.long_scores(user)
 
 
-def recommend(driver: Driver, request: RecommendationRequest, ranking: Ranking) -> dict[str, Any]:
+def recommendation_body(
+    user_id: str, model_version: str | None, fallback: str | None, items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The body of ``GET /api/v1/users/{id}/recommendations``, ranked live or from a list."""
+    return {
+        "user_id": user_id,
+        "model_version": model_version,
+        "generated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "fallback": fallback,
+        "items": items,
+    }
+
+
+def recommend(request: RecommendationRequest, ranking: Ranking) -> dict[str, Any]:
     """The response body of ``GET /api/v1/users/{id}/recommendations`` (1 graph round trip)."""
-    database = ranking.database
-    state = recommend_state(driver, request.user_id, request.filters, database)
-    for name in ("category", "brand"):
-        if not state[f"{name}_ok"]:
-            raise UnknownFilterValue(name, getattr(request.filters, name))
-    liked = [c for c, w in sorted(state["categories"], key=lambda cw: -cw[1]) if w > 0]
+    store = ranking.store
+    state = store.reads.recommend_state(request.user_id, request.filters)
+    if not state.category_ok:
+        raise UnknownFilterValue("category", request.filters.category)
+    if not state.brand_ok:
+        raise UnknownFilterValue("brand", request.filters.brand)
+    liked = [c for c, w in sorted(state.categories, key=lambda cw: -cw[1]) if w > 0]
     fallback: str | None = None
     ranked: list[dict[str, Any]] = []
-    scored = user_scores(driver, ranking, state)
+    scored = user_scores(ranking, state)
     if scored is not None:
         ranked = _personal(scored[0], request, state, scored[1])
     if not ranked and request.steer:  # nothing personal to blend: the best text matches
-        fallback, ranked = "search", _matches(request, {i for i, _ in state["seen"]})
+        fallback, ranked = "search", _matches(request, set(state.seen_ids))
     if not ranked:  # unknown or not yet embedded user, or filters left nothing personal
-        seen = {item_id for item_id, _ in state["seen"]}
+        seen = set(state.seen_ids)
         fallback, ranked = _fallback(
-            driver, request, liked, seen, ranking.half_life_ms, ranking.popular, database
+            store, request, liked, seen, ranking.half_life_ms, ranking.popular
         )
-    return {
-        "user_id": request.user_id,
-        "model_version": state["version"],
-        "generated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "fallback": fallback,
-        "items": ranked,
-    }
+    return recommendation_body(request.user_id, state.version, fallback, ranked)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neo4j import Driver
-
-from graphdb.text_vectors import search_items
+from graphdb.store import GraphStore
 from ml.query_encoder import packaged_encoder
 
 MAX_QUERY_CHARS = 500
@@ -19,6 +17,7 @@ MAX_QUERY_CHARS = 500
 STEER_CANDIDATES = 200
 
 
-def search(driver: Driver, query: str, k: int, database: str | None) -> dict[str, Any]:
+def search(store: GraphStore, query: str, k: int) -> dict[str, Any]:
+    """``{query, items}``: the ``k`` items whose text is nearest ``query`` in meaning."""
     vector = packaged_encoder().encode([query])[0]  # loaded once per process, shared
-    return {"query": query, "items": search_items(driver, vector, k, database)}
+    return {"query": query, "items": store.text.search_items(vector, k)}

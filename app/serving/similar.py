@@ -15,12 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from neo4j import Driver
 
 from app.serving.item_index import ItemIndexCache
 from app.serving.recommend import top_positions
-from graphdb.changes import read_refresh_state
-from graphdb.reads import similar_items
+from graphdb.store import GraphStore
 
 # Above this many items one product per request (~64 multiply-adds per item) costs more than
 # the vector index's approximate search.
@@ -28,11 +26,10 @@ EXACT_MAX_ITEMS = 250_000
 
 
 def similar(
-    driver: Driver,
+    store: GraphStore,
     item_id: str,
     k: int,
     items: ItemIndexCache,
-    database: str | None,
     active: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     """``{found, embedded, version, items}``; scores are Neo4j's cosine score, (1 + cos) / 2.
@@ -41,11 +38,11 @@ def similar(
     feed of :mod:`app.serving.rec_lists`); the graph is asked otherwise.
     """
     if active is None:
-        state = read_refresh_state(driver, database)
+        state = store.changes.read_refresh_state()
         active = (state.version, state.revision) if state is not None else None
     if active is not None:
         version, revision = active
-        index = items.get(driver, version, database, revision)
+        index = items.get(version, revision)
         probe = index.position.get(item_id)
         if probe is not None and len(index.ids) <= EXACT_MAX_ITEMS:
             cosines = index.unit @ index.unit[probe]
@@ -58,4 +55,4 @@ def similar(
                 for p in top.tolist()
             ]  # fmt: skip
             return {"found": True, "embedded": True, "version": version, "items": neighbours}
-    return similar_items(driver, item_id, k, database)
+    return store.reads.similar_items(item_id, k)

@@ -1,4 +1,8 @@
-"""Lists ranked in advance: the same answers as live ranking, and never staler than a second."""
+"""Lists ranked in advance: the same answers as live ranking, and never staler than a second.
+
+The lists' freshness window runs on a clock the tests step (:class:`SteppedClock`); only the
+feed thread's own polling runs in real time.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,7 @@ from flask.testing import FlaskClient
 from neo4j import Driver
 
 from app.api import create_app
-from app.api.ranking import ranking, rec_lists
-from app.api.wiring import EXTENSION_KEY
+from app.api.wiring import services_of
 from app.serving.rec_lists import RecLists
 from app.serving.recommend import RecommendationRequest, recommend
 from app.settings import Settings
@@ -38,26 +41,40 @@ def shop(graph: Driver, neo4j_server: Neo4jTestServer, tmp_path: Path) -> Settin
     return settings
 
 
+class SteppedClock:
+    """Monotonic seconds that move only when a test steps them."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def step(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture()
-def app(shop: Settings) -> Iterator[Flask]:
-    application = create_app(shop)
+def clock() -> SteppedClock:
+    return SteppedClock()
+
+
+@pytest.fixture()
+def app(shop: Settings, clock: SteppedClock) -> Iterator[Flask]:
+    # The tests drive the feed themselves: no request starts it behind their back.
+    application = create_app(shop, clock=clock, autostart_lists=False)
     yield application
-    lists = application.extensions.get("rec_lists")
-    if lists is not None:
-        lists.stop()
-    application.extensions[EXTENSION_KEY].close()
+    services_of(application).close()
 
 
 def _lists(app: Flask) -> RecLists:
-    with app.app_context():
-        lists = rec_lists()
+    lists = services_of(app).lists
     assert lists is not None
     return lists
 
 
 def _live(app: Flask, request: RecommendationRequest) -> dict[str, Any]:
-    with app.app_context():
-        return recommend(app.extensions[EXTENSION_KEY], request, ranking())
+    return recommend(request, services_of(app).ranking)
 
 
 def _items(body: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -160,12 +177,12 @@ def test_an_erased_user_is_never_answered_from_a_list(app: Flask, graph: Driver)
     assert purge_erasures(graph, keep_s=0) == 1
 
 
-def test_lists_are_not_served_when_the_feed_has_gone_quiet(app: Flask) -> None:
+def test_lists_are_not_served_when_the_feed_has_gone_quiet(app: Flask, clock: SteppedClock) -> None:
     lists = _lists(app)
     lists.build()
     request = RecommendationRequest("a-u0", 5)
     assert lists.answer(request) is not None
-    time.sleep(1.1)  # no poll for over a second: a change might be waiting unseen
+    clock.step(1.1)  # no poll for over a second: a change might be waiting unseen
 
     assert lists.answer(request) is None
     lists.poll()
@@ -175,17 +192,36 @@ def test_lists_are_not_served_when_the_feed_has_gone_quiet(app: Flask) -> None:
 def test_lists_can_be_switched_off(shop: Settings) -> None:
     application = create_app(shop.model_copy(update={"rec_lists": False}))
     try:
-        with application.app_context():
-            assert rec_lists() is None
+        assert services_of(application).lists is None
         client: FlaskClient = application.test_client()
         body = client.get("/api/v1/users/a-u0/recommendations?k=5").get_json()
         assert body["fallback"] is None and len(body["items"]) == 5
     finally:
-        application.extensions[EXTENSION_KEY].close()
+        services_of(application).close()
+
+
+def test_lists_serve_under_a_plain_app_without_any_server_hook(shop: Settings) -> None:
+    """No gunicorn hook: the first request that uses the lists starts their change feed."""
+    application = create_app(shop)
+    lists = services_of(application).lists
+    try:
+        assert lists is not None and not lists.started
+        client: FlaskClient = application.test_client()
+        live = client.get("/api/v1/users/a-u0/recommendations?k=5").get_json()
+        assert lists.started
+        deadline = time.monotonic() + 30  # the feed builds the lists in its own thread
+        while lists.answer(RecommendationRequest("a-u0", 5)) is None:
+            assert time.monotonic() < deadline, "the lists were never built"
+            time.sleep(0.05)
+        served = client.get("/api/v1/users/a-u0/recommendations?k=5").get_json()
+        cached = lists.answer(RecommendationRequest("a-u0", 5))
+        assert cached is not None and _items(served) == _items(cached) == _items(live)
+    finally:
+        services_of(application).close()
 
 
 def test_lists_are_rebuilt_after_a_refresh_at_most_every_rebuild_interval(
-    app: Flask, graph: Driver
+    app: Flask, graph: Driver, clock: SteppedClock
 ) -> None:
     lists = _lists(app)
     first = lists.build()
@@ -195,7 +231,7 @@ def test_lists_are_rebuilt_after_a_refresh_at_most_every_rebuild_interval(
     lists.poll()
     assert not lists.due()  # built under IG_REC_LISTS_REBUILD_S (600 s) ago
 
-    first.built_at -= 601  # as if built 10 minutes ago
+    clock.step(601)  # built 10 minutes ago now
     assert lists.due()
     second = lists.build()
     assert second is not None and second.revision == first.revision + 1
@@ -203,21 +239,23 @@ def test_lists_are_rebuilt_after_a_refresh_at_most_every_rebuild_interval(
     assert lists.answer(RecommendationRequest("a-u0", 5)) is not None
 
 
-def test_similar_items_take_the_active_version_from_a_fresh_feed(app: Flask) -> None:
+def test_similar_items_take_the_active_version_from_a_fresh_feed(
+    app: Flask, clock: SteppedClock
+) -> None:
     from app.serving.similar import similar
 
     lists = _lists(app)
     lists.poll()
     active = lists.active_model()
     assert active is not None
-    with app.app_context():
-        items, driver = ranking().items, app.extensions[EXTENSION_KEY]
-        from_feed = similar(driver, "a-i3", 5, items, None, active)
-        from_graph = similar(driver, "a-i3", 5, items, None)
+    serving = services_of(app)
+    items, store = serving.ranking.items, serving.store
+    from_feed = similar(store, "a-i3", 5, items, active)
+    from_graph = similar(store, "a-i3", 5, items)
     assert from_feed == from_graph and len(from_feed["items"]) == 5
     body = app.test_client().get("/api/v1/items/a-i3/similar?k=5").get_json()
     assert [i["item_id"] for i in body["items"]] == [i["item_id"] for i in from_feed["items"]]
-    time.sleep(1.1)
+    clock.step(1.1)
     assert lists.active_model() is None  # a quiet feed: the graph is asked again
 
 

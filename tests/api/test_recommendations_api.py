@@ -12,7 +12,7 @@ from neo4j import Driver
 
 from app.api import create_app
 from app.api.warmup import warm_up
-from app.api.wiring import EXTENSION_KEY
+from app.api.wiring import EXTENSION_KEY, services_of
 from app.ingest.importer import import_events, import_items
 from app.ingest.sources.demo import demo_stream
 from app.ingest.validation import IntakeLimits
@@ -23,6 +23,7 @@ from app.training.pipeline import run_training, train_config_from
 from app.worker.text_index import embed_item_texts
 from graphdb.fold import FoldConfig
 from graphdb.reads import similar_items
+from graphdb.store import GraphStore
 from tests.conftest import CLEAN_DATA, Neo4jTestServer
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -187,10 +188,11 @@ def test_warm_up_loads_the_active_model_before_any_request(
 ) -> None:
     app = create_app(settings)
     try:
-        assert app.extensions.get("item_index") is None
+        items = services_of(app).ranking.items
+        assert items.loaded_version is None
         version = warm_up(app)
         assert version is not None
-        assert app.extensions["item_index"].loaded_version == version
+        assert items.loaded_version == version
         with app.test_client() as client:  # the request uses what was loaded
             body = client.get(f"/api/v1/users/{_busy_user(trained)}/recommendations").get_json()
         assert body["model_version"] == version and body["fallback"] is None
@@ -209,9 +211,10 @@ def test_in_memory_neighbours_are_exact_and_agree_with_the_vector_index(
     ids = [r["id"] for r in rows]
     unit = np.array([r["v"] for r in rows], dtype=np.float64)
     unit /= np.linalg.norm(unit, axis=1, keepdims=True)
-    cache = ItemIndexCache()
+    store = GraphStore(trained, settings.neo4j_database)
+    cache = ItemIndexCache(store)
     for probe in ids[:5]:
-        exact = similar(trained, probe, 5, cache, None)
+        exact = similar(store, probe, 5, cache)
         cosines = unit @ unit[ids.index(probe)]
         cosines[ids.index(probe)] = -np.inf
         best = [ids[k] for k in np.argsort(-cosines)[:5]]
@@ -223,7 +226,7 @@ def test_in_memory_neighbours_are_exact_and_agree_with_the_vector_index(
         assert indexed["version"] == exact["version"] and exact["embedded"] is True
         assert len(set(best) & {i["item_id"] for i in indexed["items"]}) >= 3
     assert cache.loaded_version == exact["version"]
-    assert similar(trained, "no-such-item", 5, cache, None)["found"] is False
+    assert similar(store, "no-such-item", 5, cache)["found"] is False
 
 
 def test_a_stated_need_steers_recommendations(reader: FlaskClient, trained: Driver) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.api import create_app
-from app.api.wiring import EXTENSION_KEY
+from app.api.wiring import services_of
 from app.settings import load_settings
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.local.server import ServerConfig, start, stop
@@ -53,6 +53,6 @@ def test_outage_gives_503_then_recovers(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the API did not recover after Neo4j came back"
             time.sleep(1)
         assert client.post("/api/v1/events", json=event).status_code == 200
-        app.extensions[EXTENSION_KEY].close()
+        services_of(app).close()
     finally:
         stop(config)

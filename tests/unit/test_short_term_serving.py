@@ -7,6 +7,7 @@ import torch
 
 from app.serving.item_index import ItemIndex
 from app.serving.short_term import ShortTermModel
+from graphdb.reads import ItemVectorRow
 from ml.models.sequence import SequenceRecommender
 from ml.sequence import export_short_term
 from ml.shortterm import blend_scores, short_term_scores
@@ -17,8 +18,8 @@ def _index(ids: list[str], seed: int, prior: list[float] | None = None) -> ItemI
     priors = prior if prior is not None else [0.0] * len(ids)
     return ItemIndex.from_rows(
         "v1",
-        [{"item_id": i, "title": None, "embedding": list(r), "categories": [], "leaves": [],
-          "brands": [], "prior": p} for i, r, p in zip(ids, rows, priors, strict=True)],
+        [ItemVectorRow(item_id=i, title=None, embedding=list(r), prior=p)
+         for i, r, p in zip(ids, rows, priors, strict=True)],
     )  # fmt: skip
 
 
