@@ -23,6 +23,7 @@ from app.training.pipeline import run_training, train_config_from
 from app.worker.text_index import embed_item_texts
 from graphdb.fold import FoldConfig
 from graphdb.reads import similar_items
+from graphdb.store import GraphStore
 from tests.conftest import CLEAN_DATA, Neo4jTestServer
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -42,9 +43,9 @@ def trained(driver: Driver, settings: Settings) -> Driver:
     """A demo shop with embeddings, shared by this module's read-only tests."""
     driver.execute_query(CLEAN_DATA)
     stream = demo_stream(n_users=100, n_items=80, n_events=5000, seed=11, now=NOW)
-    import_items(driver, stream.items(), progress=False)
-    import_events(driver, stream.events(), FoldConfig(), IntakeLimits(), progress=False)
-    run_training(driver, settings, train_config_from(settings))
+    import_items(GraphStore(driver), stream.items(), progress=False)
+    import_events(GraphStore(driver), stream.events(), FoldConfig(), IntakeLimits(), progress=False)
+    run_training(GraphStore(driver), settings, train_config_from(settings))
     return driver
 
 
@@ -227,7 +228,7 @@ def test_in_memory_neighbours_are_exact_and_agree_with_the_vector_index(
 
 
 def test_a_stated_need_steers_recommendations(reader: FlaskClient, trained: Driver) -> None:
-    embed_item_texts(trained)
+    embed_item_texts(GraphStore(trained))
     user = _busy_user(trained)
     titles = {
         r["id"]: (r["title"] or "").lower()
