@@ -88,14 +88,13 @@ class Worker:
 
     Args:
         settings: Service settings.
-        store: The graph store to use (a test's); by default the worker connects its own
-            and closes it when it stops.
-        clock: Where the lease's "now" comes from (default: the wall clock, UTC).
+        store: A store to use (a test's); by default the worker opens and closes its own.
+        clock: The lease's "now" (default: the wall clock, UTC).
     """
 
     def __init__(
         self, settings: Settings, store: GraphStore | None = None, clock: Clock = wall_clock
-    ) -> None:
+    ):
         self.settings = settings
         self._owns_store = store is None
         self.store = store or GraphStore.connect(
