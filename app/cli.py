@@ -6,14 +6,15 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from neo4j import Driver
+    from graphdb.store import GraphStore
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -44,19 +45,21 @@ def cmd_neo4j(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _driver(settings: Settings) -> Driver:
-    from graphdb.driver import connect
+@contextmanager
+def _store(settings: Settings) -> Iterator[GraphStore]:
+    """The command's one graph store, closed when the command is done."""
+    from graphdb.store import GraphStore
 
-    return connect(settings.neo4j_target())
+    store = GraphStore.connect(settings.neo4j_target())
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from graphdb.migrations import migrate
-
-    with _driver(settings) as driver:
-        report = migrate(
-            driver, args.folder, dry_run=args.dry_run, database=settings.neo4j_database
-        )
+    with _store(settings) as store:
+        report = store.migrations.migrate(args.folder, dry_run=args.dry_run)
     listed = report.pending if report.dry_run else report.applied
     verb = "would apply" if report.dry_run else "applied"
     for migration in listed:
@@ -72,8 +75,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if args.offline:
         print(offline_load(settings, open_source(args.kind, args.source, args.path)).summary())
         return 0
-    with _driver(settings) as driver:
-        summary = load_source(driver, settings, args.kind, args.source, args.path, args.batch_size)
+    with _store(settings) as store:
+        summary = load_source(store, settings, args.kind, args.source, args.path, args.batch_size)
     print(summary)
     return 0
 
@@ -84,8 +87,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     config = train_config_from(
         settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
     )
-    with _driver(settings) as driver:
-        report = run_training(driver, settings, config, force=args.force)
+    with _store(settings) as store:
+        report = run_training(store, settings, config, force=args.force)
     print(report.summary())
     if report.curve:
         print(f"training curve: {report.curve}")
@@ -95,8 +98,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_embed_text(args: argparse.Namespace, settings: Settings) -> int:
     from app.worker.text_index import embed_item_texts
 
-    with _driver(settings) as driver:
-        written = embed_item_texts(driver, settings.neo4j_database)
+    with _store(settings) as store:
+        written = embed_item_texts(store)
     print(f"text vectors written for {written} items")
     return 0
 
@@ -104,13 +107,8 @@ def cmd_embed_text(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_tags(args: argparse.Namespace, settings: Settings) -> int:
     from app.worker.tagging import run_tagging
 
-    with _driver(settings) as driver:
-        report = run_tagging(
-            driver,
-            settings.fold_config().half_life_ms,
-            settings.neo4j_database,
-            everything=args.all,
-        )
+    with _store(settings) as store:
+        report = run_tagging(store, settings.fold_config().half_life_ms, everything=args.all)
     print(report.summary())
     return 0
 
@@ -130,22 +128,20 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_apikey(args: argparse.Namespace, settings: Settings) -> int:
-    from graphdb.apikeys import create_key, list_keys, revoke_key
-
-    with _driver(settings) as driver:
+    with _store(settings) as store:
         if args.action == "create":
             scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
-            key = create_key(driver, args.name, scopes, settings.neo4j_database)
+            key = store.api_keys.create(args.name, scopes)
             print(key)
             _say("store this key now: only its hash is kept, it cannot be shown again")
         elif args.action == "revoke":
             if not args.key_id:
                 raise ValueError("apikey revoke needs a KEY_ID (see `apikey list`)")
-            if not revoke_key(driver, args.key_id, settings.neo4j_database):
+            if not store.api_keys.revoke(args.key_id):
                 raise ValueError(f"no API key with id {args.key_id!r}")
             _say(f"revoked {args.key_id}")
         else:
-            for info in list_keys(driver, settings.neo4j_database):
+            for info in store.api_keys.all():
                 state = "revoked" if info.revoked else "active"
                 print(f"{info.key_id}\t{state}\t{','.join(info.scopes)}\t{info.name}")
     return 0

@@ -39,6 +39,7 @@ from bench.benchlib import (
 from graphdb.apikeys import create_key
 from graphdb.driver import connect
 from graphdb.local.server import stop
+from graphdb.store import GraphStore
 
 LUA = """
 local ids = {}
@@ -157,7 +158,7 @@ def main() -> int:
 
 def measure(settings: Settings, args: argparse.Namespace) -> int:
     with connect(settings.neo4j_target()) as driver:
-        report = run_training(driver, settings, train_config_from(settings))
+        report = run_training(GraphStore(driver), settings, train_config_from(settings))
         print(report.summary())
         key = create_key(driver, "bench", ["read"])
         users = [

@@ -43,6 +43,7 @@ from graphdb.driver import Neo4jTarget, connect
 from graphdb.fold import FoldConfig
 from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
+from graphdb.store import GraphStore
 
 
 def bench_server(heap: str, pagecache: str) -> ServerConfig:
@@ -62,12 +63,12 @@ def bench_server(heap: str, pagecache: str) -> ServerConfig:
 def bulk_import(driver: Any, name: str, limit: int | None, batch: int) -> dict[str, float]:
     stream = open_dataset(name, shared_data_dir() / name)
     started = time.perf_counter()
-    import_items(driver, stream.items(), progress=False)
+    import_items(GraphStore(driver), stream.items(), progress=False)
     items_s = time.perf_counter() - started
     events = stream.events() if limit is None else islice(stream.events(), limit)
     started = time.perf_counter()
     stats = import_events(
-        driver, events, FoldConfig(), IntakeLimits(), batch_size=batch, progress=False
+        GraphStore(driver), events, FoldConfig(), IntakeLimits(), batch_size=batch, progress=False
     )
     seconds = time.perf_counter() - started
     print(f"{name}: {stats.created} events in {seconds:.1f}s = {stats.created / seconds:,.0f}/s")

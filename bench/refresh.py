@@ -92,6 +92,7 @@ def service(args: argparse.Namespace) -> dict[str, Any]:
     from graphdb.driver import connect
     from graphdb.fold import FoldConfig
     from graphdb.local.server import stop
+    from graphdb.store import GraphStore
 
     settings = fresh_service_settings(
         "refresh", neo4j_heap="3g", neo4j_pagecache="1g", model_kind="inductive",
@@ -101,19 +102,35 @@ def service(args: argparse.Namespace) -> dict[str, Any]:
     try:
         load = offline_load(settings, open_dataset("gowalla", gowalla))
         with connect(settings.neo4j_target()) as driver:
-            trained = run_training(driver, settings, train_config_from(settings), force=True)
-            refresher = IncrementalRefresher(driver, settings, device=torch.device("cpu"))
+            trained = run_training(
+                GraphStore(driver), settings, train_config_from(settings), force=True
+            )
+            refresher = IncrementalRefresher(
+                GraphStore(driver), settings, device=torch.device("cpu")
+            )
             cold = refresher.run()
             later = list(open_dataset("gowalla", gowalla, split="test").events())
             events = random.Random(args.seed).sample(later, 2 * NEW_EVENTS)
-            import_events(driver, events[:NEW_EVENTS], FoldConfig(), IntakeLimits(), progress=False)
+            import_events(
+                GraphStore(driver),
+                events[:NEW_EVENTS],
+                FoldConfig(),
+                IntakeLimits(),
+                progress=False,
+            )
             warm = refresher.run()
             # The same again with a looser write tolerance (an operator's trade-off: vectors
             # that moved less than it are not rewritten until their moves add up).
             refresher.settings = settings.model_copy(
                 update={"refresh_write_tolerance": args.loose_tolerance}
             )
-            import_events(driver, events[NEW_EVENTS:], FoldConfig(), IntakeLimits(), progress=False)
+            import_events(
+                GraphStore(driver),
+                events[NEW_EVENTS:],
+                FoldConfig(),
+                IntakeLimits(),
+                progress=False,
+            )
             loose = refresher.run()
     finally:
         stop(settings.server_config())

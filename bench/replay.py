@@ -49,6 +49,7 @@ from graphdb.fold import FoldConfig
 from graphdb.local.backup import dump_database, load_database
 from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
+from graphdb.store import GraphStore
 
 WORK = REPO_ROOT / "var" / "bench" / "replay"
 MODE_ENV = {
@@ -101,9 +102,9 @@ def prepare(split: Split, config: ServerConfig, settings: Settings) -> dict[str,
     start(config)
     with connect(Neo4jTarget(config.bolt_uri)) as driver:
         migrate(driver)
-        import_items(driver, split.items, progress=False)
-        import_events(driver, split.train, FoldConfig(), IntakeLimits(), progress=False)
-        report = run_training(driver, settings, train_config_from(settings), force=True)
+        import_items(GraphStore(driver), split.items, progress=False)
+        import_events(GraphStore(driver), split.train, FoldConfig(), IntakeLimits(), progress=False)
+        report = run_training(GraphStore(driver), settings, train_config_from(settings), force=True)
         key = create_key(driver, "replay", ["read", "write"])
     stop(config)
     dump_database(config, WORK / "dump")

@@ -39,6 +39,7 @@ from graphdb.driver import connect
 from graphdb.embeddings import NodeVectors
 from graphdb.local.server import stop
 from graphdb.reads import knn_candidates, similar_items
+from graphdb.store import GraphStore
 
 # The indexes as migration 0003 created them, before 0009: Neo4j 5.26's defaults.
 QUANTIZED_INDEXES = (
@@ -100,9 +101,9 @@ def measure(driver: Driver, settings: Settings, args: argparse.Namespace) -> int
             driver.execute_query(statement)
     indexes = {r["name"]: r["config"] for r in driver.execute_query(READ_INDEX_OPTIONS).records}
     config = train_config_from(settings)
-    first = run_training(driver, settings, config)
+    first = run_training(GraphStore(driver), settings, config)
     print(first.summary(), f"write-back {first.writeback_s:.1f}s")
-    second = run_training(driver, settings, config, force=True)
+    second = run_training(GraphStore(driver), settings, config, force=True)
     print(second.summary(), f"write-back {second.writeback_s:.1f}s")
     users, items = read_version_vectors(driver, second.version)  # read once for both recalls
     metrics = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from neo4j import Driver, ManagedTransaction
+from neo4j import Driver, ManagedTransaction, RoutingControl
 from neo4j.exceptions import ConstraintError
 
 from graphdb.area import StoreArea
@@ -18,6 +18,11 @@ from graphdb.fold import EventRow, FoldConfig, fold_interactions, fold_interests
 from graphdb.params import batch_rows
 
 CONSTRAINT_RETRIES = 3
+
+# How much is loaded: the demo loads its shop only into a graph without events, and the
+# offline bulk load only into a graph holding nothing but its schema records.
+COUNT_INTERACTIONS = "MATCH (x:Interaction) RETURN count(x) AS n"
+COUNT_DATA_NODES = "MATCH (n) WHERE NOT n:SchemaMigration RETURN count(n) AS n"
 
 # One read: which event ids are already stored (the idempotency check), and the categories
 # and brands of the batch's items (the interest fold's targets).
@@ -226,9 +231,32 @@ def write_events(
     raise AssertionError("unreachable")
 
 
+def _count(driver: Driver, query: str, database: str | None) -> int:
+    records = driver.execute_query(query, database_=database, routing_=RoutingControl.READ)
+    return int(records.records[0]["n"])
+
+
+def count_interactions(driver: Driver, database: str | None = None) -> int:
+    """How many behaviour events the graph holds."""
+    return _count(driver, COUNT_INTERACTIONS, database)
+
+
+def count_data_nodes(driver: Driver, database: str | None = None) -> int:
+    """How many nodes the graph holds besides its schema-migration records."""
+    return _count(driver, COUNT_DATA_NODES, database)
+
+
 class Events(StoreArea):
     """The store's ingest operations, bound to its driver and database."""
 
     def write_events(self, events: Sequence[EventRow], config: FoldConfig) -> IngestResult:
         """Write one all-or-nothing batch in a managed (retried) transaction."""
         return write_events(self.driver, events, config, database=self.database)
+
+    def count_interactions(self) -> int:
+        """How many behaviour events the graph holds."""
+        return count_interactions(self.driver, database=self.database)
+
+    def count_data_nodes(self) -> int:
+        """How many nodes the graph holds besides its schema-migration records."""
+        return count_data_nodes(self.driver, database=self.database)

@@ -9,8 +9,7 @@ short ``Class: message`` is stored as ``error``, never a stack trace.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -98,6 +97,66 @@ EPOCH = DateTime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class RefreshRun:
+    """One ``(:RefreshRun)`` as stored: what was asked, when, and how it ended.
+
+    Attributes:
+        id: The run's id (a UUID).
+        kind: ``incremental`` or ``full``.
+        trigger: ``api`` or ``schedule``.
+        status: ``queued``, ``running``, ``succeeded``, ``failed`` or ``skipped``.
+        requested_at: When it was queued or started (UTC).
+        started_at: When a worker started it (None while queued).
+        finished_at: When it ended (None until then).
+        changed: Users and items that changed since the watermark (incremental runs).
+        refreshed: Nodes re-embedded.
+        written: Vectors written back.
+        model_version: The model version refreshed or trained.
+        max_untouched_drift: Largest move of a sampled node outside the refreshed field.
+        seconds: How long the run took.
+        error: ``Class: message`` of a failure, never a traceback.
+        reason: Why a run was skipped.
+    """
+
+    id: str
+    kind: str
+    trigger: str
+    status: str
+    requested_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    changed: int | None = None
+    refreshed: int | None = None
+    written: int | None = None
+    model_version: str | None = None
+    max_untouched_drift: float | None = None
+    seconds: float | None = None
+    error: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended, as :func:`finish_run` stores it (None: not recorded).
+
+    The fields are :class:`RefreshRun`'s outcome fields; see there.
+    """
+
+    changed: int | None = None
+    refreshed: int | None = None
+    written: int | None = None
+    model_version: str | None = None
+    max_untouched_drift: float | None = None
+    seconds: float | None = None
+    error: str | None = None
+    reason: str | None = None
+
+    def stored_fields(self) -> dict[str, Any]:
+        """The recorded fields only: a None is left out rather than written as a removal."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
 class FinishedRun:
     kind: str
     status: str
@@ -126,20 +185,24 @@ def _native(value: Any) -> Any:
     return value.to_native() if hasattr(value, "to_native") else value
 
 
-def _run(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _native(value) for key, value in record["run"].items()}
+_RUN_KEYS = tuple(f.name for f in fields(RefreshRun))
+
+
+def _run(record: Any) -> RefreshRun:
+    stored = record["run"]
+    return RefreshRun(**{key: _native(stored.get(key)) for key in _RUN_KEYS})
 
 
 def _create_tx(
     tx: ManagedTransaction, kind: str, trigger: str, status: str, worker: str | None
-) -> dict[str, Any]:
+) -> RefreshRun:
     record = tx.run(
         CREATE_RUN, id=str(uuid.uuid4()), kind=kind, trigger=trigger, status=status, worker=worker
     ).single(strict=True)
     return _run(record)
 
 
-def _queue_tx(tx: ManagedTransaction, kind: str, trigger: str) -> tuple[dict[str, Any], bool]:
+def _queue_tx(tx: ManagedTransaction, kind: str, trigger: str) -> tuple[RefreshRun, bool]:
     existing = tx.run(READ_QUEUED_OF_KIND, kind=kind).single()
     if existing is not None:
         return _run(existing), False
@@ -153,7 +216,7 @@ def _check_kind(kind: str) -> None:
 
 def queue_run(
     driver: Driver, kind: str, trigger: str = "api", database: str | None = None
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[RefreshRun, bool]:
     """Queue a run for the worker; a run of this kind already waiting is returned instead.
 
     Returns the run and whether it was created now.
@@ -165,51 +228,49 @@ def queue_run(
 
 def start_run(
     driver: Driver, kind: str, worker: str, trigger: str = "schedule", database: str | None = None
-) -> dict[str, Any]:
+) -> RefreshRun:
     """Record a run the worker starts right away (created ``running``)."""
     _check_kind(kind)
     with driver.session(database=database) as session:
         return session.execute_write(_create_tx, kind, trigger, "running", worker)
 
 
-def _claim_tx(tx: ManagedTransaction, worker: str) -> dict[str, Any] | None:
+def _claim_tx(tx: ManagedTransaction, worker: str) -> RefreshRun | None:
     record = tx.run(CLAIM_OLDEST_QUEUED, worker=worker).single()
     return _run(record) if record is not None else None
 
 
-def claim_next_run(
-    driver: Driver, worker: str, database: str | None = None
-) -> dict[str, Any] | None:
+def claim_next_run(driver: Driver, worker: str, database: str | None = None) -> RefreshRun | None:
     """Mark the oldest queued run ``running`` for ``worker``; None when none is waiting."""
     with driver.session(database=database) as session:
         return session.execute_write(_claim_tx, worker)
 
 
-def _finish_tx(tx: ManagedTransaction, run_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    return _run(tx.run(FINISH_RUN, id=run_id, fields=fields).single(strict=True))
+def _finish_tx(tx: ManagedTransaction, run_id: str, stored: dict[str, Any]) -> RefreshRun:
+    return _run(tx.run(FINISH_RUN, id=run_id, fields=stored).single(strict=True))
 
 
 def finish_run(
     driver: Driver,
     run_id: str,
     status: str,
-    outcome: Mapping[str, Any],
+    outcome: RunOutcome,
     database: str | None = None,
-) -> dict[str, Any]:
+) -> RefreshRun:
     """Store a run's end: its status and outcome (changed, written, seconds, error, ...)."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"a run finishes as one of {list(FINAL_STATUSES)}, not {status!r}")
-    fields = {**outcome, "status": status}
+    stored = {**outcome.stored_fields(), "status": status}
     with driver.session(database=database) as session:
-        return session.execute_write(_finish_tx, run_id, fields)
+        return session.execute_write(_finish_tx, run_id, stored)
 
 
-def read_run(driver: Driver, run_id: str, database: str | None = None) -> dict[str, Any] | None:
+def read_run(driver: Driver, run_id: str, database: str | None = None) -> RefreshRun | None:
     records = driver.execute_query(READ_RUN, id=run_id, database_=database).records
     return _run(records[0]) if records else None
 
 
-def list_runs(driver: Driver, limit: int = 20, database: str | None = None) -> list[dict[str, Any]]:
+def list_runs(driver: Driver, limit: int = 20, database: str | None = None) -> list[RefreshRun]:
     """The latest runs, newest request first."""
     records = driver.execute_query(LIST_RUNS, limit=limit, database_=database).records
     return [_run(record) for record in records]
@@ -262,26 +323,26 @@ def read_freshness(
 class RefreshRuns(StoreArea):
     """The store's refresh runs operations, bound to its driver and database."""
 
-    def queue_run(self, kind: str, trigger: str = "api") -> tuple[dict[str, Any], bool]:
+    def queue_run(self, kind: str, trigger: str = "api") -> tuple[RefreshRun, bool]:
         """Queue a run for the worker; a run of this kind already waiting is returned instead."""
         return queue_run(self.driver, kind, trigger, database=self.database)
 
-    def start_run(self, kind: str, worker: str, trigger: str = "schedule") -> dict[str, Any]:
+    def start_run(self, kind: str, worker: str, trigger: str = "schedule") -> RefreshRun:
         """Record a run the worker starts right away (created ``running``)."""
         return start_run(self.driver, kind, worker, trigger, database=self.database)
 
-    def claim_next_run(self, worker: str) -> dict[str, Any] | None:
+    def claim_next_run(self, worker: str) -> RefreshRun | None:
         """Mark the oldest queued run ``running`` for ``worker``; None when none is waiting."""
         return claim_next_run(self.driver, worker, database=self.database)
 
-    def finish_run(self, run_id: str, status: str, outcome: Mapping[str, Any]) -> dict[str, Any]:
+    def finish_run(self, run_id: str, status: str, outcome: RunOutcome) -> RefreshRun:
         """Store a run's end: its status and outcome (changed, written, seconds, error, ...)."""
         return finish_run(self.driver, run_id, status, outcome, database=self.database)
 
-    def read_run(self, run_id: str) -> dict[str, Any] | None:
+    def read_run(self, run_id: str) -> RefreshRun | None:
         return read_run(self.driver, run_id, database=self.database)
 
-    def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+    def list_runs(self, limit: int = 20) -> list[RefreshRun]:
         """The latest runs, newest request first."""
         return list_runs(self.driver, limit, database=self.database)
 

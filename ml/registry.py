@@ -7,7 +7,11 @@ Layout (plain files, every write is atomic: temp file or folder, then rename)::
       versions/<version>/config.json    TrainConfig + model shape
       versions/<version>/metrics.json   validation (and optional test) metrics
       versions/<version>/meta.json      data fingerprint, creation time, extra notes
-      ACTIVE                            the promoted version id
+      ACTIVE                            a note: the version the graph last switched to
+
+Which version is active is decided by the graph (``(:ModelVersion {active: true})``), never by
+this folder: :meth:`ModelRegistry.judge` is handed the graph's active version, and ``ACTIVE``
+is only written after the graph switched, for people looking at the folder.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
 
 
 class ModelRegistry:
-    """Versioned models in a folder, with an ``ACTIVE`` pointer guarded against regressions.
+    """Versioned models in a folder, and the regression check a new version must pass.
 
     Args:
         root: Registry folder (created when missing).
@@ -135,47 +139,50 @@ class ModelRegistry:
         return model
 
     def active(self) -> str | None:
-        """The promoted version, or ``None`` before the first promotion."""
+        """The version last noted active (see :meth:`note_active`), or ``None``.
+
+        Only a note for people looking at the folder: the graph says which version is active.
+        """
         pointer = self.root / "ACTIVE"
         return pointer.read_text().strip() if pointer.exists() else None
 
-    def restore_active(self, version: str | None) -> None:
-        """Puts the pointer back to ``version`` (``None``: no active version), e.g. after a
-        promoted model could not be deployed."""
+    def note_active(self, version: str) -> None:
+        """Note ``version`` as active, once the graph has switched to it."""
         pointer = self.root / "ACTIVE"
-        if version is None:
-            pointer.unlink(missing_ok=True)
-            return
         tmp = pointer.with_name(f".ACTIVE.tmp{os.getpid()}")
         tmp.write_text(version + "\n")
         os.replace(tmp, pointer)
 
-    def promote(
-        self, version: str, metric: str = "recall@20", force: bool = False, tolerance: float = 0.0
+    def judge(
+        self,
+        version: str,
+        active: str | None,
+        metric: str = "recall@20",
+        force: bool = False,
+        tolerance: float = 0.0,
     ) -> Promotion:
-        """Makes ``version`` active unless its ``metric`` regresses against the active one.
+        """Whether ``version`` may replace ``active``: not unless ``metric`` holds up.
 
         Args:
             version: Candidate version.
+            active: The version the graph serves now (``None``: none yet). A version this
+                folder does not hold has no metrics to compare against.
             metric: Validation metric compared (higher is better).
             force: Promote even on a regression.
             tolerance: Allowed drop before it counts as a regression.
 
         Returns:
-            Whether the pointer moved, and why.
+            Whether to promote, and why. Nothing is written: the caller switches the graph,
+            then notes the new version with :meth:`note_active`.
         """
         candidate = self.metrics(version).get(metric)
-        current = self.active()
-        active_value = self.metrics(current).get(metric) if current else None
-        if current is not None and not force:
+        known = active is not None and (self.versions_dir / active / "metrics.json").exists()
+        active_value = self.metrics(active).get(metric) if known and active else None
+        if active is not None and not force:
             if candidate is None:
                 return Promotion(False, f"candidate has no {metric}", None, active_value)
             if active_value is not None and candidate < active_value - tolerance:
                 reason = f"{metric} regressed: {candidate:.4f} < active {active_value:.4f}"
                 return Promotion(False, reason, candidate, active_value)
-        pointer = self.root / "ACTIVE"
-        tmp = pointer.with_name(f".ACTIVE.tmp{os.getpid()}")
-        tmp.write_text(version + "\n")
-        os.replace(tmp, pointer)
-        reason = "forced" if force else "no active version" if current is None else "not worse"
+        reason = "forced" if force else "no active version" if active is None else "not worse"
         return Promotion(True, reason, candidate, active_value)

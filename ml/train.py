@@ -67,7 +67,7 @@ class TrainConfig:
             (:class:`ml.popularity.LearnedPopularity`); its weight joins the grid.
     """
 
-    model: str = "lightgcn"
+    model: str = "inductive"  # as the service's IG_MODEL_KIND default (app.settings)
     dim: int = 64
     num_layers: int = 2
     loss: str = "full_softmax"

@@ -18,6 +18,7 @@ from app.ingest.validation import IntakeLimits
 from app.settings import Settings, load_settings
 from app.training.pipeline import run_training, train_config_from
 from graphdb.fold import FoldConfig
+from graphdb.store import GraphStore
 from tests.conftest import Neo4jTestServer
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
@@ -46,8 +47,8 @@ def community_items(community: str, items: int) -> list[dict[str, Any]]:
 
 def load(driver: Driver, items: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
     if items:
-        import_items(driver, items, progress=False)
-    import_events(driver, events, FoldConfig(), IntakeLimits(), progress=False)
+        import_items(GraphStore(driver), items, progress=False)
+    import_events(GraphStore(driver), events, FoldConfig(), IntakeLimits(), progress=False)
 
 
 def trained_communities(
@@ -64,5 +65,7 @@ def trained_communities(
     )  # fmt: skip
     values.update(overrides)
     settings = load_settings(**values)
-    assert run_training(driver, settings, train_config_from(settings), force=True).promoted
+    assert run_training(
+        GraphStore(driver), settings, train_config_from(settings), force=True
+    ).promoted
     return settings

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -17,7 +18,8 @@ from app.api.errors import ApiError
 from app.api.params import int_arg
 from app.api.spec import Param, documented
 from app.api.wiring import database, graph_driver
-from graphdb.refresh_runs import list_runs, queue_run, read_run
+from graphdb.refresh_runs import RefreshRun, RefreshRuns
+from graphdb.store import GraphStore
 
 bp = Blueprint("refresh", __name__, url_prefix="/api/v1/refresh")
 
@@ -47,8 +49,14 @@ def _requested_kind() -> str:
         ) from None
 
 
-def _public(run: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in run.items()}
+def _runs() -> RefreshRuns:
+    # The store over the app's driver, until app.api.wiring hands out the process's store.
+    return GraphStore(graph_driver(), database()).runs
+
+
+def _public(run: RefreshRun) -> dict[str, Any]:
+    """A run as JSON: every field, timestamps in ISO 8601 (null while not reached)."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(run).items()}
 
 
 @bp.post("")
@@ -60,9 +68,9 @@ def _public(run: dict[str, Any]) -> dict[str, Any]:
     responses={202: "queued; Location names the run", 400: "unknown kind", 415: "not JSON"},
 )
 def request_refresh() -> tuple[Response, int]:
-    run, _ = queue_run(graph_driver(), _requested_kind(), trigger="api", database=database())
-    response = jsonify({"run_id": run["id"], "kind": run["kind"], "status": run["status"]})
-    response.headers["Location"] = url_for("refresh.get_run", run_id=run["id"])
+    run, _ = _runs().queue_run(_requested_kind(), trigger="api")
+    response = jsonify({"run_id": run.id, "kind": run.kind, "status": run.status})
+    response.headers["Location"] = url_for("refresh.get_run", run_id=run.id)
     return response, 202
 
 
@@ -73,13 +81,13 @@ def request_refresh() -> tuple[Response, int]:
 )
 def runs() -> Response:
     limit = int_arg("limit", 20, 1, 100)
-    return jsonify({"runs": [_public(run) for run in list_runs(graph_driver(), limit, database())]})
+    return jsonify({"runs": [_public(run) for run in _runs().list_runs(limit)]})
 
 
 @bp.get("/runs/<run_id>")
 @documented("One refresh run", responses={404: "unknown run"})
 def get_run(run_id: str) -> Response:
-    run = read_run(graph_driver(), run_id, database())
+    run = _runs().read_run(run_id)
     if run is None:
         raise ApiError(404, "not_found", f"no refresh run {run_id!r}")
     return jsonify(_public(run))

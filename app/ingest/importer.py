@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar
 
-from neo4j import Driver
 from tqdm import tqdm
 
 from app.ingest.validation import (
@@ -23,9 +22,9 @@ from app.ingest.validation import (
     parse_events,
     parse_items,
 )
-from graphdb.catalog import upsert_items
 from graphdb.fold import FoldConfig
-from graphdb.ingest import IngestResult, write_events
+from graphdb.ingest import IngestResult
+from graphdb.store import GraphStore
 
 T = TypeVar("T")
 
@@ -55,7 +54,7 @@ def offset_error(exc: InvalidInput, offset: int, what: str) -> InvalidInput:
 
 
 def import_events(
-    driver: Driver,
+    store: GraphStore,
     records: Iterable[dict[str, Any]],
     fold: FoldConfig,
     limits: IntakeLimits,
@@ -63,7 +62,6 @@ def import_events(
     batch_size: int = 5000,
     total: int | None = None,
     progress: bool = True,
-    database: str | None = None,
     writers: int = 3,
 ) -> ImportStats:
     """Validate and write events in batches; stops at the first invalid batch.
@@ -90,7 +88,7 @@ def import_events(
                 _drain(in_flight, stats, bar, 0)
                 raise offset_error(exc, offset, "event") from None
             offset += len(chunk)
-            in_flight.append((len(chunk), pool.submit(write_events, driver, rows, fold, database)))
+            in_flight.append((len(chunk), pool.submit(store.events.write_events, rows, fold)))
             _drain(in_flight, stats, bar, max(writers, 1) - 1)
         _drain(in_flight, stats, bar, 0)
     return stats
@@ -111,13 +109,12 @@ def _drain(
 
 
 def import_items(
-    driver: Driver,
+    store: GraphStore,
     records: Iterable[dict[str, Any]],
     *,
     batch_size: int = 2000,
     total: int | None = None,
     progress: bool = True,
-    database: str | None = None,
 ) -> ImportStats:
     """Validate and upsert catalog items in batches."""
     stats = ImportStats()
@@ -127,7 +124,7 @@ def import_items(
                 rows = parse_items(chunk, batch_size)
             except InvalidInput as exc:
                 raise offset_error(exc, stats.records, "item") from None
-            stats.created += upsert_items(driver, rows, database)
+            stats.created += store.catalog.upsert_items(rows)
             stats.records += len(chunk)
             stats.batches += 1
             bar.update(len(chunk))

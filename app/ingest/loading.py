@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from neo4j import Driver
-
 from app.ingest.importer import ImportStats, chunked, import_events, import_items
 from app.ingest.sources.datasets import open_dataset
 from app.ingest.sources.demo import demo_stream
@@ -19,9 +17,7 @@ from app.ingest.validation import limits_from_settings, parse_items
 from app.settings import Settings
 from graphdb.catalog import ItemRow
 from graphdb.local.bulkload import BulkFiles
-
-COUNT_INTERACTIONS = "MATCH (x:Interaction) RETURN count(x) AS n"
-COUNT_DATA_NODES = "MATCH (n) WHERE NOT n:SchemaMigration RETURN count(n) AS n"
+from graphdb.store import GraphStore
 
 
 def _report(kind: str, stats: ImportStats) -> str:
@@ -31,16 +27,16 @@ def _report(kind: str, stats: ImportStats) -> str:
     )
 
 
-def load_stream(driver: Driver, settings: Settings, stream: DatasetStream, batch_size: int) -> str:
+def load_stream(
+    store: GraphStore, settings: Settings, stream: DatasetStream, batch_size: int
+) -> str:
     """Items first (so events find their catalog entries), then events."""
-    database = settings.neo4j_database
     items = import_items(
-        driver, stream.items(), total=stream.approx_item_count(), database=database,
-        batch_size=min(batch_size, 2000),
-    )  # fmt: skip
+        store, stream.items(), total=stream.approx_item_count(), batch_size=min(batch_size, 2000)
+    )
     events = import_events(
-        driver, stream.events(), settings.fold_config(), limits_from_settings(settings),
-        batch_size=batch_size, total=stream.approx_event_count(), database=database,
+        store, stream.events(), settings.fold_config(), limits_from_settings(settings),
+        batch_size=batch_size, total=stream.approx_event_count(),
     )  # fmt: skip
     return _report("items", items) + "\n" + _report("events", events)
 
@@ -55,7 +51,7 @@ def open_source(kind: str, source: str | None, path: Path | None) -> DatasetStre
 
 
 def load_source(
-    driver: Driver,
+    store: GraphStore,
     settings: Settings,
     kind: str,
     source: str | None,
@@ -64,44 +60,42 @@ def load_source(
 ) -> str:
     """Dispatch ``import events|items FILE``, ``import dataset NAME [PATH]`` and ``import demo``."""
     if kind == "demo" or (kind == "dataset" and source):
-        return load_stream(driver, settings, open_source(kind, source, path), batch_size)
+        return load_stream(store, settings, open_source(kind, source, path), batch_size)
     if source is None:
         raise ValueError(f"import {kind} needs a {'NAME' if kind == 'dataset' else 'FILE'}")
     file = Path(source)
     if not file.exists():
         raise FileNotFoundError(f"no such file: {file}")
     if kind == "items":
-        stats = import_items(
-            driver, read_items(file), total=count_records(file), database=settings.neo4j_database
-        )
+        stats = import_items(store, read_items(file), total=count_records(file))
         return _report("items", stats)
     stats = import_events(
-        driver, read_events(file), settings.fold_config(), limits_from_settings(settings),
-        batch_size=batch_size, total=count_records(file), database=settings.neo4j_database,
+        store, read_events(file), settings.fold_config(), limits_from_settings(settings),
+        batch_size=batch_size, total=count_records(file),
     )  # fmt: skip
     return _report("events", stats)
 
 
 def run_demo(settings: Settings, serve_after: bool = True) -> int:
     """Start Neo4j, migrate, load the demo shop once, train once, then serve the API."""
-    from graphdb.driver import connect
     from graphdb.local import server
-    from graphdb.migrations import migrate
 
     config = settings.server_config()
     print(f"starting Neo4j {config.version} ...", file=sys.stderr, flush=True)
     server.start(config)
-    with connect(settings.neo4j_target()) as driver:
-        migrate(driver, database=settings.neo4j_database)
-        existing = driver.execute_query(COUNT_INTERACTIONS, database_=settings.neo4j_database)
-        if existing.records[0]["n"] == 0:
-            print(load_stream(driver, settings, demo_stream(), 5000), file=sys.stderr)
+    store = GraphStore.connect(settings.neo4j_target())
+    try:
+        store.migrations.migrate()
+        if store.events.count_interactions() == 0:
+            print(load_stream(store, settings, demo_stream(), 5000), file=sys.stderr)
         else:
             print("graph already holds events: demo data not loaded again", file=sys.stderr)
-        _train_once(driver, settings)
-        _embed_texts(driver, settings)
-        _tag_items(driver, settings)
-        _demo_key(driver, settings)
+        _train_once(store, settings)
+        _embed_texts(store)
+        _tag_items(store, settings)
+        _demo_key(store, settings)
+    finally:
+        store.close()
     print(
         f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})",
         file=sys.stderr,
@@ -146,14 +140,14 @@ class OfflineLoadReport:
 
 
 def _require_empty_graph(settings: Settings) -> None:
-    from graphdb.driver import connect
-
-    with connect(settings.neo4j_target()) as driver:
-        stored = driver.execute_query(COUNT_DATA_NODES, database_=settings.neo4j_database)
-        if stored.records[0]["n"]:
+    store = GraphStore.connect(settings.neo4j_target())
+    try:
+        if store.events.count_data_nodes():
             raise ValueError(
                 "--offline loads only into an empty graph; use the online import instead"
             )
+    finally:
+        store.close()
 
 
 def _import_files(
@@ -195,10 +189,8 @@ def offline_load(settings: Settings, stream: DatasetStream) -> OfflineLoadReport
     The clock covers everything a user waits for: validation, folding, files, the import,
     the restart and the schema migrations.
     """
-    from graphdb.driver import connect
     from graphdb.local import server
     from graphdb.local.bulkload import run_admin_import
-    from graphdb.migrations import migrate
 
     config = settings.server_config()
     server.start(config)
@@ -214,8 +206,11 @@ def offline_load(settings: Settings, stream: DatasetStream) -> OfflineLoadReport
         restarting = time.perf_counter()
         server.start(config)  # the graph must come back even when the import failed
     restart_s = time.perf_counter() - restarting
-    with connect(settings.neo4j_target()) as driver:
-        migrate(driver, database=settings.neo4j_database)
+    store = GraphStore.connect(settings.neo4j_target())
+    try:
+        store.migrations.migrate()
+    finally:
+        store.close()
     seconds = time.perf_counter() - started
     return OfflineLoadReport(
         events=files.counts.get("Interaction", 0), items=items, seconds=seconds,
@@ -225,42 +220,39 @@ def offline_load(settings: Settings, stream: DatasetStream) -> OfflineLoadReport
     )  # fmt: skip
 
 
-def _train_once(driver: Driver, settings: Settings) -> None:
+def _train_once(store: GraphStore, settings: Settings) -> None:
     """Train when no model is active yet, so the demo serves personal recommendations."""
     from app.training.pipeline import run_training, train_config_from
-    from graphdb.embeddings import active_version
 
-    if active_version(driver, settings.neo4j_database) is not None:
+    if store.embeddings.active_version() is not None:
         print("a model is already active: not training again", file=sys.stderr)
         return
     print("training the interest model ...", file=sys.stderr, flush=True)
-    report = run_training(driver, settings, train_config_from(settings))
+    report = run_training(store, settings, train_config_from(settings))
     print(report.summary(), file=sys.stderr)
 
 
-def _embed_texts(driver: Driver, settings: Settings) -> None:
+def _embed_texts(store: GraphStore) -> None:
     """Text vectors for the demo catalog, so semantic search answers from the start."""
     from app.worker.text_index import embed_item_texts
 
-    written = embed_item_texts(driver, settings.neo4j_database)
+    written = embed_item_texts(store)
     print(f"text vectors written for {written} items", file=sys.stderr)
 
 
-def _tag_items(driver: Driver, settings: Settings) -> None:
+def _tag_items(store: GraphStore, settings: Settings) -> None:
     """Key-phrase tags for the demo catalog, so interest profiles list tags from the start."""
     from app.worker.tagging import run_tagging
 
-    report = run_tagging(driver, settings.fold_config().half_life_ms, settings.neo4j_database)
+    report = run_tagging(store, settings.fold_config().half_life_ms)
     print(report.summary(), file=sys.stderr)
 
 
-def _demo_key(driver: Driver, settings: Settings) -> None:
+def _demo_key(store: GraphStore, settings: Settings) -> None:
     """The first run makes an admin key, shown once, so the demo can be called at all."""
-    from graphdb.apikeys import create_key, list_keys
-
-    if not settings.api_auth or list_keys(driver, settings.neo4j_database):
+    if not settings.api_auth or store.api_keys.all():
         return
-    key = create_key(driver, "demo", ["admin"], settings.neo4j_database)
+    key = store.api_keys.create("demo", ["admin"])
     print(
         f"API key (admin, shown once): {key}\n  curl -H 'Authorization: Bearer {key}' "
         f"http://{settings.host}:{settings.port}/api/v1/graph/stats",

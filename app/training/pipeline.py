@@ -2,8 +2,9 @@
 
 This is where the graph side and the model side meet, through plain numpy arrays: a
 ``GraphSnapshot`` from ``graphdb`` becomes an ``InteractionGraph`` for ``ml``, and the
-model's vectors go back as ``NodeVectors``. Only a version the registry promotes (no
-validation regression, unless forced) is written back and switched active.
+model's vectors go back as ``NodeVectors``. Only a version that passes the registry's check
+against the graph's active version (no validation regression, unless forced) is written back
+and switched active; the graph's pointer is the truth, the registry folder only notes it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from neo4j import Driver
 
 from app.settings import Settings
 from app.worker.text_index import embed_item_texts
-from graphdb.embeddings import NodeVectors, write_model_version
-from graphdb.snapshot import GraphSnapshot, read_snapshot
+from graphdb.embeddings import NodeVectors
+from graphdb.snapshot import GraphSnapshot
+from graphdb.store import GraphStore
 from ml.data import InteractionGraph
 from ml.embed import full_embeddings
 from ml.evaluate import plot_training_curve
@@ -97,15 +98,15 @@ def train_config_from(settings: Settings, **overrides: Any) -> TrainConfig:
 
 
 def run_training(
-    driver: Driver, settings: Settings, config: TrainConfig, *, force: bool = False
+    store: GraphStore, settings: Settings, config: TrainConfig, *, force: bool = False
 ) -> TrainingReport:
     """Train on the current graph; promote and write back unless validation regressed."""
     started = time.perf_counter()
     if config.model == "inductive" and config.use_text:
         # Item text is an input of the inductive model: vectors for new or edited catalog
         # entries first, so the snapshot below carries every item's current text.
-        embed_item_texts(driver, settings.neo4j_database)
-    snapshot = read_snapshot(driver, settings.fold_config().half_life_ms, settings.neo4j_database)
+        embed_item_texts(store)
+    snapshot = store.snapshots.read_snapshot(settings.fold_config().half_life_ms)
     graph = snapshot_to_graph(snapshot)
     if graph.n_edges == 0:
         raise ValueError("the graph has no interactions to learn from; import events first")
@@ -122,20 +123,20 @@ def run_training(
     metrics.update(_train_short_term(settings, graph, registry.versions_dir / version, device))
     curve = registry.versions_dir / version / "training_curve.png"
     plot_training_curve(result.history, curve, metric=config.monitor)
-    previous = registry.active()
-    promotion = registry.promote(version, metric=config.monitor, force=force)
+    serving = store.embeddings.active_version()
+    promotion = registry.judge(
+        version, serving.version if serving else None, metric=config.monitor, force=force
+    )
     report = TrainingReport(version, promotion.promoted, promotion.reason, metrics=metrics,
                             device=str(device), curve=curve)  # fmt: skip
     if promotion.promoted:
-        try:
-            tick = time.perf_counter()
-            report.written_users, report.written_items = _write_back(
-                driver, settings, version, result.model, graph, snapshot, config, metrics
-            )
-            report.writeback_s = time.perf_counter() - tick
-        except Exception:
-            registry.restore_active(previous)  # the graph still serves the previous version
-            raise
+        tick = time.perf_counter()
+        # A failed write-back leaves the graph on the previous version; nothing to undo here.
+        report.written_users, report.written_items = _write_back(
+            store, version, result.model, graph, snapshot, config, metrics
+        )
+        report.writeback_s = time.perf_counter() - tick
+        registry.note_active(version)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -160,8 +161,7 @@ def _train_short_term(
 
 
 def _write_back(
-    driver: Driver,
-    settings: Settings,
+    store: GraphStore,
     version: str,
     model: Any,
     graph: InteractionGraph,
@@ -174,8 +174,7 @@ def _write_back(
     vectors = full_embeddings(model, ops).cpu().numpy().astype(np.float32)
     users = NodeVectors(snapshot.user_ids, vectors[: graph.n_users])
     items = NodeVectors(snapshot.item_ids, vectors[graph.n_users :])
-    return write_model_version(
-        driver, version, users, items, model=config.model, config=config.to_dict(),
-        metrics=metrics, watermark=snapshot.as_of, database=settings.neo4j_database,
-        prior_weight=metrics.get("prior_weight", 0.0),
+    return store.embeddings.write_model_version(
+        version, users, items, model=config.model, config=config.to_dict(),
+        metrics=metrics, watermark=snapshot.as_of, prior_weight=metrics.get("prior_weight", 0.0),
     )  # fmt: skip

@@ -23,21 +23,12 @@ from datetime import datetime
 
 import numpy as np
 import torch
-from neo4j import Driver
 
 from app.settings import Settings
 from app.worker.live_graph import LiveGraph
-from graphdb.changes import (
-    GraphChanges,
-    RefreshState,
-    count_changes,
-    read_changes,
-    read_refresh_state,
-    read_version_vectors,
-    write_refreshed_vectors,
-)
+from graphdb.changes import GraphChanges, RefreshState
 from graphdb.embeddings import NodeVectors
-from graphdb.snapshot import read_snapshot
+from graphdb.store import GraphStore
 from ml.embed import affected_users_items, embed_nodes, full_embeddings, to_global
 from ml.models.graph import GraphOperators
 from ml.models.inductive import InductiveGCN
@@ -108,7 +99,7 @@ class IncrementalRefresher:
     """Keeps the live graph between runs; one instance per worker process.
 
     Args:
-        driver: The process's Neo4j driver.
+        store: The process's graph store.
         settings: Service settings (model registry folder, decay, tolerances).
         device: Where to embed (default: CUDA when available).
         after_batch: Called after every written batch with the rows written so far (lease
@@ -117,12 +108,12 @@ class IncrementalRefresher:
 
     def __init__(
         self,
-        driver: Driver,
+        store: GraphStore,
         settings: Settings,
         device: torch.device | None = None,
         after_batch: Callable[[int], None] | None = None,
     ) -> None:
-        self.driver = driver
+        self.store = store
         self.settings = settings
         self.device = device or default_device()
         self.after_batch = after_batch
@@ -135,7 +126,7 @@ class IncrementalRefresher:
     def run(self) -> RefreshReport:
         """One refresh of the active version; raises on failure (the next run redoes it)."""
         started = time.perf_counter()
-        state = read_refresh_state(self.driver, self.settings.neo4j_database)
+        state = self.store.changes.read_refresh_state()
         reason = self._unsupported(state)
         if reason is not None:
             version = state.version if state is not None else None
@@ -183,11 +174,11 @@ class IncrementalRefresher:
     def _cold_run(self, state: RefreshState) -> RefreshReport:
         """Whole graph: embed everything, write what differs from the stored vectors."""
         tick = time.perf_counter()
-        db, half_life = self.settings.neo4j_database, self.settings.fold_config().half_life_ms
+        half_life = self.settings.fold_config().half_life_ms
         model, item_order, feature_ids = self._load_model(state.version)
         assert state.watermark is not None
-        changed = count_changes(self.driver, state.watermark, db)
-        snapshot = read_snapshot(self.driver, half_life, db)
+        changed = self.store.changes.count_changes(state.watermark)
+        snapshot = self.store.snapshots.read_snapshot(half_life)
         graph = LiveGraph.from_snapshot(
             snapshot, item_order, feature_ids, half_life, text_dim=model.text_dim
         )
@@ -209,7 +200,7 @@ class IncrementalRefresher:
 
     def _stored_matrix(self, graph: LiveGraph, version: str, model: InductiveGCN) -> np.ndarray:
         """Stored vectors lined up with ``graph`` (NaN where a node has none)."""
-        users, items = read_version_vectors(self.driver, version, self.settings.neo4j_database)
+        users, items = self.store.changes.read_version_vectors(version)
         dim = model.user_proj.in_features
         out = np.full((graph.n_users + graph.n_items, dim), np.nan, dtype=np.float32)
         for vectors, positions, offset in (
@@ -225,8 +216,7 @@ class IncrementalRefresher:
     def _warm_run(self, loaded: _Loaded) -> RefreshReport:
         """Patch in the changes, embed their receptive field, write what moved."""
         tick = time.perf_counter()
-        db = self.settings.neo4j_database
-        changes = read_changes(self.driver, loaded.watermark, self.settings.refresh_overlap_s, db)
+        changes = self.store.changes.read_changes(loaded.watermark, self.settings.refresh_overlap_s)
         read_s = time.perf_counter() - tick
         graph, old_ops = loaded.graph, loaded.ops
         users, items, content = self._apply(graph, changes)
@@ -299,10 +289,9 @@ class IncrementalRefresher:
     ) -> None:
         users = rows[rows < graph.n_users]
         items = rows[rows >= graph.n_users] - graph.n_users
-        write_refreshed_vectors(
-            self.driver, version,
+        self.store.changes.write_refreshed_vectors(
+            version,
             NodeVectors([graph.user_ids[u] for u in users], vectors[users]),
             NodeVectors([graph.item_ids[i] for i in items], vectors[items + graph.n_users]),
-            as_of, batch_size=self.settings.refresh_write_batch,
-            after_batch=self.after_batch, database=self.settings.neo4j_database,
+            as_of, batch_size=self.settings.refresh_write_batch, after_batch=self.after_batch,
         )  # fmt: skip

@@ -1,16 +1,19 @@
 """``interest-graph worker``: the scheduled side of the service, in its own process.
 
-An APScheduler ``BlockingScheduler`` runs five jobs, every one with ``max_instances=1``,
+An APScheduler ``BlockingScheduler`` runs seven jobs, every one with ``max_instances=1``,
 ``coalesce=True``, an explicit ``misfire_grace_time`` and a fixed id:
 
 - ``incremental-refresh`` (every ``refresh_interval_s``): re-embed what changed;
 - ``full-retrain`` (``retrain_cron``, UTC): ``run_training`` on the whole graph;
 - ``requested-runs`` (every ``refresh_poll_s``): claim and run refreshes queued via the API;
-- ``decay-upkeep`` (every ``decay_interval_s``): store interest weights decayed to now and
-  delete finished runs older than ``refresh_retention_days``;
-- ``lease-heartbeat`` (every ``lease_ttl_s / 3``): take or renew the worker lease;
+- ``decay-upkeep`` (every ``decay_interval_s``): store interest weights decayed to now,
+  delete finished runs older than ``refresh_retention_days`` and purge old erasure
+  tombstones;
+- ``item-text-vectors`` (every ``refresh_interval_s``): encode the text of new and edited
+  items for semantic search (``app.worker.text_index``);
 - ``item-tags`` (every ``refresh_interval_s``): re-tag changed items and refresh the tag
-  interests of the users they affect (``app.worker.tagging``).
+  interests of the users they affect (``app.worker.tagging``);
+- ``lease-heartbeat`` (every ``lease_ttl_s / 3``): take or renew the worker lease.
 
 Every job works only while this process holds the ``(:WorkerLease {name: 'refresh-worker'})``
 (see ``graphdb.lease``), confirmed at the start of each job, so several worker processes may
@@ -20,7 +23,7 @@ requested, is recorded as a ``(:RefreshRun)``.
 
 SIGTERM/SIGINT stop the scheduler; a refresh in progress gets ``worker_stop_grace_s`` to
 finish, after which it is recorded as failed and abandoned. The lease is then released and
-the process's one driver closed.
+the process's one graph store closed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass, replace
 from datetime import UTC
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -40,22 +44,11 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from neo4j import Driver
 
 from app.settings import Settings
-from graphdb.driver import connect
-from graphdb.lease import Lease
-from graphdb.refresh_runs import (
-    claim_next_run,
-    delete_old_runs,
-    fail_orphaned_runs,
-    finish_run,
-    queue_run,
-    short_error,
-    start_run,
-)
-from graphdb.serving_feed import purge_erasures
-from graphdb.upkeep import decay_interest_edges
+from graphdb.lease import Clock, Lease, wall_clock
+from graphdb.refresh_runs import RefreshRun, RunOutcome, short_error
+from graphdb.store import GraphStore
 
 if TYPE_CHECKING:
     from app.worker.refresh import IncrementalRefresher
@@ -82,19 +75,34 @@ class LeaseLost(RuntimeError):
     """Another worker holds the lease now; a run in progress stops at its next batch."""
 
 
-class Worker:
-    """The scheduled jobs over one driver; ``run()`` blocks until SIGTERM/SIGINT."""
+@dataclass(frozen=True)
+class RunResult:
+    """How the worker's part of one run ended: the final status and what it recorded."""
 
-    def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
+    status: str
+    outcome: RunOutcome
+
+
+class Worker:
+    """The scheduled jobs over one graph store; ``run()`` blocks until SIGTERM/SIGINT.
+
+    Args:
+        settings: Service settings.
+        store: A store to use (a test's); by default the worker opens and closes its own.
+        clock: The lease's "now" (default: the wall clock, UTC).
+    """
+
+    def __init__(
+        self, settings: Settings, store: GraphStore | None = None, clock: Clock = wall_clock
+    ):
         self.settings = settings
-        self.database = settings.neo4j_database
-        self._owns_driver = driver is None
-        self.driver = driver or connect(
+        self._owns_store = store is None
+        self.store = store or GraphStore.connect(
             settings.neo4j_target(),
             verify=False,
             retry_time_s=max(settings.neo4j_retry_s, WORKER_RETRY_S),
         )
-        self.lease = Lease(self.driver, LEASE_NAME, settings.lease_ttl_s, self.database)
+        self.lease = Lease(self.store.leases, LEASE_NAME, settings.lease_ttl_s, clock=clock)
         self.stopping = threading.Event()
         self.abandoned: str | None = None  # the run left behind at shutdown, if any
         self._work = threading.Lock()  # one refresh at a time in this process
@@ -122,7 +130,7 @@ class Worker:
         try:
             held = self.lease.acquire()
             if held and not was_held:
-                orphans = fail_orphaned_runs(self.driver, self.lease.holder, self.database)
+                orphans = self.store.runs.fail_orphaned_runs(self.lease.holder)
                 log.info("holding the worker lease as %s (%d orphaned runs failed)",
                          self.lease.holder, orphans)  # fmt: skip
         except Exception as exc:
@@ -151,7 +159,7 @@ class Worker:
         from app.worker.text_index import embed_item_texts
 
         try:
-            embed_item_texts(self.driver, self.database)
+            embed_item_texts(self.store)
         except Exception:  # the next interval retries; one bad batch must not stop the worker
             log.exception("embedding item texts failed")
 
@@ -163,9 +171,8 @@ class Worker:
 
         try:
             run_tagging(
-                self.driver,
+                self.store,
                 self.settings.fold_config().half_life_ms,
-                self.database,
                 should_stop=self.stopping.is_set,
             )
         except Exception:  # the next interval retries; one bad page must not stop the worker
@@ -176,10 +183,10 @@ class Worker:
             return
         if not self._work.acquire(blocking=False):
             if kind == "full":  # never lose the nightly retrain: it runs after the current one
-                queue_run(self.driver, kind, trigger="schedule", database=self.database)
+                self.store.runs.queue_run(kind, trigger="schedule")
             return
         try:
-            self.execute(start_run(self.driver, kind, self.lease.holder, database=self.database))
+            self.execute(self.store.runs.start_run(kind, self.lease.holder))
         finally:
             self._work.release()
 
@@ -191,7 +198,7 @@ class Worker:
             return  # a refresh is running; the queue waits for the next tick
         try:
             while self.lease.held and not self.stopping.is_set():  # the heartbeat may lose it
-                run = claim_next_run(self.driver, self.lease.holder, self.database)
+                run = self.store.runs.claim_next_run(self.lease.holder)
                 if run is None:
                     return
                 self.execute(run)
@@ -202,40 +209,37 @@ class Worker:
         if self.stopping.is_set() or not self.hold_lease():
             return
         started = time.perf_counter()
-        edges = decay_interest_edges(
-            self.driver,
-            self.settings.fold_config().half_life_ms,
-            database=self.database,
-            should_stop=self.stopping.is_set,
+        edges = self.store.upkeep.decay_interest_edges(
+            self.settings.fold_config().half_life_ms, should_stop=self.stopping.is_set
         )
         retention_s = self.settings.refresh_retention_days * 86_400
-        deleted = delete_old_runs(self.driver, retention_s, database=self.database)
-        tombstones = purge_erasures(self.driver, ERASURE_KEEP_S, database=self.database)
+        deleted = self.store.runs.delete_old_runs(retention_s)
+        tombstones = self.store.feed.purge_erasures(ERASURE_KEEP_S)
         log.info("upkeep: %d interest edges decayed to now, %d old runs and %d erasure "
                  "tombstones deleted in %.1fs", edges, deleted, tombstones,
                  time.perf_counter() - started)  # fmt: skip
 
     # -- one refresh run ------------------------------------------------------------------
 
-    def execute(self, run: dict[str, Any]) -> dict[str, Any]:
+    def execute(self, run: RefreshRun) -> RefreshRun:
         """Perform a claimed or started run and record how it ended."""
-        self._current = run["id"]
+        self._current = run.id
         started = time.perf_counter()
         try:
-            status, outcome = self._perform(run["kind"])
+            result = self._perform(run.kind)
         except Exception as exc:
-            log.exception("refresh run %s (%s) failed", run["id"], run["kind"])
-            status, outcome = "failed", {"error": short_error(exc)}
-        outcome["seconds"] = round(time.perf_counter() - started, 3)
+            log.exception("refresh run %s (%s) failed", run.id, run.kind)
+            result = RunResult("failed", RunOutcome(error=short_error(exc)))
+        outcome = replace(result.outcome, seconds=round(time.perf_counter() - started, 3))
         try:
-            finished = finish_run(self.driver, run["id"], status, outcome, self.database)
+            finished = self.store.runs.finish_run(run.id, result.status, outcome)
         finally:
             self._current = None
-        log.info("refresh run %s (%s): %s in %.1fs", run["id"], run["kind"], status,
-                 outcome["seconds"])  # fmt: skip
+        log.info("refresh run %s (%s): %s in %.1fs", run.id, run.kind, result.status,
+                 outcome.seconds)  # fmt: skip
         return finished
 
-    def _perform(self, kind: str) -> tuple[str, dict[str, Any]]:
+    def _perform(self, kind: str) -> RunResult:
         return self._full_retrain() if kind == "full" else self._incremental()
 
     def refresher(self) -> IncrementalRefresher:
@@ -244,7 +248,7 @@ class Worker:
             from app.worker.refresh import IncrementalRefresher
 
             self._refresher = IncrementalRefresher(
-                self.driver, self.settings, after_batch=self._still_leased
+                self.store, self.settings, after_batch=self._still_leased
             )
         return self._refresher
 
@@ -253,35 +257,35 @@ class Worker:
         if not self.lease.held:
             raise LeaseLost(f"the worker lease passed to another worker after {written} rows")
 
-    def _incremental(self) -> tuple[str, dict[str, Any]]:
+    def _incremental(self) -> RunResult:
         report = self.refresher().run()
-        outcome = {
-            "changed": report.changed,
-            "refreshed": report.refreshed,
-            "written": report.written,
-            "model_version": report.model_version,
-            "max_untouched_drift": report.max_untouched_drift,
-            "reason": report.skipped_reason,
-        }
-        return ("skipped" if report.skipped_reason else "succeeded"), outcome
+        outcome = RunOutcome(
+            changed=report.changed,
+            refreshed=report.refreshed,
+            written=report.written,
+            model_version=report.model_version,
+            max_untouched_drift=report.max_untouched_drift,
+            reason=report.skipped_reason,
+        )
+        return RunResult("skipped" if report.skipped_reason else "succeeded", outcome)
 
-    def _full_retrain(self) -> tuple[str, dict[str, Any]]:
+    def _full_retrain(self) -> RunResult:
         from app.training.pipeline import run_training, train_config_from
 
         try:
-            report = run_training(self.driver, self.settings, train_config_from(self.settings))
+            report = run_training(self.store, self.settings, train_config_from(self.settings))
         finally:
             if self._refresher is not None:  # its cached graph and vectors are now stale
                 self._refresher.reset()
         written = report.written_users + report.written_items
-        outcome = {
-            "refreshed": written,
-            "written": written,
-            "model_version": report.version,
-            "max_untouched_drift": 0.0 if report.promoted else None,
-            "reason": None if report.promoted else f"not promoted: {report.reason}",
-        }
-        return ("succeeded" if report.promoted else "skipped"), outcome
+        outcome = RunOutcome(
+            refreshed=written,
+            written=written,
+            model_version=report.version,
+            max_untouched_drift=0.0 if report.promoted else None,
+            reason=None if report.promoted else f"not promoted: {report.reason}",
+        )
+        return RunResult("succeeded" if report.promoted else "skipped", outcome)
 
     # -- the process ----------------------------------------------------------------------
 
@@ -350,13 +354,13 @@ class Worker:
             self.abandoned = self._current
             if self.abandoned is not None:
                 log.warning("abandoning run %s at shutdown", self.abandoned)
-                self._quietly(finish_run, self.driver, self.abandoned, "failed",
-                              {"error": ABANDONED}, self.database)  # fmt: skip
+                self._quietly(self.store.runs.finish_run, self.abandoned, "failed",
+                              RunOutcome(error=ABANDONED))  # fmt: skip
         # The work lock stays taken: no job thread still pending may start another run.
         with self._lease_writes:  # released even if the last renewal failed: it may be ours
             self._quietly(self.lease.release)
-        if self._owns_driver:
-            self.driver.close()
+        if self._owns_store:
+            self.store.close()
         self._wound_down.set()
         log.info("worker stopped")
 

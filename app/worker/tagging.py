@@ -20,17 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from neo4j import Driver
-
-from graphdb.tags import (
-    ItemTexts,
-    UserHistory,
-    delete_orphan_tags,
-    read_items_to_tag,
-    read_users_to_refresh,
-    write_item_tags,
-    write_tag_interests,
-)
+from graphdb.store import GraphStore
+from graphdb.tags import ItemTexts, UserHistory
 from ml.tag_interests import UserEvent, tag_interests
 from ml.tags import TagConfig, TaggableItem, extract_tags
 
@@ -84,8 +75,7 @@ def _user_row(user: UserHistory, half_life_ms: float) -> dict[str, Any]:
 
 
 def tag_items(
-    driver: Driver,
-    database: str | None = None,
+    store: GraphStore,
     config: TagConfig | None = None,
     everything: bool = False,
     batch: int = BATCH,
@@ -97,11 +87,11 @@ def tag_items(
     tagged = changed = 0
     after = ""
     while should_stop is None or not should_stop():
-        page = read_items_to_tag(driver, after, batch, overlap_s, everything, database)
+        page = store.tags.read_items_to_tag(after, batch, overlap_s, everything)
         if not page.rows:
             break
         rows = [_item_row(item, config) for item in page.rows]
-        write_item_tags(driver, rows, page.read_at, database)
+        store.tags.write_item_tags(rows, page.read_at)
         tagged += len(rows)
         changed += sum(bool(r["changed"]) for r in rows)
         after = page.last_key
@@ -109,9 +99,8 @@ def tag_items(
 
 
 def refresh_tag_interests(
-    driver: Driver,
+    store: GraphStore,
     half_life_ms: float,
-    database: str | None = None,
     everything: bool = False,
     batch: int = BATCH,
     should_stop: Callable[[], bool] | None = None,
@@ -120,11 +109,11 @@ def refresh_tag_interests(
     """Pass 2: recompute the tag interests of users whose events or items' tags changed."""
     refreshed, after = 0, ""
     while should_stop is None or not should_stop():
-        page = read_users_to_refresh(driver, after, batch, overlap_s, everything, database)
+        page = store.tags.read_users_to_refresh(after, batch, overlap_s, everything)
         if not page.rows:
             break
-        write_tag_interests(
-            driver, [_user_row(u, half_life_ms) for u in page.rows], page.read_at, database
+        store.tags.write_tag_interests(
+            [_user_row(u, half_life_ms) for u in page.rows], page.read_at
         )
         refreshed += len(page.rows)
         after = page.last_key
@@ -132,9 +121,8 @@ def refresh_tag_interests(
 
 
 def run_tagging(
-    driver: Driver,
+    store: GraphStore,
     half_life_ms: float,
-    database: str | None = None,
     config: TagConfig | None = None,
     everything: bool = False,
     should_stop: Callable[[], bool] | None = None,
@@ -145,9 +133,9 @@ def run_tagging(
     passes: dict[str, Any] = {
         "everything": everything, "should_stop": should_stop, "overlap_s": overlap_s
     }  # fmt: skip
-    tagged, changed = tag_items(driver, database, config, **passes)
-    users = refresh_tag_interests(driver, half_life_ms, database, **passes)
-    deleted = delete_orphan_tags(driver, database)
+    tagged, changed = tag_items(store, config, **passes)
+    users = refresh_tag_interests(store, half_life_ms, **passes)
+    deleted = store.tags.delete_orphan_tags()
     report = TaggingReport(tagged, changed, users, deleted, time.perf_counter() - started)
     if tagged or users:
         log.info(report.summary())

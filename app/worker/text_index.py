@@ -8,25 +8,21 @@ from __future__ import annotations
 
 import logging
 
-from neo4j import Driver
-
-from graphdb.text_vectors import items_needing_text, write_text_vectors
+from graphdb.store import GraphStore
 
 log = logging.getLogger(__name__)
 BATCH = 512
 
 
-def embed_item_texts(
-    driver: Driver, database: str | None = None, device: str | None = None, batch: int = BATCH
-) -> int:
+def embed_item_texts(store: GraphStore, device: str | None = None, batch: int = BATCH) -> int:
     """Encode and store the text of every item that needs it; returns how many were written."""
     from ml.text import ItemText, encode_items
 
     written = 0
-    while rows := items_needing_text(driver, batch, database):
+    while rows := store.text.items_needing_text(batch):
         texts = [ItemText(r.title, r.description, r.categories, r.brand) for r in rows]
         vectors = encode_items(texts, device=device)
-        written += write_text_vectors(driver, [r.item_id for r in rows], vectors, database)
+        written += store.text.write_text_vectors([r.item_id for r in rows], vectors)
         if len(rows) < batch:
             break
     if written:

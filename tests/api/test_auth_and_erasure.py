@@ -20,6 +20,7 @@ from app.settings import Settings, load_settings
 from app.training.pipeline import run_training, train_config_from
 from graphdb.apikeys import create_key, revoke_key
 from graphdb.fold import FoldConfig
+from graphdb.store import GraphStore
 from tests.conftest import Neo4jTestServer
 
 EVENT = {"user_id": "u1", "item_id": "i1", "type": "view", "ts": "2024-05-01T12:00:00Z"}
@@ -113,9 +114,9 @@ def test_deleting_a_user_erases_everything_of_theirs(
     stream = demo_stream(
         n_users=60, n_items=50, n_events=3000, seed=5, now=datetime(2024, 6, 1, tzinfo=UTC)
     )
-    import_items(graph, stream.items(), progress=False)
-    import_events(graph, stream.events(), FoldConfig(), IntakeLimits(), progress=False)
-    run_training(graph, settings, train_config_from(settings))
+    import_items(GraphStore(graph), stream.items(), progress=False)
+    import_events(GraphStore(graph), stream.events(), FoldConfig(), IntakeLimits(), progress=False)
+    run_training(GraphStore(graph), settings, train_config_from(settings))
     users = graph.execute_query(
         "MATCH (u:User)-[:PERFORMED]->(x) WITH u.user_id AS id, count(x) AS n RETURN id, n ORDER BY n DESC, id"
     ).records

@@ -43,9 +43,9 @@ def trained(driver: Driver, settings: Settings) -> Driver:
     """A demo shop with embeddings, shared by this module's read-only tests."""
     driver.execute_query(CLEAN_DATA)
     stream = demo_stream(n_users=100, n_items=80, n_events=5000, seed=11, now=NOW)
-    import_items(driver, stream.items(), progress=False)
-    import_events(driver, stream.events(), FoldConfig(), IntakeLimits(), progress=False)
-    run_training(driver, settings, train_config_from(settings))
+    import_items(GraphStore(driver), stream.items(), progress=False)
+    import_events(GraphStore(driver), stream.events(), FoldConfig(), IntakeLimits(), progress=False)
+    run_training(GraphStore(driver), settings, train_config_from(settings))
     return driver
 
 
@@ -230,7 +230,7 @@ def test_in_memory_neighbours_are_exact_and_agree_with_the_vector_index(
 
 
 def test_a_stated_need_steers_recommendations(reader: FlaskClient, trained: Driver) -> None:
-    embed_item_texts(trained)
+    embed_item_texts(GraphStore(trained))
     user = _busy_user(trained)
     titles = {
         r["id"]: (r["title"] or "").lower()

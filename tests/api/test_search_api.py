@@ -7,6 +7,7 @@ from flask.testing import FlaskClient
 from neo4j import Driver
 
 from app.worker.text_index import embed_item_texts
+from graphdb.store import GraphStore
 
 ITEMS = [
     {"item_id": "s1", "title": "Noise-cancelling over-ear headphones",
@@ -26,8 +27,8 @@ def test_search_finds_items_by_meaning_and_follows_catalog_edits(
     client: FlaskClient, graph: Driver
 ) -> None:
     assert client.put("/api/v1/items", json=ITEMS).status_code == 200
-    assert embed_item_texts(graph) == 4
-    assert embed_item_texts(graph) == 0  # nothing changed: nothing re-encoded
+    assert embed_item_texts(GraphStore(graph)) == 4
+    assert embed_item_texts(GraphStore(graph)) == 0  # nothing changed: nothing re-encoded
 
     body = client.get("/api/v1/items/search?q=wireless%20headphones%20for%20music&k=3").get_json()
     assert body["query"] == "wireless headphones for music"
@@ -39,7 +40,7 @@ def test_search_finds_items_by_meaning_and_follows_catalog_edits(
     # An edited item is re-encoded by the next run and found under its new meaning.
     edit = {"item_id": "s2", "title": "Green tea sampler", "description": "Twelve loose teas."}
     assert client.put("/api/v1/items", json=edit).status_code == 200
-    assert embed_item_texts(graph) == 1
+    assert embed_item_texts(GraphStore(graph)) == 1
     tea = client.get("/api/v1/items/search?q=a%20selection%20of%20teas&k=1").get_json()
     assert tea["items"][0]["item_id"] == "s2"
 

@@ -25,6 +25,7 @@ from app.worker.tagging import run_tagging
 from graphdb.catalog import category_ids, slug
 from graphdb.embeddings import NodeVectors, write_model_version
 from graphdb.fold import FoldConfig
+from graphdb.store import GraphStore
 from ml.sentiment import score_text
 from ml.tag_interests import UserEvent, tag_interests
 
@@ -227,11 +228,13 @@ def shop(driver: Driver) -> Iterator[Shop]:
     events += _pending_events(user_id)
     # Shuffled, in several batches: edges get merged out of time order, as in real intake.
     random.Random(7).shuffle(events)
-    import_items(driver, items, progress=False)
-    stats = import_events(driver, events, FOLD, IntakeLimits(), batch_size=600, progress=False)
+    import_items(GraphStore(driver), items, progress=False)
+    stats = import_events(
+        GraphStore(driver), events, FOLD, IntakeLimits(), batch_size=600, progress=False
+    )
     assert stats.created == len(events)
     vectors = _write_vectors(driver)
-    run_tagging(driver, FOLD.half_life_ms)
+    run_tagging(GraphStore(driver), FOLD.half_life_ms)
     item_tags: dict[str, dict[str, float]] = defaultdict(dict)
     for r in driver.execute_query(
         "MATCH (i:Item)-[r:HAS_TAG]->(t:Tag) RETURN i.item_id AS i, t.tag_id AS t, r.weight AS w"

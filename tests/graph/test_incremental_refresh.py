@@ -18,6 +18,7 @@ from app.worker.refresh import IncrementalRefresher
 from app.worker.text_index import embed_item_texts
 from graphdb.changes import read_refresh_state
 from graphdb.snapshot import read_snapshot
+from graphdb.store import GraphStore
 from ml.embed import full_embeddings
 from ml.models.graph import GraphOperators
 from ml.registry import ModelRegistry
@@ -79,12 +80,14 @@ def _change_community_a(driver: Driver) -> None:
 def test_refresh_equals_full_recomputation_and_leaves_the_rest_untouched(
     graph: Driver, trained: Settings
 ) -> None:
-    refresher = IncrementalRefresher(graph, trained, device=CPU)
+    refresher = IncrementalRefresher(GraphStore(graph), trained, device=CPU)
     first = refresher.run()
     assert first.cold and first.written == 0 and first.skipped_reason is None
     before = _stored(graph)
     _change_community_a(graph)
-    assert embed_item_texts(graph) == 1  # the new item's text is one of its model inputs
+    assert (
+        embed_item_texts(GraphStore(graph)) == 1
+    )  # the new item's text is one of its model inputs
 
     report = refresher.run()
 
@@ -106,7 +109,7 @@ def test_refresh_equals_full_recomputation_and_leaves_the_rest_untouched(
 
 
 def test_a_quiet_graph_writes_nothing(graph: Driver, trained: Settings) -> None:
-    refresher = IncrementalRefresher(graph, trained, device=CPU)
+    refresher = IncrementalRefresher(GraphStore(graph), trained, device=CPU)
     refresher.run()
     before = read_refresh_state(graph)
     report = refresher.run()
@@ -123,7 +126,7 @@ class Crash(RuntimeError):
 
 
 def test_a_run_killed_part_way_is_redone_by_the_next_one(graph: Driver, trained: Settings) -> None:
-    IncrementalRefresher(graph, trained, device=CPU).run()
+    IncrementalRefresher(GraphStore(graph), trained, device=CPU).run()
     watermark = read_refresh_state(graph)
     _change_community_a(graph)
 
@@ -132,7 +135,7 @@ def test_a_run_killed_part_way_is_redone_by_the_next_one(graph: Driver, trained:
 
     small_batches = trained.model_copy(update={"refresh_write_batch": 1})
     dying = IncrementalRefresher(
-        graph, small_batches, device=CPU, after_batch=die_after_first_batch
+        GraphStore(graph), small_batches, device=CPU, after_batch=die_after_first_batch
     )
     with pytest.raises(Crash):
         dying.run()
@@ -140,7 +143,9 @@ def test_a_run_killed_part_way_is_redone_by_the_next_one(graph: Driver, trained:
     stored = _stored(graph)
     assert "a-newcomer" in stored  # the node exists, its vector may or may not be there yet
 
-    report = IncrementalRefresher(graph, trained, device=CPU).run()  # a restarted worker
+    report = IncrementalRefresher(
+        GraphStore(graph), trained, device=CPU
+    ).run()  # a restarted worker
 
     assert report.cold and report.written > 0
     state = read_refresh_state(graph)
@@ -153,7 +158,7 @@ def test_a_run_killed_part_way_is_redone_by_the_next_one(graph: Driver, trained:
 
 def test_a_transductive_model_is_skipped_with_a_reason(graph: Driver, trained: Settings) -> None:
     lightgcn = trained.model_copy(update={"model_kind": "lightgcn"})
-    run_training(graph, lightgcn, train_config_from(lightgcn), force=True)
-    report = IncrementalRefresher(graph, lightgcn, device=CPU).run()
+    run_training(GraphStore(graph), lightgcn, train_config_from(lightgcn), force=True)
+    report = IncrementalRefresher(GraphStore(graph), lightgcn, device=CPU).run()
     assert report.written == 0 and report.skipped_reason is not None
     assert "transductive" in report.skipped_reason

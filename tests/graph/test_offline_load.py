@@ -26,6 +26,7 @@ from app.settings import Settings, load_settings
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.fold import FoldConfig
 from graphdb.local.server import start, status, stop
+from graphdb.store import GraphStore
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -157,7 +158,7 @@ def test_offline_load_equals_online_import_and_refuses_bad_input(
             driver.execute_query("MATCH (n:Interaction) RETURN count(n) AS n").records[0]["n"] == 0
         )
 
-    load_stream(graph, load_settings(), source, batch_size=100)
+    load_stream(GraphStore(graph), load_settings(), source, batch_size=100)
     online = _snapshot(graph)
     report = offline_load(own_server, source)
     with connect(Neo4jTarget(own_server.neo4j_uri)) as driver:
@@ -179,7 +180,9 @@ def _online_writes_follow_the_bulk_load(settings: Settings) -> None:
              "type": "purchase", "ts": "2025-01-02T10:00:00Z"}  # fmt: skip
     with connect(Neo4jTarget(settings.neo4j_uri)) as driver:
         before = driver.execute_query("MATCH (n) RETURN count(n) AS n").records[0]["n"]
-        stats = import_events(driver, [later], FoldConfig(), IntakeLimits(), progress=False)
+        stats = import_events(
+            GraphStore(driver), [later], FoldConfig(), IntakeLimits(), progress=False
+        )
         assert stats.created == 1
         after = driver.execute_query("MATCH (n) RETURN count(n) AS n").records[0]["n"]
         path = driver.execute_query(

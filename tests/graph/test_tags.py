@@ -14,6 +14,7 @@ from app.ingest.importer import import_events, import_items
 from app.ingest.validation import IntakeLimits
 from app.worker.tagging import run_tagging
 from graphdb.fold import FoldConfig
+from graphdb.store import GraphStore
 from ml.tag_interests import CRITICAL_SENTIMENT
 from ml.tags import mentioned_phrases
 from tests.conftest import require_shared_data
@@ -47,13 +48,13 @@ def _events() -> list[dict[str, Any]]:
 
 
 def _load(driver: Driver, items: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
-    import_items(driver, items, progress=False)
-    stats = import_events(driver, events, FOLD, IntakeLimits(), progress=False)
+    import_items(GraphStore(driver), items, progress=False)
+    stats = import_events(GraphStore(driver), events, FOLD, IntakeLimits(), progress=False)
     assert stats.created == len(events)
 
 
 def _tag(driver: Driver, **options: Any) -> Any:
-    return run_tagging(driver, FOLD.half_life_ms, overlap_s=0, **options)
+    return run_tagging(GraphStore(driver), FOLD.half_life_ms, overlap_s=0, **options)
 
 
 def _item_tags(driver: Driver) -> dict[str, dict[str, tuple[float, str]]]:
@@ -132,7 +133,7 @@ def test_a_catalog_edit_retags_the_item_and_refreshes_its_users(graph: Driver) -
         "title": "Wallet case",
         "description": "Vegan cork with a magnetic clasp.",
     }
-    import_items(graph, [edited], progress=False)
+    import_items(GraphStore(graph), [edited], progress=False)
     report = _tag(graph)
     assert (report.items_tagged, report.items_changed, report.users_refreshed) == (1, 1, 1)
     assert report.tags_deleted >= 2  # leather and card slot: no item and no user left

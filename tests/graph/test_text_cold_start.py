@@ -17,6 +17,7 @@ from app.settings import Settings, load_settings
 from app.training.pipeline import run_training, train_config_from
 from app.worker.refresh import IncrementalRefresher
 from app.worker.text_index import embed_item_texts
+from graphdb.store import GraphStore
 from tests.communities import load
 from tests.conftest import Neo4jTestServer
 
@@ -76,11 +77,13 @@ def test_a_new_item_is_recommended_to_the_people_its_text_suits(
 ) -> None:
     settings = _settings(neo4j_server, tmp_path)
     load(graph, *_shop())
-    assert run_training(graph, settings, train_config_from(settings), force=True).promoted
+    assert run_training(
+        GraphStore(graph), settings, train_config_from(settings), force=True
+    ).promoted
     new = [{"item_id": item_id, "title": title} for item_id, title in NEW_ITEMS.items()]
     load(graph, new, [])
-    assert embed_item_texts(graph) == 2  # the new items' text, nothing else was edited
-    report = IncrementalRefresher(graph, settings, device=torch.device("cpu")).run()
+    assert embed_item_texts(GraphStore(graph)) == 2  # the new items' text, nothing else was edited
+    report = IncrementalRefresher(GraphStore(graph), settings, device=torch.device("cpu")).run()
     assert report.skipped_reason is None
 
     app = create_app(settings)

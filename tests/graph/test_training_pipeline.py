@@ -17,6 +17,7 @@ from app.settings import Settings, load_settings
 from app.training.pipeline import run_training, train_config_from
 from graphdb.embeddings import active_version
 from graphdb.fold import FoldConfig
+from graphdb.store import GraphStore
 from ml.registry import ModelRegistry
 from tests.conftest import Neo4jTestServer
 
@@ -26,8 +27,8 @@ NOW = datetime(2024, 6, 1, tzinfo=UTC)
 @pytest.fixture()
 def shop(graph: Driver) -> Driver:
     stream = demo_stream(n_users=80, n_items=60, n_events=4000, seed=3, now=NOW)
-    import_items(graph, stream.items(), progress=False)
-    import_events(graph, stream.events(), FoldConfig(), IntakeLimits(), progress=False)
+    import_items(GraphStore(graph), stream.items(), progress=False)
+    import_events(GraphStore(graph), stream.events(), FoldConfig(), IntakeLimits(), progress=False)
     return graph
 
 
@@ -43,7 +44,7 @@ def test_train_writes_back_every_node_and_activates(
     shop: Driver, neo4j_server: Neo4jTestServer, tmp_path: Path
 ) -> None:
     settings = _settings(neo4j_server, tmp_path)
-    report = run_training(shop, settings, train_config_from(settings))
+    report = run_training(GraphStore(shop), settings, train_config_from(settings))
     assert report.promoted and report.curve is not None and report.curve.exists()
     counts = shop.execute_query(
         "MATCH (n) WHERE n:User OR n:Item "
@@ -77,7 +78,7 @@ def test_a_regressing_model_is_not_written_back(
     shop: Driver, neo4j_server: Neo4jTestServer, tmp_path: Path
 ) -> None:
     settings = _settings(neo4j_server, tmp_path)
-    first = run_training(shop, settings, train_config_from(settings))
+    first = run_training(GraphStore(shop), settings, train_config_from(settings))
     registry = ModelRegistry(settings.model_dir)
     # Pretend the active model was excellent: the next one must not replace it.
     metrics_file = registry.versions_dir / first.version / "metrics.json"
@@ -87,12 +88,14 @@ def test_a_regressing_model_is_not_written_back(
     before = shop.execute_query(
         "MATCH (i:Item) RETURN i.item_id AS id, i.embedding AS e ORDER BY id"
     ).records
-    second = run_training(shop, settings, train_config_from(settings, seed=1))
+    second = run_training(GraphStore(shop), settings, train_config_from(settings, seed=1))
     assert not second.promoted and "regressed" in second.reason
     after = shop.execute_query(
         "MATCH (i:Item) RETURN i.item_id AS id, i.embedding AS e ORDER BY id"
     ).records
     assert all(np.array_equal(a["e"], b["e"]) for a, b in zip(before, after, strict=True))
     assert active_version(shop).version == first.version  # type: ignore[union-attr]
-    forced = run_training(shop, settings, train_config_from(settings, seed=1), force=True)
+    forced = run_training(
+        GraphStore(shop), settings, train_config_from(settings, seed=1), force=True
+    )
     assert forced.promoted and active_version(shop).version == forced.version  # type: ignore[union-attr]

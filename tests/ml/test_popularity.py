@@ -63,7 +63,9 @@ def test_a_prior_that_changes_no_ranking_stays_off() -> None:
 
 def test_training_reports_the_chosen_weight_with_its_metrics(planted) -> None:
     graph, _, _ = planted
-    fast = dict(dim=16, user_batch_size=32, lr=0.05, validation_users=None, epochs=2)
+    fast = dict(
+        model="lightgcn", dim=16, user_batch_size=32, lr=0.05, validation_users=None, epochs=2
+    )
     result = train(graph, TrainConfig(**fast), CPU)
     assert result.best_metrics["prior_weight"] == result.prior_weight >= 0.0
     assert "recall@20_without_prior" in result.best_metrics
@@ -103,7 +105,15 @@ def _popularity_only_graph(n_users: int = 150, n_items: int = 60) -> Interaction
 
 def test_a_learned_prior_takes_up_popularity_and_joins_the_choice() -> None:
     graph = _popularity_only_graph()
-    fast = dict(dim=16, user_batch_size=32, lr=0.05, validation_users=None, epochs=4, patience=4)
+    fast = dict(
+        model="lightgcn",
+        dim=16,
+        user_batch_size=32,
+        lr=0.05,
+        validation_users=None,
+        epochs=4,
+        patience=4,
+    )
     result = train(graph, TrainConfig(learn_prior=True, **fast), CPU)
 
     learned = result.best_metrics["learned_prior_weight"]

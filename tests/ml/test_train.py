@@ -15,6 +15,7 @@ CPU = torch.device("cpu")
 FAST = dict(
     dim=16, batch_size=256, user_batch_size=32, num_negatives=64, lr=0.05, validation_users=None
 )
+LIGHTGCN = dict(FAST, model="lightgcn")  # what these tests were written for
 
 
 def _block_purity(scores: torch.Tensor, user_block: np.ndarray, item_block: np.ndarray) -> float:
@@ -43,28 +44,28 @@ def test_loss_falls_and_planted_blocks_are_recovered(planted, model_kind, loss):
 
 def test_training_is_reproducible(planted):
     graph, _, _ = planted
-    config = TrainConfig(epochs=2, seed=7, **FAST)
+    config = TrainConfig(epochs=2, seed=7, **LIGHTGCN)
     first, second = train(graph, config, CPU), train(graph, config, CPU)
     assert [r["loss"] for r in first.history] == [r["loss"] for r in second.history]
     for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
         assert torch.equal(a, b)
-    other = train(graph, TrainConfig(epochs=2, seed=8, **FAST), CPU)
+    other = train(graph, TrainConfig(epochs=2, seed=8, **LIGHTGCN), CPU)
     assert other.history[0]["loss"] != first.history[0]["loss"]
 
 
 def test_early_stopping_and_time_budget(planted):
     graph, _, _ = planted
-    frozen = train(graph, TrainConfig(epochs=10, patience=2, **{**FAST, "lr": 0.0}), CPU)
+    frozen = train(graph, TrainConfig(epochs=10, patience=2, **{**LIGHTGCN, "lr": 0.0}), CPU)
     assert len(frozen.history) == 3  # best at epoch 1, then two validations without improvement
     assert frozen.best_epoch == 1
-    budget = train(graph, TrainConfig(epochs=10, time_budget_s=0.0, **FAST), CPU)
+    budget = train(graph, TrainConfig(epochs=10, time_budget_s=0.0, **LIGHTGCN), CPU)
     assert len(budget.history) == 1 and "recall@20" in budget.history[0]
 
 
 def test_explicit_validation_targets_are_used(planted):
     graph, _, _ = planted
     targets = CSRMatrix.from_pairs(np.array([0, 1]), np.array([0, 1]), graph.n_users, graph.n_items)
-    result = train(graph, TrainConfig(epochs=1, **FAST), CPU, validation=targets)
+    result = train(graph, TrainConfig(epochs=1, **LIGHTGCN), CPU, validation=targets)
     assert result.best_metrics["users"] == 2
     assert result.ops.adjacency.n_rows == graph.n_users + graph.n_items
 
@@ -102,7 +103,7 @@ def test_inductive_model_embeds_unseen_user_and_item(make_planted):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_training_on_cuda_matches_shapes(planted):
     graph, _, _ = planted
-    result = train(graph, TrainConfig(epochs=2, **FAST), torch.device("cuda"))
+    result = train(graph, TrainConfig(epochs=2, **LIGHTGCN), torch.device("cuda"))
     embeddings = full_embeddings(result.model, result.ops)
     assert embeddings.is_cuda and embeddings.shape == (graph.n_users + graph.n_items, 16)
 
@@ -112,7 +113,7 @@ def test_weight_decay_shrinks_layer0_embeddings(planted, loss):
     graph, _, _ = planted
     norms = []
     for weight_decay in (0.0, 10.0):
-        config = TrainConfig(loss=loss, epochs=3, patience=3, weight_decay=weight_decay, **FAST)
+        config = TrainConfig(loss=loss, epochs=3, patience=3, weight_decay=weight_decay, **LIGHTGCN)
         model = train(graph, config, CPU).model
         norms.append(float(model.user_embedding.weight.detach().norm()))
     assert norms[1] < 0.9 * norms[0]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.settings import load_settings
+from app.settings import Settings, load_settings
 from app.training.pipeline import train_config_from
+from ml.train import TrainConfig
 
 
 def test_text_and_id_dropout_settings_reach_the_training_config(
@@ -39,3 +40,8 @@ def test_a_bad_learn_prior_value_is_refused_at_start_up_naming_the_setting(
     monkeypatch.setenv("IG_TRAIN_LEARN_PRIOR", "sometimes")
     with pytest.raises(ValidationError, match="train_learn_prior"):
         load_settings()
+
+
+def test_the_training_config_defaults_to_the_settings_model_kind() -> None:
+    """The settings are the source: a bare ``TrainConfig`` trains what the service would."""
+    assert TrainConfig().model == Settings.model_fields["model_kind"].default == "inductive"

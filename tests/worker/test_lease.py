@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timedelta
 
 from neo4j import Driver
 
@@ -14,9 +15,24 @@ from graphdb.lease import (
     read_lease,
     release_lease,
     renew_lease,
+    wall_clock,
 )
+from graphdb.store import GraphStore
 
 NAME = "test-lease"
+
+
+class SteppedClock:
+    """A clock that moves only when a test steps it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def step(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def test_only_one_holder_at_a_time(graph: Driver) -> None:
@@ -32,14 +48,17 @@ def test_only_one_holder_at_a_time(graph: Driver) -> None:
 
 
 def test_an_expired_lease_is_taken_over(graph: Driver) -> None:
-    assert acquire_lease(graph, NAME, "crashed", ttl_s=30)
-    assert not acquire_lease(graph, NAME, "standby", ttl_s=30)
-    assert acquire_lease(graph, NAME, "crashed", ttl_s=0.2)  # its last renewal, then it dies
-    time.sleep(0.5)
-    state = read_lease(graph, NAME)
+    clock = SteppedClock(wall_clock())
+    crashed = Lease(GraphStore(graph).leases, NAME, ttl_s=30, holder="crashed", clock=clock)
+    standby = Lease(GraphStore(graph).leases, NAME, ttl_s=30, holder="standby", clock=clock)
+    assert crashed.acquire()
+    assert not standby.acquire()
+    assert acquire_lease(graph, NAME, "crashed", ttl_s=0.2, now=clock())  # last renewal, dies
+    clock.step(0.5)
+    state = read_lease(graph, NAME, now=clock())
     assert state is not None and state.holder == "crashed" and not state.live
-    assert acquire_lease(graph, NAME, "standby", ttl_s=30)
-    assert not renew_lease(graph, NAME, "crashed", ttl_s=30)  # it cannot renew its way back
+    assert standby.acquire()
+    assert not crashed.renew()  # it cannot renew its way back
     record = graph.execute_query(
         "MATCH (l:WorkerLease {name: $n}) RETURN l.holder AS h, l.previous_holder AS p", n=NAME
     ).records[0]
@@ -47,7 +66,8 @@ def test_an_expired_lease_is_taken_over(graph: Driver) -> None:
 
 
 def test_release_frees_the_lease_and_only_the_holder_can_release(graph: Driver) -> None:
-    a, b = Lease(graph, NAME, ttl_s=30, holder="a"), Lease(graph, NAME, ttl_s=30, holder="b")
+    leases = GraphStore(graph).leases
+    a, b = Lease(leases, NAME, ttl_s=30, holder="a"), Lease(leases, NAME, ttl_s=30, holder="b")
     assert a.acquire() and a.held and not b.acquire() and not b.held
     assert not b.release()
     assert read_lease(graph, NAME).holder == "a"  # type: ignore[union-attr]
@@ -64,7 +84,9 @@ def test_concurrent_acquisitions_serialise_on_the_lease_node(graph: Driver) -> N
     results: list[bool] = []
     with graph.session() as session:
         tx = session.begin_transaction()
-        first = tx.run(ACQUIRE_LEASE, name=NAME, holder="a", ttl_ms=30_000).single(strict=True)
+        first = tx.run(
+            ACQUIRE_LEASE, name=NAME, holder="a", ttl_ms=30_000, now=wall_clock()
+        ).single(strict=True)
         assert first["acquired"]
         contender = threading.Thread(
             target=lambda: results.append(acquire_lease(graph, NAME, "b", ttl_s=30))

@@ -13,7 +13,7 @@ from app.api import create_app
 from app.api.wiring import EXTENSION_KEY
 from app.settings import load_settings
 from graphdb.apikeys import create_key
-from graphdb.refresh_runs import finish_run, start_run
+from graphdb.refresh_runs import RunOutcome, finish_run, start_run
 from tests.conftest import Neo4jTestServer
 
 
@@ -68,8 +68,8 @@ def test_runs_limit_outside_1_to_100_is_400(client: FlaskClient, limit: str) -> 
 
 
 def test_runs_are_listed_newest_first_up_to_limit(client: FlaskClient, graph: Driver) -> None:
-    ids = [start_run(graph, "incremental", "w")["id"] for _ in range(3)]
-    finish_run(graph, ids[0], "succeeded", {"seconds": 0.5, "written": 4})
+    ids = [start_run(graph, "incremental", "w").id for _ in range(3)]
+    finish_run(graph, ids[0], "succeeded", RunOutcome(seconds=0.5, written=4))
     runs = client.get("/api/v1/refresh/runs?limit=2").get_json()["runs"]
     assert [r["id"] for r in runs] == ids[::-1][:2]
     everything = client.get("/api/v1/refresh/runs?limit=100").get_json()["runs"]
@@ -123,8 +123,8 @@ def test_metrics_show_run_durations_and_staleness(app: Flask, graph: Driver) -> 
     collector = app.extensions["metrics"][1]
     collector.every_s = 0.0  # read the graph at every scrape
     assert "ig_embedding_staleness_seconds NaN" in client.get("/metrics").get_data(as_text=True)
-    finish_run(graph, start_run(graph, "incremental", "w")["id"], "succeeded", {"seconds": 3.0})
-    finish_run(graph, start_run(graph, "full", "w")["id"], "failed", {"seconds": 700.0})
+    finish_run(graph, start_run(graph, "incremental", "w").id, "succeeded", RunOutcome(seconds=3.0))
+    finish_run(graph, start_run(graph, "full", "w").id, "failed", RunOutcome(seconds=700.0))
     text = client.get("/metrics").get_data(as_text=True)
     assert (
         'ig_refresh_run_duration_seconds_bucket{kind="incremental",le="5.0",status="succeeded"} 1.0'

@@ -6,6 +6,7 @@ import pytest
 from neo4j import Driver
 
 from graphdb.refresh_runs import (
+    RunOutcome,
     claim_next_run,
     delete_old_runs,
     fail_orphaned_runs,
@@ -26,59 +27,59 @@ def test_queue_coalesces_per_kind_and_claims_oldest_first(graph: Driver) -> None
     first, created = queue_run(graph, "incremental")
     again, created_again = queue_run(graph, "incremental")
     full, _ = queue_run(graph, "full")
-    assert created and not created_again and again["id"] == first["id"]
-    assert first["status"] == "queued" and first["trigger"] == "api"
-    assert first["requested_at"] is not None and first["started_at"] is None
+    assert created and not created_again and again.id == first.id
+    assert first.status == "queued" and first.trigger == "api"
+    assert first.requested_at is not None and first.started_at is None
     claimed = claim_next_run(graph, "w1")
-    assert claimed is not None and claimed["id"] == first["id"] and claimed["status"] == "running"
-    assert claimed["started_at"] is not None
-    assert claim_next_run(graph, "w1")["id"] == full["id"]  # type: ignore[index]
+    assert claimed is not None and claimed.id == first.id and claimed.status == "running"
+    assert claimed.started_at is not None
+    assert claim_next_run(graph, "w1").id == full.id  # type: ignore[union-attr]
     assert claim_next_run(graph, "w1") is None
-    assert [r["id"] for r in list_runs(graph)] == [full["id"], first["id"]]  # newest first
+    assert [r.id for r in list_runs(graph)] == [full.id, first.id]  # newest first
     with pytest.raises(ValueError, match="unknown refresh kind"):
         queue_run(graph, "partial")
 
 
 def test_finish_records_the_outcome_and_a_short_error(graph: Driver) -> None:
     run = start_run(graph, "incremental", worker="w1")
-    assert run["status"] == "running" and run["trigger"] == "schedule"
+    assert run.status == "running" and run.trigger == "schedule"
     outcome = {"changed": 3, "refreshed": 40, "written": 12, "model_version": "v1",
                "max_untouched_drift": 0.0, "seconds": 1.25}  # fmt: skip
-    done = finish_run(graph, run["id"], "succeeded", outcome)
-    assert {k: done[k] for k in outcome} == outcome
-    assert done["status"] == "succeeded" and done["finished_at"] >= done["started_at"]
+    done = finish_run(graph, run.id, "succeeded", RunOutcome(**outcome))
+    assert {k: getattr(done, k) for k in outcome} == outcome
+    assert done.status == "succeeded" and done.finished_at >= done.started_at
     try:
         raise ValueError("the graph has no interactions\nsecond line with detail")
     except ValueError as exc:
         error = short_error(exc)
     assert error == "ValueError: the graph has no interactions"
-    failed = finish_run(graph, start_run(graph, "full", "w1")["id"], "failed", {"error": error})
-    assert failed["error"] == error and "Traceback" not in failed["error"]
-    assert read_run(graph, run["id"]) == done and read_run(graph, "nope") is None
+    failed = finish_run(graph, start_run(graph, "full", "w1").id, "failed", RunOutcome(error=error))
+    assert failed.error == error and "Traceback" not in failed.error
+    assert read_run(graph, run.id) == done and read_run(graph, "nope") is None
     with pytest.raises(ValueError):
-        finish_run(graph, run["id"], "running", {})
+        finish_run(graph, run.id, "running", RunOutcome())
 
 
 def test_runs_left_running_by_a_gone_worker_are_failed(graph: Driver) -> None:
     old = start_run(graph, "incremental", worker="dead-worker")
     mine = start_run(graph, "incremental", worker="new-worker")
     assert fail_orphaned_runs(graph, "new-worker") == 1
-    assert read_run(graph, old["id"])["status"] == "failed"  # type: ignore[index]
-    assert read_run(graph, old["id"])["error"].startswith("WorkerLost")  # type: ignore[index]
-    assert read_run(graph, mine["id"])["status"] == "running"  # type: ignore[index]
+    assert read_run(graph, old.id).status == "failed"  # type: ignore[union-attr]
+    assert read_run(graph, old.id).error.startswith("WorkerLost")  # type: ignore[union-attr]
+    assert read_run(graph, mine.id).status == "running"  # type: ignore[union-attr]
 
 
 def test_retention_deletes_only_old_finished_runs(graph: Driver) -> None:
-    old = finish_run(graph, start_run(graph, "full", "w")["id"], "succeeded", {"seconds": 1.0})
-    recent = finish_run(graph, start_run(graph, "full", "w")["id"], "failed", {"seconds": 1.0})
+    old = finish_run(graph, start_run(graph, "full", "w").id, "succeeded", RunOutcome(seconds=1.0))
+    recent = finish_run(graph, start_run(graph, "full", "w").id, "failed", RunOutcome(seconds=1.0))
     waiting, _ = queue_run(graph, "incremental")
     graph.execute_query(
         "MATCH (r:RefreshRun) WHERE r.id IN $ids SET r.started_at = datetime() - duration('P30D'), "
         "r.requested_at = datetime() - duration('P30D')",
-        ids=[old["id"], waiting["id"]],
+        ids=[old.id, waiting.id],
     )
     assert delete_old_runs(graph, retention_s=14 * 86_400, batch=1) == 1
-    assert {r["id"] for r in list_runs(graph)} == {recent["id"], waiting["id"]}
+    assert {r.id for r in list_runs(graph)} == {recent.id, waiting.id}
 
 
 def test_freshness_counts_runs_finished_after_the_watermark(graph: Driver) -> None:
@@ -86,8 +87,8 @@ def test_freshness_counts_runs_finished_after_the_watermark(graph: Driver) -> No
     assert empty.fresh_at is None and empty.finished == []
     later = read_freshness(graph, empty.watermark)
     assert later.finished == [] and later.watermark == empty.watermark
-    finish_run(graph, start_run(graph, "incremental", "w")["id"], "succeeded", {"seconds": 2.0})
-    finish_run(graph, start_run(graph, "full", "w")["id"], "failed", {"seconds": 7.0})
+    finish_run(graph, start_run(graph, "incremental", "w").id, "succeeded", RunOutcome(seconds=2.0))
+    finish_run(graph, start_run(graph, "full", "w").id, "failed", RunOutcome(seconds=7.0))
     seen = read_freshness(graph, empty.watermark)
     assert [(r.kind, r.status, r.seconds) for r in seen.finished] == [
         ("incremental", "succeeded", 2.0),

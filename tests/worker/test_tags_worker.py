@@ -15,6 +15,7 @@ from app.settings import Settings, load_settings
 from app.worker.scheduler import LEASE_NAME, Worker
 from graphdb.fold import FoldConfig
 from graphdb.lease import acquire_lease
+from graphdb.store import GraphStore
 from tests.conftest import Neo4jTestServer
 
 ITEM = {"item_id": "mug", "title": "Ceramic coffee mug", "category_path": ["Kitchen"]}
@@ -34,14 +35,14 @@ def settings(neo4j_server: Neo4jTestServer, tmp_path: Path) -> Settings:
 
 @pytest.fixture()
 def worker(graph: Driver, settings: Settings) -> Iterator[Worker]:
-    instance = Worker(settings, driver=graph)
+    instance = Worker(settings, store=GraphStore(graph))
     yield instance
     instance.stopping.set()
 
 
 def _load(graph: Driver) -> None:
-    import_items(graph, [ITEM], progress=False)
-    import_events(graph, [EVENT], FoldConfig(), IntakeLimits(), progress=False)
+    import_items(GraphStore(graph), [ITEM], progress=False)
+    import_events(GraphStore(graph), [EVENT], FoldConfig(), IntakeLimits(), progress=False)
 
 
 def test_tags_job_tags_items_and_users(graph: Driver, worker: Worker) -> None:

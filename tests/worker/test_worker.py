@@ -32,7 +32,8 @@ from app.worker.scheduler import (
 from graphdb.embeddings import active_version
 from graphdb.fold import FoldConfig
 from graphdb.lease import acquire_lease, read_lease
-from graphdb.refresh_runs import finish_run, list_runs, queue_run, read_run, start_run
+from graphdb.refresh_runs import RunOutcome, finish_run, list_runs, queue_run, read_run, start_run
+from graphdb.store import GraphStore
 from tests.conftest import Neo4jTestServer
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -50,15 +51,16 @@ def settings(neo4j_server: Neo4jTestServer, tmp_path: Path) -> Settings:
 
 @pytest.fixture()
 def worker(graph: Driver, settings: Settings) -> Iterator[Worker]:
-    instance = Worker(settings, driver=graph)  # the session's driver: not closed by the worker
+    # The session's driver, in a store the worker does not close.
+    instance = Worker(settings, store=GraphStore(graph))
     yield instance
     instance.stopping.set()
 
 
 def _shop(driver: Driver) -> None:
     stream = demo_stream(n_users=30, n_items=40, n_events=800, seed=5, now=NOW)
-    import_items(driver, stream.items(), progress=False)
-    import_events(driver, stream.events(), FoldConfig(), IntakeLimits(), progress=False)
+    import_items(GraphStore(driver), stream.items(), progress=False)
+    import_events(GraphStore(driver), stream.events(), FoldConfig(), IntakeLimits(), progress=False)
 
 
 def _nodes(driver: Driver) -> int:
@@ -105,19 +107,21 @@ def test_incremental_job_refreshes_what_changed(
     client: FlaskClient, graph: Driver, settings: Settings, worker: Worker
 ) -> None:
     _shop(graph)
-    assert run_training(graph, settings, train_config_from(settings), force=True).promoted
+    assert run_training(
+        GraphStore(graph), settings, train_config_from(settings), force=True
+    ).promoted
     worker.incremental_job()  # the process's first refresh reads the whole graph
     event = {"user_id": "brand-new-user", "item_id": "demo:i3", "type": "purchase"}
     assert client.post("/api/v1/events", json=event).status_code == 200
     worker.incremental_job()
     second, first = list_runs(graph, 2)
-    assert (first["kind"], first["trigger"], first["status"]) == (
+    assert (first.kind, first.trigger, first.status) == (
         "incremental", "schedule", "succeeded",
     )  # fmt: skip
-    assert second["status"] == "succeeded", second
-    assert second["changed"] >= 1 and second["written"] >= 1 and second["refreshed"] >= 1
-    assert second["model_version"] == active_version(graph).version  # type: ignore[union-attr]
-    assert second["max_untouched_drift"] is not None
+    assert second.status == "succeeded", second
+    assert second.changed >= 1 and second.written >= 1 and second.refreshed >= 1
+    assert second.model_version == active_version(graph).version  # type: ignore[union-attr]
+    assert second.max_untouched_drift is not None
     embedded = graph.execute_query(
         "MATCH (u:User {user_id: 'brand-new-user'}) RETURN u.embedding IS NOT NULL AS e"
     ).records
@@ -127,9 +131,9 @@ def test_incremental_job_refreshes_what_changed(
 def test_a_failing_run_is_recorded_with_a_short_error(graph: Driver, worker: Worker) -> None:
     run, _ = queue_run(graph, "full")  # nothing to learn from: run_training refuses
     worker.requested_job()
-    failed = read_run(graph, run["id"])
-    assert failed is not None and failed["status"] == "failed"
-    assert failed["error"] == (
+    failed = read_run(graph, run.id)
+    assert failed is not None and failed.status == "failed"
+    assert failed.error == (
         "ValueError: the graph has no interactions to learn from; import events first"
     )
 
@@ -141,7 +145,7 @@ def test_a_standby_worker_does_no_work(graph: Driver, worker: Worker) -> None:
     worker.incremental_job()
     worker.retrain_job()
     assert not worker.lease.held
-    assert [(r["id"], r["status"]) for r in list_runs(graph)] == [(run["id"], "queued")]
+    assert [(r.id, r.status) for r in list_runs(graph)] == [(run.id, "queued")]
     with pytest.raises(LeaseLost):
         worker._still_leased(100)  # a refresh in progress stops writing
 
@@ -149,7 +153,7 @@ def test_a_standby_worker_does_no_work(graph: Driver, worker: Worker) -> None:
 def test_taking_the_lease_fails_runs_a_dead_worker_left(graph: Driver, worker: Worker) -> None:
     orphan = start_run(graph, "incremental", worker="dead-worker")
     assert worker.hold_lease()
-    assert read_run(graph, orphan["id"])["status"] == "failed"  # type: ignore[index]
+    assert read_run(graph, orphan.id).status == "failed"  # type: ignore[union-attr]
 
 
 def test_nightly_retrain_while_busy_is_queued_not_lost(graph: Driver, worker: Worker) -> None:
@@ -158,9 +162,7 @@ def test_nightly_retrain_while_busy_is_queued_not_lost(graph: Driver, worker: Wo
         worker.retrain_job()
         worker.incremental_job()  # the next interval will do
     runs = list_runs(graph)
-    assert [(r["kind"], r["status"], r["trigger"]) for r in runs] == [
-        ("full", "queued", "schedule")
-    ]
+    assert [(r.kind, r.status, r.trigger) for r in runs] == [("full", "queued", "schedule")]
 
 
 def test_upkeep_job_decays_interests_and_deletes_old_runs(graph: Driver, worker: Worker) -> None:
@@ -168,27 +170,27 @@ def test_upkeep_job_decays_interests_and_deletes_old_runs(graph: Driver, worker:
         "CREATE (:User {user_id: 'u1'})-[:INTERESTED_IN {weight: 2.0, count: 1, "
         "last_ts: datetime() - duration('P60D')}]->(:Brand {brand_id: 'b1'})"
     )
-    old = finish_run(graph, start_run(graph, "full", "w")["id"], "succeeded", {"seconds": 1.0})
+    old = finish_run(graph, start_run(graph, "full", "w").id, "succeeded", RunOutcome(seconds=1.0))
     graph.execute_query(
         "MATCH (r:RefreshRun {id: $id}) SET r.started_at = datetime() - duration('P400D')",
-        id=old["id"],
+        id=old.id,
     )
     worker.upkeep_job()
     weight = graph.execute_query("MATCH ()-[r:INTERESTED_IN]->() RETURN r.weight_now AS w")
     assert weight.records[0]["w"] == pytest.approx(0.5, rel=1e-3)  # two half-lives
-    assert read_run(graph, old["id"]) is None
+    assert read_run(graph, old.id) is None
 
 
 def test_a_run_still_going_at_shutdown_is_abandoned(graph: Driver, worker: Worker) -> None:
     assert worker.hold_lease()
     run = start_run(graph, "full", worker.lease.holder)
     worker._work.acquire()  # as a job thread in the middle of the run would hold it
-    worker._current = run["id"]
+    worker._current = run.id
     worker.wind_down()  # grace 0.2 s
-    assert worker.abandoned == run["id"]
-    ended = read_run(graph, run["id"])
-    assert ended is not None and ended["status"] == "failed"
-    assert ended["error"].startswith("WorkerStopped")
+    assert worker.abandoned == run.id
+    ended = read_run(graph, run.id)
+    assert ended is not None and ended.status == "failed"
+    assert ended.error.startswith("WorkerStopped")
     assert read_lease(graph, LEASE_NAME).holder is None  # type: ignore[union-attr]
 
 

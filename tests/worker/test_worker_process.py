@@ -61,8 +61,8 @@ def test_worker_runs_queued_work_and_stops_cleanly(
             return state is not None and state.live
 
         def finished() -> bool:
-            current = read_run(graph, run["id"])
-            return current is not None and current["status"] not in ("queued", "running")
+            current = read_run(graph, run.id)
+            return current is not None and current.status not in ("queued", "running")
 
         _wait_for(leased, proc, "the worker holds the lease", 30)
         _wait_for(finished, proc, "the queued run finished", 60)
@@ -74,9 +74,9 @@ def test_worker_runs_queued_work_and_stops_cleanly(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    ended = read_run(graph, run["id"])
-    assert ended is not None and ended["status"] == "skipped"
-    assert "no active model version" in ended["reason"]
+    ended = read_run(graph, run.id)
+    assert ended is not None and ended.status == "skipped"
+    assert "no active model version" in ended.reason
     state = read_lease(graph, LEASE_NAME)
     assert state is not None and state.holder is None and not state.live  # released
     assert "worker stopped" in _stderr(proc)
