@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.settings import Settings, load_settings
+from app.settings import Settings, load_settings, shared_data_dir
 
 if TYPE_CHECKING:
     from graphdb.store import GraphStore
@@ -120,7 +119,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     config = train_config_from(
         settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
     )
-    path = args.path or Path(os.environ.get("IG_SHARED_DATA", "../shared/data")) / args.benchmark
+    path = args.path or shared_data_dir() / args.benchmark
     report = evaluate_benchmark(args.benchmark, path, config, args.out)
     print(json.dumps({"benchmark": report["benchmark"], "test": report["test"]}, indent=2))
     print(f"report and training curve in {args.out}")

@@ -6,14 +6,15 @@ later inside a request.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graphdb.driver import Neo4jTarget
-from graphdb.fold import DEFAULT_TYPE_WEIGHTS, EVENT_TYPES, FoldConfig
+from graphdb.fold import DEFAULT_HALF_LIFE_DAYS, DEFAULT_TYPE_WEIGHTS, EVENT_TYPES, FoldConfig
 from graphdb.local.server import NEO4J_VERSION, ServerConfig, read_password
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -23,6 +24,22 @@ MemorySize = Annotated[
     str, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
     Field(pattern=r"^[1-9][0-9]*[kmg]$"),
 ]  # fmt: skip
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA_ENV = "IG_SHARED_DATA"
+
+
+def shared_data_dir() -> Path:
+    """Where the public research datasets live: ``$IG_SHARED_DATA``, else ``<repo>/../shared/data``.
+
+    The default is beside the checkout, not relative to the working directory, so every command
+    finds the same folder wherever it is started from. Read from the environment at each call rather
+    than a :class:`Settings` field: the CLI, the tests and the benchmarks all need it without
+    loading (and validating) the service's settings.
+    """
+    override = os.environ.get(SHARED_DATA_ENV)
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
 
 
 def _default_cache_dir() -> Path:
@@ -55,7 +72,7 @@ class Settings(BaseSettings):
 
     # How behaviour folds into edge weights.
     type_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TYPE_WEIGHTS))
-    half_life_days: PositiveFloat = 30.0
+    half_life_days: PositiveFloat = DEFAULT_HALF_LIFE_DAYS
 
     # Event intake limits.
     max_batch_events: Annotated[int, Field(ge=1, le=100_000)] = 1000
@@ -187,6 +204,15 @@ class Settings(BaseSettings):
 
     def fold_config(self) -> FoldConfig:
         return FoldConfig(type_weights=self.type_weights, half_life_days=self.half_life_days)
+
+
+def setting_default(name: str) -> Any:
+    """The default of one :class:`Settings` field, so other layers reuse the number, not copy it.
+
+    Raises:
+        KeyError: ``name`` is not a settings field.
+    """
+    return Settings.model_fields[name].get_default(call_default_factory=True)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -27,11 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.ingest.loading import offline_load
 from app.ingest.sources.datasets import open_dataset
-from app.settings import Settings
+from app.settings import Settings, shared_data_dir
 from app.training.pipeline import run_training, train_config_from
 from bench.benchlib import (
     fresh_service_settings,
-    shared_data_dir,
     start_api,
     worker_rss_mib,
     write_result,

@@ -27,16 +27,10 @@ __all__ = [
     "free_port",
     "fresh_service_settings",
     "rss_mib",
-    "shared_data_dir",
     "start_api",
     "worker_rss_mib",
     "write_result",
 ]
-
-
-def shared_data_dir() -> Path:
-    override = os.environ.get("IG_SHARED_DATA")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
 
 
 def rss_mib(pid: int) -> float:

@@ -30,8 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.ingest.sources.datasets import gift_card_item, gift_card_review_events, shared_data_dir
+from app.ingest.sources.datasets import gift_card_item, gift_card_review_events
 from app.ingest.sources.files import read_json_objects
+from app.settings import shared_data_dir
 from bench._common import write_result
 from graphdb.snapshot import features_csr
 from ml.data import InteractionGraph

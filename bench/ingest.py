@@ -28,12 +28,11 @@ from app.ingest.importer import import_events, import_items
 from app.ingest.loading import offline_load
 from app.ingest.sources.datasets import open_dataset
 from app.ingest.validation import IntakeLimits
-from app.settings import Settings, load_settings
+from app.settings import Settings, load_settings, shared_data_dir
 from bench.benchlib import (
     REPO_ROOT,
     free_port,
     rss_mib,
-    shared_data_dir,
     start_api,
     worker_rss_mib,
     write_result,

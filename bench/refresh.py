@@ -31,9 +31,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.settings import shared_data_dir
 from bench._common import resolve_device, write_result
 from ml.data import InteractionGraph
-from ml.datasets import load_gowalla, shared_data_dir
+from ml.datasets import load_gowalla
 from ml.embed import affected_users_items, embed_nodes, to_global
 from ml.models.graph import GraphOperators
 from ml.train import TrainConfig, build_model

@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.ingest.importer import import_events, import_items
 from app.ingest.sources.datasets import open_dataset
 from app.ingest.validation import IntakeLimits
-from app.settings import Settings, load_settings
+from app.settings import Settings, load_settings, shared_data_dir
 from app.training.pipeline import run_training, train_config_from
-from bench.benchlib import REPO_ROOT, free_port, shared_data_dir, start_api, write_result
+from bench.benchlib import REPO_ROOT, free_port, start_api, write_result
 from graphdb.apikeys import create_key
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.fold import FoldConfig

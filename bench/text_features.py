@@ -35,8 +35,9 @@ from scipy.stats import mannwhitneyu, spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.ingest.sources.datasets import gift_card_item, gift_card_review_events, shared_data_dir
+from app.ingest.sources.datasets import gift_card_item, gift_card_review_events
 from app.ingest.sources.files import read_json_objects
+from app.settings import shared_data_dir
 from bench._common import write_result
 from ml import sentiment
 

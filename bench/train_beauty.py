@@ -28,9 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import torch
 
+from app.settings import shared_data_dir
 from bench._common import resolve_device, write_result
 from ml.data import CSRMatrix, InteractionGraph
-from ml.datasets import load_beauty, shared_data_dir, with_validation_edges
+from ml.datasets import load_beauty, with_validation_edges
 from ml.evaluate import dense_rows, plot_training_curve, ranking_metrics_from_scores
 from ml.histories import user_sequences
 from ml.models import GraphOperators, SequenceRecommender

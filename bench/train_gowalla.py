@@ -22,9 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.settings import shared_data_dir
 from bench._common import resolve_device, write_result
 from ml.data import CSRMatrix, InteractionGraph
-from ml.datasets import BenchmarkData, load_gowalla, shared_data_dir
+from ml.datasets import BenchmarkData, load_gowalla
 from ml.evaluate import evaluate_ranking, plot_training_curve
 from ml.models import GraphOperators
 from ml.popularity import PRIOR_WEIGHTS, item_prior

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.ingest.loading import offline_load
 from app.ingest.sources.datasets import open_dataset
-from app.settings import Settings
+from app.settings import Settings, shared_data_dir
 from app.training.pipeline import TrainingReport, run_training, train_config_from
-from bench.benchlib import fresh_service_settings, shared_data_dir, write_result
+from bench.benchlib import fresh_service_settings, write_result
 from bench.writeback_layouts import measure_layouts
 from graphdb.changes import read_version_vectors
 from graphdb.driver import connect

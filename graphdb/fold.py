@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
-EVENT_TYPES: tuple[str, ...] = ("view", "click", "cart", "favorite", "purchase", "rating", "review")
+# The behaviour event types, written once: the API's schema validates against the Literal, the
+# fold, the bulk loader and the data sources iterate the tuple (in this order: type codes).
+EventType = Literal["view", "click", "cart", "favorite", "purchase", "rating", "review"]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 RATED_TYPES = frozenset({"rating", "review"})
 
 DEFAULT_TYPE_WEIGHTS: dict[str, float] = {
@@ -32,6 +35,7 @@ DEFAULT_TYPE_WEIGHTS: dict[str, float] = {
     "rating": 6.0,
     "review": 6.0,
 }
+DEFAULT_HALF_LIFE_DAYS = 30.0
 MS_PER_DAY = 86_400_000
 
 
@@ -58,7 +62,7 @@ class FoldConfig:
     """Type weights and decay. A star value scales rated events around the neutral star."""
 
     type_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TYPE_WEIGHTS))
-    half_life_days: float = 30.0
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS
     rating_neutral: float = 3.0
     rating_span: float = 2.0
 

@@ -1,30 +1,20 @@
 """Readers for the public benchmark data sets under ``../shared/data`` (numpy only).
 
 Each reader returns a :class:`BenchmarkData`: the training :class:`~ml.data.InteractionGraph`
-plus the user -> item targets of the benchmark's own validation / test protocol.
+plus the user -> item targets of the benchmark's own validation / test protocol. Readers take
+the data set's folder; where that folder is by default is the caller's business
+(``app.settings.shared_data_dir``), since ml/ does not read the service's configuration.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ml.data import CSRMatrix, InteractionGraph
-
-SHARED_DATA_ENV = "IG_SHARED_DATA"
-
-
-def shared_data_dir(repo_root: Path | None = None) -> Path:
-    """Location of the shared data: ``$IG_SHARED_DATA`` or ``<repo>/../shared/data``."""
-    env = os.environ.get(SHARED_DATA_ENV)
-    if env:
-        return Path(env)
-    root = repo_root if repo_root is not None else Path(__file__).resolve().parents[1]
-    return (root / ".." / "shared" / "data").resolve()
 
 
 @dataclass(frozen=True)

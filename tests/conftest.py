@@ -20,7 +20,7 @@ from neo4j import Driver
 
 from app.api import create_app
 from app.api.wiring import services_of
-from app.settings import load_settings
+from app.settings import load_settings, shared_data_dir
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
@@ -38,13 +38,8 @@ class Neo4jTestServer:
     kind: str
 
 
-def shared_data_dir() -> Path:
-    """``../shared/data`` beside the checkout, or ``IG_SHARED_DATA``."""
-    override = os.environ.get("IG_SHARED_DATA")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
-
-
 def require_shared_data(*parts: str) -> Path:
+    """A path under the shared data folder; skips the test where it is absent."""
     path = shared_data_dir().joinpath(*parts)
     if not path.exists():
         pytest.skip(f"needs the real dataset at {path} (present in CI beside the checkout)")

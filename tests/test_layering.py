@@ -2,8 +2,13 @@
 
 * ``graphdb/`` is the storage layer: no web framework, no models, no upward imports.
 * ``ml/`` trains on arrays: it must not reach into the database, the web layer or storage.
+* One folder per process in ``app/``: ``app/serving`` ranks with numpy (neither Flask nor
+  torch), ``app/api`` never imports the worker's or training's code, nothing but the API and
+  the command line imports the API, and no module outside ``graphdb/`` touches ``neo4j``.
 * Modules that serve HTTP must start without torch: a web worker should not pay seconds of
   import time and hundreds of MB for a library it only needs in offline jobs.
+
+Each rule is also run over a small tree with one violation planted, to show it catches it.
 """
 
 from __future__ import annotations
@@ -40,9 +45,9 @@ class Import:
         return f"{self.path}:{self.line}: {what}"
 
 
-def _package_of(path: Path) -> list[str]:
+def _package_of(path: Path, root: Path) -> list[str]:
     # a/b/c.py and a/b/__init__.py both live in package a.b
-    return list(path.relative_to(REPO_ROOT).parts[:-1])
+    return list(path.relative_to(root).parts[:-1])
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -60,8 +65,8 @@ def _walk(node: ast.AST, top_level: bool) -> Iterator[tuple[ast.AST, bool]]:
         yield from _walk(child, top_level and not nested and not hidden)
 
 
-def imports_of(path: Path) -> Iterator[Import]:
-    rel = path.relative_to(REPO_ROOT).as_posix()
+def imports_of(path: Path, root: Path = REPO_ROOT) -> Iterator[Import]:
+    rel = path.relative_to(root).as_posix()
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
     for node, top_level in _walk(tree, True):
         if isinstance(node, ast.Import):
@@ -70,7 +75,7 @@ def imports_of(path: Path) -> Iterator[Import]:
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
             if node.level:  # relative: level 1 is this file's package, 2 its parent, ...
-                package = _package_of(path)
+                package = _package_of(path, root)
                 base = package[: len(package) - node.level + 1]
                 module = ".".join([*base, module] if module else base)
             names = tuple(a.name for a in node.names)
@@ -142,5 +147,96 @@ def test_the_checker_sees_imports() -> None:
     """Guards the rules against silently matching nothing (e.g. a broken walker)."""
     found = {i.module for i in imports_of(REPO_ROOT / "graphdb" / "ingest.py")}
     assert {"neo4j", "graphdb.fold"} <= found
-    lazy = [i for i in imports_of(REPO_ROOT / "app" / "__init__.py") if not i.top_level]
+    lazy = [i for i in imports_of(REPO_ROOT / "app" / "api" / "__init__.py") if not i.top_level]
     assert any(i.module == "app.api" for i in lazy), "function-level imports must be seen too"
+
+
+# --- One folder per process -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Files matching ``files`` (minus ``exempt``) must not import any of ``forbidden``.
+
+    A forbidden name matches the module itself and everything below it (``app.worker`` also
+    forbids ``app.worker.refresh``), at any depth of the file: function-level imports count.
+    """
+
+    name: str
+    files: tuple[str, ...]
+    forbidden: tuple[str, ...]
+    exempt: tuple[str, ...] = ()
+
+    def violations(self, root: Path) -> list[str]:
+        paths = {p for pattern in self.files for p in root.glob(pattern)}
+        paths -= {p for pattern in self.exempt for p in root.glob(pattern)}
+        return [
+            str(imp)
+            for path in sorted(paths)
+            for imp in imports_of(path, root)
+            if any(imp.module == f or imp.module.startswith(f + ".") for f in self.forbidden)
+        ]
+
+
+# The one module that may hold driver types outside graphdb/ (today none needs to: the API and
+# the worker reach Neo4j through graphdb.store.GraphStore).
+WIRING: tuple[str, ...] = ()
+
+PROCESS_RULES = (
+    Rule("app/serving ranks with numpy: neither Flask nor torch",
+         ("app/serving/**/*.py",), ("flask", "torch", "torch_geometric", "werkzeug")),
+    Rule("app/serving is called by the API, never the other way round",
+         ("app/serving/**/*.py",), ("app.api", "app.worker", "app.training", "app.ingest")),
+    Rule("app/api never imports the worker's or training's code",
+         ("app/api/**/*.py",), ("app.worker", "app.training")),
+    Rule("only the API itself and the command line import app/api",
+         ("app/**/*.py",), ("app.api",), exempt=("app/api/**/*.py", "app/cli.py")),
+    Rule("nothing outside graphdb/ (and the wiring module) imports neo4j",
+         ("app/**/*.py", "ml/**/*.py"), ("neo4j",), exempt=WIRING),
+)  # fmt: skip
+
+# For each rule, a file that breaks it (path relative to a scratch tree, and its source).
+PLANTED = {
+    PROCESS_RULES[0].name: ("app/serving/rank.py", "def f():\n    import torch\n"),
+    PROCESS_RULES[1].name: ("app/serving/rank.py", "from app.worker.refresh import run\n"),
+    PROCESS_RULES[2].name: ("app/api/users.py", "from ..training import pipeline\n"),
+    PROCESS_RULES[3].name: ("app/ingest/loading.py", "from app.api.common import settings\n"),
+    PROCESS_RULES[4].name: ("app/serving/rank.py", "from neo4j import Driver\n"),
+}
+
+
+@pytest.mark.parametrize("rule", PROCESS_RULES, ids=lambda r: r.name)
+def test_process_folders_keep_their_imports(rule: Rule) -> None:
+    assert rule.files and all(list(REPO_ROOT.glob(p)) for p in rule.files), rule.files
+    bad = rule.violations(REPO_ROOT)
+    assert not bad, f"{rule.name}:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("rule", PROCESS_RULES, ids=lambda r: r.name)
+def test_each_rule_catches_a_planted_violation(rule: Rule, tmp_path: Path) -> None:
+    rel, source = PLANTED[rule.name]
+    clean = tmp_path / "app" / "serving" / "clean.py"
+    clean.parent.mkdir(parents=True)
+    clean.write_text("import numpy as np\n")
+    assert rule.violations(tmp_path) == [], "a clean tree must pass"
+    planted = tmp_path / rel
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text(source)
+    assert [v.split(":")[0] for v in rule.violations(tmp_path)] == [rel]
+
+
+def test_serving_loads_neither_flask_nor_torch() -> None:
+    """Importing every serving module (and what they import in turn) loads no Flask, no torch."""
+    modules = sorted(
+        ".".join(p.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (REPO_ROOT / "app" / "serving").rglob("*.py")
+    )
+    code = (
+        f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'flask', 'torch', "
+        "'torch_geometric', 'werkzeug'}); assert not bad, bad"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120
+    )
+    assert done.returncode == 0, f"app/serving loaded Flask or torch:\n{done.stderr}"

@@ -6,7 +6,7 @@ from typing import cast
 
 from flask import Blueprint, Response, jsonify
 
-from app.api.common import json_body, settings
+from app.api.common import intake_limits, json_body
 from app.api.errors import ApiError
 from app.api.params import int_arg, text_arg
 from app.api.spec import Param, documented
@@ -21,7 +21,7 @@ bp = Blueprint("items", __name__, url_prefix="/api/v1/items")
 @bp.put("")
 @documented('Upsert catalog items (one, a list, or {"items": [...]})', body=ItemIn, scope="write")
 def put_items() -> tuple[Response, int]:
-    rows = parse_items(json_body(), settings().max_batch_events)
+    rows = parse_items(json_body(), intake_limits())
     upserted = graph_store().catalog.upsert_items(rows)
     return jsonify({"upserted": upserted, "item_ids": [row.item_id for row in rows]}), 200
 

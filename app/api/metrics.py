@@ -29,8 +29,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.api.wiring import database, graph_driver
-from graphdb.store import GraphStore
+from app.api.wiring import graph_store
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 REFRESH_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
@@ -66,7 +65,7 @@ class RefreshMetrics(Collector):
         with self.app.app_context():
             try:
                 # The store over the app's driver, until app.api.wiring hands out the store.
-                runs = GraphStore(graph_driver(), database()).runs
+                runs = graph_store().runs
                 fresh = runs.read_freshness(self._watermark)
             except Exception:  # the graph being down must not break the scrape
                 return

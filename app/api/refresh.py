@@ -17,9 +17,8 @@ from app.api.common import json_body
 from app.api.errors import ApiError
 from app.api.params import int_arg
 from app.api.spec import Param, documented
-from app.api.wiring import database, graph_driver
+from app.api.wiring import graph_store
 from graphdb.refresh_runs import RefreshRun, RefreshRuns
-from graphdb.store import GraphStore
 
 bp = Blueprint("refresh", __name__, url_prefix="/api/v1/refresh")
 
@@ -51,7 +50,7 @@ def _requested_kind() -> str:
 
 def _runs() -> RefreshRuns:
     # The store over the app's driver, until app.api.wiring hands out the process's store.
-    return GraphStore(graph_driver(), database()).runs
+    return graph_store().runs
 
 
 def _public(run: RefreshRun) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import atexit
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Flask, current_app
 
@@ -113,14 +112,3 @@ def graph_store() -> GraphStore:
     """The process's graph store."""
     return services().store
 
-
-# Transitional, for the modules still passing a driver (app/api/refresh.py, app/api/metrics.py,
-# converted to the store in another change): remove both once they call graph_store().
-def graph_driver() -> Any:
-    """The store's driver."""
-    return graph_store().reads.driver
-
-
-def database() -> str:
-    """The store's database."""
-    return graph_store().database

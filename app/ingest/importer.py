@@ -121,7 +121,7 @@ def import_items(
     with tqdm(total=total, unit="item", disable=not progress, desc="items") as bar:
         for chunk in chunked(records, batch_size):
             try:
-                rows = parse_items(chunk, batch_size)
+                rows = parse_items(chunk, IntakeLimits(max_batch=batch_size))
             except InvalidInput as exc:
                 raise offset_error(exc, stats.records, "item") from None
             stats.created += store.catalog.upsert_items(rows)

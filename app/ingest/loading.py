@@ -13,7 +13,7 @@ from app.ingest.sources.datasets import open_dataset
 from app.ingest.sources.demo import demo_stream
 from app.ingest.sources.files import count_records, read_events, read_items
 from app.ingest.sources.stream import DatasetStream
-from app.ingest.validation import limits_from_settings, parse_items
+from app.ingest.validation import IntakeLimits, limits_from_settings, parse_items
 from app.settings import Settings
 from graphdb.catalog import ItemRow
 from graphdb.local.bulkload import BulkFiles
@@ -109,7 +109,8 @@ def run_demo(settings: Settings, serve_after: bool = True) -> int:
 
 def _validated_items(stream: DatasetStream) -> list[ItemRow]:
     """Every catalog record through the same validation as ``PUT /api/v1/items``."""
-    return [row for chunk in chunked(stream.items(), 50_000) for row in parse_items(chunk, 50_000)]
+    limits = IntakeLimits(max_batch=50_000)
+    return [row for chunk in chunked(stream.items(), 50_000) for row in parse_items(chunk, limits)]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Required
+from typing import Annotated, Any, Required
 
 from pydantic import (
     BaseModel,
@@ -24,13 +24,19 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from app.settings import Settings, setting_default
 from graphdb.catalog import ItemRow
-from graphdb.fold import EVENT_TYPES, RATED_TYPES, EventRow
+from graphdb.fold import EVENT_TYPES, RATED_TYPES, EventRow, EventType
 
-if TYPE_CHECKING:
-    from app.settings import Settings
+# Longest accepted ids and catalog strings. The data sources cut their text to these, so every
+# record they produce passes; the free-text limit is a setting (``IntakeLimits.max_text_chars``).
+MAX_ID_CHARS = 128
+MAX_TITLE_CHARS = 1000
+MAX_BRAND_CHARS = 200
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f]+$")]
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[^\s\x00-\x1f]+$")
+]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 
@@ -57,13 +63,23 @@ class InvalidInput(ValueError):
 
 @dataclass(frozen=True)
 class IntakeLimits:
-    max_batch: int = 1000
-    max_text_chars: int = 20_000
-    max_future_skew_s: float = 300.0
-    min_event_year: int = 1990
+    """What intake accepts. The defaults are the settings' defaults (``IG_MAX_BATCH_EVENTS``, ...).
+
+    Attributes:
+        max_batch: Most records in one batch (events or items).
+        max_text_chars: Longest review text and item description.
+        max_future_skew_s: How far past the server's clock an event's time may be.
+        min_event_year: Events before January 1st of this year are refused.
+    """
+
+    max_batch: int = setting_default("max_batch_events")
+    max_text_chars: int = setting_default("max_text_chars")
+    max_future_skew_s: float = setting_default("max_future_skew_s")
+    min_event_year: int = setting_default("min_event_year")
 
 
 def limits_from_settings(s: Settings) -> IntakeLimits:
+    """The intake limits the settings ask for."""
     return IntakeLimits(
         max_batch=s.max_batch_events,
         max_text_chars=s.max_text_chars,
@@ -72,7 +88,6 @@ def limits_from_settings(s: Settings) -> IntakeLimits:
     )
 
 
-EventType = Literal["view", "click", "cart", "favorite", "purchase", "rating", "review"]
 StarValue = Annotated[float, Field(allow_inf_nan=False)]
 EVENT_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -118,13 +133,13 @@ class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     item_id: Identifier
-    title: Annotated[str, Field(max_length=1000)] | None = None
-    description: Annotated[str, Field(max_length=20_000)] | None = None
+    title: Annotated[str, Field(max_length=MAX_TITLE_CHARS)] | None = None
+    description: str | None = None  # at most IntakeLimits.max_text_chars, see parse_items
     category_path: (
         Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=10)]
         | None
     ) = None
-    brand: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    brand: Annotated[str, Field(min_length=1, max_length=MAX_BRAND_CHARS)] | None = None
     price: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     in_stock: StrictBool | None = None
     attributes: (
@@ -331,20 +346,22 @@ def _with_sentiment(rows: list[EventRow]) -> list[EventRow]:
     return scored
 
 
-def parse_items(payload: Any, max_batch: int) -> list[ItemRow]:
-    """Validate a single item, a list, or ``{"items": [...]}``; all or nothing."""
+def parse_items(payload: Any, limits: IntakeLimits) -> list[ItemRow]:
+    """Validate a single item, a list, or ``{"items": [...]}``; all or nothing.
+
+    Args:
+        payload: The request body (or a chunk of an import).
+        limits: ``max_batch`` bounds the records, ``max_text_chars`` each description.
+
+    Raises:
+        InvalidInput: Naming each bad record's index and field (the first 50).
+    """
     records = _as_records(payload, "items")
     if not records:
         raise InvalidInput([FieldProblem(None, "items", "the batch is empty")], what="item")
-    if len(records) > max_batch:
-        raise InvalidInput(
-            [
-                FieldProblem(
-                    None, "items", f"batch of {len(records)} exceeds the limit of {max_batch} items"
-                )
-            ],
-            what="item",
-        )
+    if len(records) > limits.max_batch:
+        too_many = f"batch of {len(records)} exceeds the limit of {limits.max_batch} items"
+        raise InvalidInput([FieldProblem(None, "items", too_many)], what="item")
     rows, problems = [], []
     for index, record in enumerate(records):
         try:
@@ -352,29 +369,41 @@ def parse_items(payload: Any, max_batch: int) -> list[ItemRow]:
         except ValidationError as exc:
             problems += _pydantic_problems(exc, index)
             continue
-        rows.append(
-            ItemRow(
-                item_id=item.item_id,
-                title=item.title,
-                description=item.description,
-                category_path=tuple(item.category_path) if item.category_path is not None else None,
-                brand=item.brand,
-                price=item.price,
-                in_stock=item.in_stock,
-                attributes=item.attributes,
-                provided=frozenset(item.model_fields_set),
-            )
-        )
+        if item.description is not None and len(item.description) > limits.max_text_chars:
+            too_long = f"description is longer than {limits.max_text_chars} characters"
+            problems.append(FieldProblem(index, "description", too_long))
+            continue
+        rows.append(_item_row(item))
     if problems:
         raise InvalidInput(problems[:50], what="item")
     return rows
 
 
+def _item_row(item: ItemIn) -> ItemRow:
+    """The row to store; ``provided`` keeps which fields the client sent (absent ones are kept)."""
+    return ItemRow(
+        item_id=item.item_id,
+        title=item.title,
+        description=item.description,
+        category_path=tuple(item.category_path) if item.category_path is not None else None,
+        brand=item.brand,
+        price=item.price,
+        in_stock=item.in_stock,
+        attributes=item.attributes,
+        provided=frozenset(item.model_fields_set),
+    )
+
+
 __all__ = [
     "EVENT_TYPES",
+    "MAX_BRAND_CHARS",
+    "MAX_ID_CHARS",
+    "MAX_TITLE_CHARS",
+    "EventType",
     "FieldProblem",
     "IntakeLimits",
     "InvalidInput",
+    "limits_from_settings",
     "parse_events",
     "parse_items",
 ]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from app.settings import shared_data_dir
 from ml.datasets import load_beauty, load_gowalla
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("IG_SHARED_DATA", REPO_ROOT / ".." / "shared" / "data"))
+SHARED = shared_data_dir()
 
 pytestmark = pytest.mark.shared_data
 

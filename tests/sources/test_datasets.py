@@ -23,14 +23,13 @@ from app.ingest.sources.datasets import (
     gift_card_item,
     gowalla,
     open_dataset,
-    shared_data_dir,
 )
 from app.ingest.sources.text import clean_category_path, clean_text, parse_price
+from app.settings import shared_data_dir
 
 from .shapes import assert_shapes, needs_shared
-from .shapes import shared_data_dir as data_dir_for_tests
 
-DATA = data_dir_for_tests()
+DATA = shared_data_dir()
 
 
 def digest(events: Iterable[dict[str, Any]]) -> str:

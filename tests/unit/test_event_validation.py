@@ -1,4 +1,4 @@
-"""Event validation: the fast typed-dict check keeps the documented schema and its rules."""
+"""Intake validation: the fast typed-dict check keeps the documented schema and its rules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 
-from app.ingest.validation import EVENT_FIELDS, EventIn, IntakeLimits, InvalidInput, parse_events
+from app.ingest.validation import (
+    EVENT_FIELDS,
+    EventIn,
+    IntakeLimits,
+    InvalidInput,
+    limits_from_settings,
+    parse_events,
+    parse_items,
+)
+from app.settings import Settings
+from graphdb.fold import DEFAULT_TYPE_WEIGHTS, EVENT_TYPES
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -60,3 +70,27 @@ def test_each_bad_record_is_named_by_index_and_field_among_good_ones(
     problems = [(p.index, p.field) for p in failure.value.problems]
     assert problems == [(1, field), (3, "type")], "every bad record, and only those"
     assert message.lower() in failure.value.problems[0].message.lower()
+
+
+def test_the_schema_accepts_exactly_the_fold_s_event_types() -> None:
+    # One list of types: the API refuses what the fold has no weight for, and takes all it has.
+    documented = EventIn.model_json_schema()["properties"]["type"]["enum"]
+    assert documented == list(EVENT_TYPES) == list(DEFAULT_TYPE_WEIGHTS)
+
+
+def test_intake_limits_default_to_the_settings_defaults() -> None:
+    defaults = Settings.model_construct()  # the field defaults, whatever the environment says
+    assert IntakeLimits() == limits_from_settings(defaults)
+    smaller = Settings.model_construct(max_text_chars=10, max_batch_events=3)
+    assert limits_from_settings(smaller) == IntakeLimits(max_batch=3, max_text_chars=10)
+
+
+def test_the_item_description_follows_the_text_limit() -> None:
+    limits = IntakeLimits(max_text_chars=10)
+    (row,) = parse_items({"item_id": "i1", "description": "x" * 10}, limits)
+    assert row.description == "x" * 10
+    with pytest.raises(InvalidInput) as failure:
+        parse_items([{"item_id": "i1"}, {"item_id": "i2", "description": "x" * 11}], limits)
+    (problem,) = failure.value.problems
+    assert (problem.index, problem.field) == (1, "description")
+    assert "longer than 10 characters" in problem.message

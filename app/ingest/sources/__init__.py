@@ -10,7 +10,6 @@ from app.ingest.sources.datasets import (
     amazon_gift_cards,
     gowalla,
     open_dataset,
-    shared_data_dir,
 )
 from app.ingest.sources.demo import demo_stream
 from app.ingest.sources.files import (
@@ -40,5 +39,4 @@ __all__ = [
     "read_events",
     "read_items",
     "read_records",
-    "shared_data_dir",
 ]

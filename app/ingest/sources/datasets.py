@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -22,15 +21,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from app.ingest.sources.files import SourceFormatError, count_lines, read_json_objects
-from app.ingest.sources.stream import MAX_TEXT_LEN, DatasetStream, Event, Item, empty_item, rfc3339
+from app.ingest.sources.stream import DatasetStream, Event, Item, empty_item, rfc3339
 from app.ingest.sources.text import (
     clean_category_path,
     clean_text,
     looks_like_category,
     parse_price,
 )
+from app.ingest.validation import MAX_BRAND_CHARS, MAX_TITLE_CHARS, IntakeLimits
+from app.settings import shared_data_dir
 
-SHARED_DATA_ENV = "IG_SHARED_DATA"
+# Texts are cut to intake's default limit, so a server with default settings takes every record.
+MAX_TEXT_LEN = IntakeLimits().max_text_chars
 
 # Gowalla has no timestamps. The check-ins were collected up to October 2010, so train events sit
 # at the end of the collection and test events one day later: a temporal cut-off between the two
@@ -47,14 +49,6 @@ BEAUTY_ROOT = "Beauty"
 
 GiftCardCatalog = Literal["reviewed", "all"]
 GowallaSplit = Literal["train", "test", "all"]
-
-
-def shared_data_dir() -> Path:
-    """``$IG_SHARED_DATA`` if set, else ``<repo>/../shared/data``."""
-    override = os.environ.get(SHARED_DATA_ENV)
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 # --------------------------------------------------------------------------- adjacency files
@@ -310,9 +304,7 @@ def gift_card_review_events(review: dict[str, Any], path: Path, line: int) -> It
         yield {"event_id": f"giftcards:purchase:{key}", **common, "type": "purchase", "ts": ts}
 
 
-# The API's limits; scraped metadata occasionally runs longer and is cut rather than rejected.
-MAX_TITLE_LEN = 1000
-MAX_BRAND_LEN = 200
+# Scraped metadata occasionally runs longer than the API's limits and is cut rather than rejected.
 _BOILERPLATE_PREFIXES = ("Statements regarding dietary supplements",)
 
 
@@ -320,7 +312,7 @@ def gift_card_item(product: dict[str, Any]) -> Item:
     """Map one 2018 metadata record; scraped HTML and entity escapes are cleaned up."""
     item = empty_item(f"giftcards:i{product['asin']}")
     title = clean_text(_as_str(product.get("title")))
-    item["title"] = title[:MAX_TITLE_LEN] if title else None
+    item["title"] = title[:MAX_TITLE_CHARS] if title else None
     paragraphs = product.get("description") or []
     if isinstance(paragraphs, str):
         paragraphs = [paragraphs]
@@ -331,7 +323,7 @@ def gift_card_item(product: dict[str, Any]) -> Item:
     raw_path = product.get("category")
     item["category_path"] = clean_category_path(raw_path) if isinstance(raw_path, list) else []
     brand = clean_text(_as_str(product.get("brand")))
-    item["brand"] = brand[:MAX_BRAND_LEN] if brand else None
+    item["brand"] = brand[:MAX_BRAND_CHARS] if brand else None
     item["price"] = parse_price(product.get("price"))
     main_category = clean_text(_as_str(product.get("main_cat")))
     if main_category and looks_like_category(main_category):

@@ -11,21 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from graphdb.fold import EVENT_TYPES
+
 Event = dict[str, Any]
 Item = dict[str, Any]
 
-EVENT_TYPES: tuple[str, ...] = (
-    "view",
-    "click",
-    "cart",
-    "favorite",
-    "purchase",
-    "rating",
-    "review",
-)
-
-MAX_ID_LEN = 128
-MAX_TEXT_LEN = 20_000
+__all__ = ["EVENT_TYPES", "DatasetStream", "Event", "Item", "empty_item", "rfc3339"]
 
 
 def rfc3339(epoch_seconds: float) -> str:
