@@ -159,9 +159,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from app.ingest.loading import run_demo
+    from app.ingest.loading import prepare_demo
 
-    return run_demo(settings, serve_after=not args.no_serve)
+    prepare_demo(settings)
+    if args.no_serve:
+        return 0
+    from app.api.wsgi import serve
+
+    return serve(settings)
 
 
 def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -26,7 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.benchlib import REPO_ROOT, shared_data_dir, write_result
+from app.settings import shared_data_dir
+from bench.benchlib import REPO_ROOT, write_result
 
 
 def run_order(rounds: int) -> list[str]:

@@ -111,4 +111,3 @@ def services() -> ApiServices:
 def graph_store() -> GraphStore:
     """The process's graph store."""
     return services().store
-

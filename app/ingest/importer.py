@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -115,13 +115,19 @@ def import_items(
     batch_size: int = 2000,
     total: int | None = None,
     progress: bool = True,
+    limits: IntakeLimits | None = None,
 ) -> ImportStats:
-    """Validate and upsert catalog items in batches."""
+    """Validate and upsert catalog items in batches.
+
+    ``limits`` (default: the settings' defaults) bound each record as ``PUT /api/v1/items``
+    would, except the batch size, which is ``batch_size`` here.
+    """
     stats = ImportStats()
+    limits = replace(limits or IntakeLimits(), max_batch=batch_size)
     with tqdm(total=total, unit="item", disable=not progress, desc="items") as bar:
         for chunk in chunked(records, batch_size):
             try:
-                rows = parse_items(chunk, IntakeLimits(max_batch=batch_size))
+                rows = parse_items(chunk, limits)
             except InvalidInput as exc:
                 raise offset_error(exc, stats.records, "item") from None
             stats.created += store.catalog.upsert_items(rows)

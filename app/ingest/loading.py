@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.ingest.importer import ImportStats, chunked, import_events, import_items
@@ -32,8 +32,9 @@ def load_stream(
 ) -> str:
     """Items first (so events find their catalog entries), then events."""
     items = import_items(
-        store, stream.items(), total=stream.approx_item_count(), batch_size=min(batch_size, 2000)
-    )
+        store, stream.items(), total=stream.approx_item_count(),
+        batch_size=min(batch_size, 2000), limits=limits_from_settings(settings),
+    )  # fmt: skip
     events = import_events(
         store, stream.events(), settings.fold_config(), limits_from_settings(settings),
         batch_size=batch_size, total=stream.approx_event_count(),
@@ -67,7 +68,10 @@ def load_source(
     if not file.exists():
         raise FileNotFoundError(f"no such file: {file}")
     if kind == "items":
-        stats = import_items(store, read_items(file), total=count_records(file))
+        stats = import_items(
+            store, read_items(file), total=count_records(file),
+            limits=limits_from_settings(settings),
+        )  # fmt: skip
         return _report("items", stats)
     stats = import_events(
         store, read_events(file), settings.fold_config(), limits_from_settings(settings),
@@ -76,8 +80,8 @@ def load_source(
     return _report("events", stats)
 
 
-def run_demo(settings: Settings, serve_after: bool = True) -> int:
-    """Start Neo4j, migrate, load the demo shop once, train once, then serve the API."""
+def prepare_demo(settings: Settings) -> None:
+    """Start Neo4j, migrate, load the demo shop once and train once (the CLI then serves)."""
     from graphdb.local import server
 
     config = settings.server_config()
@@ -100,16 +104,11 @@ def run_demo(settings: Settings, serve_after: bool = True) -> int:
         f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})",
         file=sys.stderr,
     )
-    if not serve_after:
-        return 0
-    from app.api.wsgi import serve
-
-    return serve(settings)
 
 
-def _validated_items(stream: DatasetStream) -> list[ItemRow]:
+def _validated_items(stream: DatasetStream, limits: IntakeLimits) -> list[ItemRow]:
     """Every catalog record through the same validation as ``PUT /api/v1/items``."""
-    limits = IntakeLimits(max_batch=50_000)
+    limits = replace(limits, max_batch=50_000)
     return [row for chunk in chunked(stream.items(), 50_000) for row in parse_items(chunk, limits)]
 
 
@@ -170,7 +169,7 @@ def _import_files(
     stopping = server.request_stop(config)
     started = time.perf_counter()
     try:
-        items = _validated_items(stream)
+        items = _validated_items(stream, limits_from_settings(settings))
         events = validate_events(stream, limits_from_settings(settings), settings.fold_config())
         validate_s = time.perf_counter() - started
         files = write_import_files(folder, items, events, settings.fold_config())
