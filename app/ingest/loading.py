@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -78,32 +77,6 @@ def load_source(
         batch_size=batch_size, total=count_records(file),
     )  # fmt: skip
     return _report("events", stats)
-
-
-def prepare_demo(settings: Settings) -> None:
-    """Start Neo4j, migrate, load the demo shop once and train once (the CLI then serves)."""
-    from graphdb.local import server
-
-    config = settings.server_config()
-    print(f"starting Neo4j {config.version} ...", file=sys.stderr, flush=True)
-    server.start(config)
-    store = GraphStore.connect(settings.neo4j_target())
-    try:
-        store.migrations.migrate()
-        if store.events.count_interactions() == 0:
-            print(load_stream(store, settings, demo_stream(), 5000), file=sys.stderr)
-        else:
-            print("graph already holds events: demo data not loaded again", file=sys.stderr)
-        _train_once(store, settings)
-        _embed_texts(store)
-        _tag_items(store, settings)
-        _demo_key(store, settings)
-    finally:
-        store.close()
-    print(
-        f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})",
-        file=sys.stderr,
-    )
 
 
 def _validated_items(stream: DatasetStream, limits: IntakeLimits) -> list[ItemRow]:
@@ -218,43 +191,3 @@ def offline_load(settings: Settings, stream: DatasetStream) -> OfflineLoadReport
         import_s=import_s, restart_s=restart_s,
         schema_s=seconds - (restarting - started) - restart_s, counts=files.counts,
     )  # fmt: skip
-
-
-def _train_once(store: GraphStore, settings: Settings) -> None:
-    """Train when no model is active yet, so the demo serves personal recommendations."""
-    from app.training.pipeline import run_training, train_config_from
-
-    if store.embeddings.active_version() is not None:
-        print("a model is already active: not training again", file=sys.stderr)
-        return
-    print("training the interest model ...", file=sys.stderr, flush=True)
-    report = run_training(store, settings, train_config_from(settings))
-    print(report.summary(), file=sys.stderr)
-
-
-def _embed_texts(store: GraphStore) -> None:
-    """Text vectors for the demo catalog, so semantic search answers from the start."""
-    from app.worker.text_index import embed_item_texts
-
-    written = embed_item_texts(store)
-    print(f"text vectors written for {written} items", file=sys.stderr)
-
-
-def _tag_items(store: GraphStore, settings: Settings) -> None:
-    """Key-phrase tags for the demo catalog, so interest profiles list tags from the start."""
-    from app.worker.tagging import run_tagging
-
-    report = run_tagging(store, settings.fold_config().half_life_ms)
-    print(report.summary(), file=sys.stderr)
-
-
-def _demo_key(store: GraphStore, settings: Settings) -> None:
-    """The first run makes an admin key, shown once, so the demo can be called at all."""
-    if not settings.api_auth or store.api_keys.all():
-        return
-    key = store.api_keys.create("demo", ["admin"])
-    print(
-        f"API key (admin, shown once): {key}\n  curl -H 'Authorization: Bearer {key}' "
-        f"http://{settings.host}:{settings.port}/api/v1/graph/stats",
-        file=sys.stderr,
-    )

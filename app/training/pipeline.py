@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from app.settings import Settings
-from app.worker.text_index import embed_item_texts
+from app.training.text_index import embed_item_texts
 from graphdb.embeddings import NodeVectors
 from graphdb.snapshot import GraphSnapshot
 from graphdb.store import GraphStore

@@ -10,7 +10,7 @@ An APScheduler ``BlockingScheduler`` runs seven jobs, every one with ``max_insta
   delete finished runs older than ``refresh_retention_days`` and purge old erasure
   tombstones;
 - ``item-text-vectors`` (every ``refresh_interval_s``): encode the text of new and edited
-  items for semantic search (``app.worker.text_index``);
+  items for semantic search (``app.training.text_index``);
 - ``item-tags`` (every ``refresh_interval_s``): re-tag changed items and refresh the tag
   interests of the users they affect (``app.worker.tagging``);
 - ``lease-heartbeat`` (every ``lease_ttl_s / 3``): take or renew the worker lease.
@@ -156,7 +156,7 @@ class Worker:
         """Text vectors for new and edited catalog items (semantic search)."""
         if self.stopping.is_set() or not self.hold_lease():
             return
-        from app.worker.text_index import embed_item_texts
+        from app.training.text_index import embed_item_texts
 
         try:
             embed_item_texts(self.store)

@@ -20,7 +20,7 @@ from app.serving.item_index import ItemIndexCache
 from app.serving.similar import similar
 from app.settings import Settings, load_settings
 from app.training.pipeline import run_training, train_config_from
-from app.worker.text_index import embed_item_texts
+from app.training.text_index import embed_item_texts
 from graphdb.fold import FoldConfig
 from graphdb.reads import similar_items
 from graphdb.store import GraphStore

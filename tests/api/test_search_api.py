@@ -6,7 +6,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from neo4j import Driver
 
-from app.worker.text_index import embed_item_texts
+from app.training.text_index import embed_item_texts
 from graphdb.store import GraphStore
 
 ITEMS = [

@@ -1,7 +1,8 @@
 """Keep every catalog item's text vector current, so semantic search sees new and edited items.
 
-Runs in the worker (and from ``interest-graph embed-text``), never in the API: the batch
-encoder is sentence-transformers on torch, on the GPU when there is one.
+Runs in the worker, before training the inductive model (item text is one of its inputs) and
+from ``interest-graph embed-text``; never in the API: the batch encoder is sentence-transformers
+on torch, on the GPU when there is one.
 """
 
 from __future__ import annotations
