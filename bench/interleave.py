@@ -45,7 +45,10 @@ def checkout(rev: str, folder: Path) -> Path:
 
 def run_bench(tree: Path, script: list[str], name: str) -> dict[str, float]:
     """Run the bench in ``tree`` with this interpreter; the metrics it wrote."""
-    env = {**os.environ, "IG_SHARED_DATA": str(shared_data_dir()), "PYTHONUNBUFFERED": "1"}
+    # PYTHONPATH: the package is installed editable from this checkout, so without it the
+    # console scripts (`interest-graph serve`) and gunicorn would import this tree's code.
+    env = {**os.environ, "IG_SHARED_DATA": str(shared_data_dir()), "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": str(tree)}  # fmt: skip
     result = tree / "bench" / "results" / f"{name}.json"
     result.unlink(missing_ok=True)
     subprocess.run([sys.executable, *script], cwd=tree, env=env, check=True)
