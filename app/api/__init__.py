@@ -39,13 +39,13 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     register_error_handlers(app)
     init_auth(app, settings.api_auth, clock)
-    init_metrics(app)
+    metrics = init_metrics(app)
     # After the metrics: the lists report how many users they hold to its gauge.
     services = build_services(
         settings,
         clock=clock,
         autostart_lists=autostart_lists,
-        report_lists=app.extensions["metrics_rec_lists"].set,
+        report_lists=metrics.rec_lists_users.set,
     )
     init_services(app, services)
     app.register_blueprint(health.bp)

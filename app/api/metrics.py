@@ -2,7 +2,8 @@
 durations read from the graph (at most every few seconds) at scrape.
 
 Under gunicorn every worker is a process; with ``PROMETHEUS_MULTIPROC_DIR`` set (``serve``
-sets it) the exposition aggregates all workers, otherwise it shows this process only.
+sets it) the exposition aggregates all workers, otherwise it shows this process only. The app
+holds its metrics in one typed :class:`ApiMetrics` under :data:`METRICS_KEY`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -34,6 +36,7 @@ from app.api.wiring import graph_store
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 REFRESH_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
 GRAPH_READ_EVERY_S = 15.0
+METRICS_KEY = "interest_graph.metrics"
 
 bp = Blueprint("metrics", __name__)
 
@@ -104,18 +107,40 @@ class RefreshMetrics(Collector):
         yield histogram
 
 
-def init_metrics(app: Flask) -> None:
+@dataclass(frozen=True)
+class ApiMetrics:
+    """The metrics of one app.
+
+    Attributes:
+        registry: This process's registry: request latency and the lists gauge.
+        refresh: Staleness and refresh-run durations, read from the graph at scrape.
+        rec_lists_users: How many users this worker can answer from a list ranked in advance.
+    """
+
+    registry: CollectorRegistry
+    refresh: RefreshMetrics
+    rec_lists_users: Gauge
+
+
+def metrics_of(app: Flask) -> ApiMetrics:
+    """The metrics of ``app`` (set up by :func:`init_metrics`)."""
+    value: ApiMetrics = app.extensions[METRICS_KEY]
+    return value
+
+
+def init_metrics(app: Flask) -> ApiMetrics:
+    """Registers the metrics, the latency hooks and ``/metrics`` on ``app``; returns them."""
     registry = CollectorRegistry(auto_describe=True)
     latency = Histogram(
         "ig_http_request_duration_seconds", "Request latency by route",
         ["method", "route", "status"], buckets=BUCKETS, registry=registry,
     )  # fmt: skip
-    app.extensions["metrics"] = (registry, RefreshMetrics(app))
-    # Per worker: how many users it can answer from a list ranked in advance.
-    app.extensions["metrics_rec_lists"] = Gauge(
+    rec_lists_users = Gauge(
         "ig_rec_lists_users", "Users with a list ranked in advance in this worker",
         registry=registry, multiprocess_mode="liveall",
     )  # fmt: skip
+    metrics = ApiMetrics(registry, RefreshMetrics(app), rec_lists_users)
+    app.extensions[METRICS_KEY] = metrics
 
     @app.before_request
     def _start_timer() -> None:
@@ -132,19 +157,18 @@ def init_metrics(app: Flask) -> None:
         return response
 
     app.register_blueprint(bp)
+    return metrics
 
 
 @bp.get("/metrics")
 def expose() -> Response:
-    from flask import current_app
-
-    local, staleness = current_app.extensions["metrics"]
-    registry = local
+    metrics = metrics_of(current_app)
+    registry = metrics.registry
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     body = generate_latest(registry)
     scrape = CollectorRegistry()
-    scrape.register(staleness)
+    scrape.register(metrics.refresh)
     body += generate_latest(scrape)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

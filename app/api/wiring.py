@@ -1,8 +1,8 @@
 """The API process's state: one graph store, the ranking caches and the lists ranked in
 advance, built by the app factory, held under one typed extension and closed with the app.
 
-Blueprints reach it through :func:`services`; nothing else of the process lives in
-``app.extensions`` under a string of its own.
+Blueprints reach it through :func:`services`. Besides it, ``app.extensions`` holds only the
+app's metrics (:data:`app.api.metrics.METRICS_KEY`), likewise one typed value under one key.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from neo4j import Driver
 
 from app.api import create_app
+from app.api.metrics import metrics_of
 from app.api.wiring import EXTENSION_KEY
 from app.settings import load_settings
 from graphdb.apikeys import create_key
@@ -120,7 +121,7 @@ def test_requesting_a_refresh_needs_the_admin_scope(secured: Flask, graph: Drive
 
 def test_metrics_show_run_durations_and_staleness(app: Flask, graph: Driver) -> None:
     client = app.test_client()
-    collector = app.extensions["metrics"][1]
+    collector = metrics_of(app).refresh
     collector.every_s = 0.0  # read the graph at every scrape
     assert "ig_embedding_staleness_seconds NaN" in client.get("/metrics").get_data(as_text=True)
     finish_run(graph, start_run(graph, "incremental", "w").id, "succeeded", RunOutcome(seconds=3.0))
