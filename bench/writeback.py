@@ -67,8 +67,8 @@ def index_recall(driver: Driver, items: NodeVectors, sample: int, candidates: in
         cosines = unit @ unit[p]
         cosines[p] = -np.inf
         exact = {items.ids[q] for q in np.argpartition(-cosines, K)[:K].tolist()}
-        served = similar_items(driver, items.ids[p], K, candidates=candidates)["items"]
-        found += len(exact & {row["item_id"] for row in served})
+        served = similar_items(driver, items.ids[p], K, candidates=candidates).items
+        found += len(exact & {row.item_id for row in served})
     return found / (sample * K)
 
 

@@ -1,13 +1,12 @@
-"""Read models for the API: items, similar items, recommendation candidates, profiles, stats.
+"""The serving reads of the API: recommendation state, item vectors, popular and similar items.
 
-Every function returns plain values: the serving reads (a user's recommendation state, the item
-vectors) as frozen dataclasses, the rest as dicts and lists; nothing of the driver leaves this
-module.
+Every function returns frozen dataclasses (or plain values), so neither the driver nor a Cypher
+alias leaves this module. The reads a person looks through (item details, graph counts, model
+versions, interest profiles, neighbourhoods) are in :mod:`graphdb.inspection`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,14 +16,6 @@ from neo4j import Driver, RoutingControl
 from graphdb.area import StoreArea
 from graphdb.snapshot import READ_CLOCK
 
-READ_ITEM = """
-MATCH (i:Item {item_id: $item_id})
-RETURN i {.item_id, .title, .description, .price, .in_stock, .in_catalog, .brand_name,
-          .attributes, .embedding_version} AS item,
-       [(i)-[:IN_CATEGORY]->(c:Category) | c {.category_id, .name, .path}] AS categories,
-       [(i)-[:BY_BRAND]->(b:Brand) | b {.brand_id, .name}] AS brands,
-       COUNT { (i)<-[:INTERACTED]-() } AS users
-"""
 MIN_KNN_CANDIDATES = 50
 # One round trip: whether the item exists, the active version, and its nearest items.
 SIMILAR_ITEMS = """
@@ -109,28 +100,6 @@ RETURN item.item_id AS item_id, item.title AS title, popularity AS score,
 ORDER BY score DESC, item_id
 LIMIT $k
 """
-GRAPH_STATS = """
-CALL () { MATCH (n:User) RETURN count(n) AS users }
-CALL () { MATCH (n:Item) RETURN count(n) AS items }
-CALL () { MATCH (n:Category) RETURN count(n) AS categories }
-CALL () { MATCH (n:Brand) RETURN count(n) AS brands }
-CALL () { MATCH (n:Tag) RETURN count(n) AS tags }
-CALL () { MATCH (n:Interaction) RETURN count(n) AS interactions }
-CALL () { MATCH ()-[r:INTERACTED]->() RETURN count(r) AS interacted_edges }
-CALL () { MATCH ()-[r:INTERESTED_IN]->() RETURN count(r) AS interest_edges }
-CALL () { MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN count(n) AS embedded_items }
-CALL () { MATCH (n:User) WHERE n.embedding IS NOT NULL RETURN count(n) AS embedded_users }
-CALL () { MATCH (n:Item {in_catalog: false}) RETURN count(n) AS catalog_pending_items }
-CALL () { MATCH (n:Item) WHERE n.text_embedding IS NOT NULL RETURN count(n) AS text_items }
-RETURN users, items, categories, brands, tags, interactions, interacted_edges, interest_edges,
-       embedded_items, embedded_users, text_items, catalog_pending_items
-"""
-LIST_MODEL_VERSIONS = """
-MATCH (m:ModelVersion)
-RETURN m {.version, .active, .status, .dims, .model, .metrics, .n_users, .n_items,
-          created_at: toString(m.created_at), activated_at: toString(m.activated_at)} AS m
-ORDER BY m.created_at DESC
-"""
 
 
 @dataclass(frozen=True)
@@ -206,17 +175,55 @@ class ItemVectorRow:
     brands: tuple[str, ...] = ()
 
 
-def _read(driver: Driver, query: str, database: str | None, **params: Any) -> list[dict[str, Any]]:
-    records = driver.execute_query(
-        query, params, database_=database, routing_=RoutingControl.READ
-    ).records
-    return [record.data() for record in records]
+@dataclass(frozen=True)
+class ScoredItem:
+    """An item, its title (if any) and its score (for neighbours and text matches, Neo4j's
+    cosine score ``(1 + cos) / 2``)."""
+
+    item_id: str
+    title: str | None
+    score: float
+
+
+@dataclass(frozen=True)
+class SimilarItems:
+    """An item's nearest neighbours in the active version.
+
+    Attributes:
+        found: Whether the item exists.
+        embedded: Whether it has a vector (no neighbours without one).
+        version: The active model version (``None`` before the first training).
+        items: The neighbours, nearest first.
+    """
+
+    found: bool
+    embedded: bool
+    version: str | None
+    items: tuple[ScoredItem, ...]
+
+
+@dataclass(frozen=True)
+class PopularItem:
+    """An item of a popular list: its decayed interaction weight and its categories.
+
+    Attributes:
+        item_id: The item.
+        title: Its title, if any.
+        score: The sum of its current interaction weights, decayed to now.
+        categories: The categories it is filed in directly.
+    """
+
+    item_id: str
+    title: str | None
+    score: float
+    categories: tuple[str, ...] = ()
 
 
 def _read_plain(
     driver: Driver, query: str, database: str | None, **params: Any
 ) -> list[dict[str, Any]]:
-    """``_read`` for queries that return no nodes, relationships or paths (the hot paths).
+    """The rows of a read as dicts, for queries that return no nodes, relationships or paths
+    (every query of this module).
 
     ``Record.data()`` walks every value recursively to turn graph objects into dicts; for
     plain values it changes nothing but costs about a millisecond per recommendation.
@@ -227,34 +234,27 @@ def _read_plain(
     return [dict(record) for record in records]
 
 
-def read_item(driver: Driver, item_id: str, database: str | None = None) -> dict[str, Any] | None:
-    rows = _read(driver, READ_ITEM, database, item_id=item_id)
-    if not rows:
-        return None
-    row = rows[0]
-    return {
-        **row["item"],
-        "categories": row["categories"],
-        "brands": row["brands"],
-        "users": row["users"],
-    }
-
-
 def similar_items(
     driver: Driver,
     item_id: str,
     k: int,
     database: str | None = None,
     candidates: int | None = None,
-) -> dict[str, Any]:
-    """``{found, embedded, version, items}`` for an item's nearest neighbours.
+) -> SimilarItems:
+    """An item's nearest neighbours by the vector index, and whether it exists and has a vector.
 
     ``candidates`` (default ``knn_candidates(k)``) is how many the vector index is asked for.
     """
-    candidates = candidates or knn_candidates(k)
-    return _read_plain(
-        driver, SIMILAR_ITEMS, database, item_id=item_id, k=k, candidates=candidates
-    )[0]
+    params = {"item_id": item_id, "k": k, "candidates": candidates or knn_candidates(k)}
+    row = _read_plain(driver, SIMILAR_ITEMS, database, **params)[0]
+    return SimilarItems(
+        found=bool(row["found"]),
+        embedded=bool(row["embedded"]),
+        version=row["version"],
+        items=tuple(
+            ScoredItem(n["item_id"], n["title"], float(n["score"])) for n in row["items"] or ()
+        ),
+    )
 
 
 def knn_candidates(k: int) -> int:
@@ -333,7 +333,7 @@ def item_vectors(
 
 def server_clock(driver: Driver, database: str | None = None) -> datetime:
     """The database's transaction clock (watermarks compare against it, not ours)."""
-    now: datetime = _read(driver, READ_CLOCK, database)[0]["now"].to_native()
+    now: datetime = _read_plain(driver, READ_CLOCK, database)[0]["now"].to_native()
     return now
 
 
@@ -344,8 +344,9 @@ def popular_items(
     filters: Filters,
     user_id: str | None = None,
     database: str | None = None,
-) -> list[dict[str, Any]]:
-    return _read(
+) -> list[PopularItem]:
+    """The ``k`` items with the most decayed interaction weight, in the filters' scope."""
+    rows = _read_plain(
         driver,
         POPULAR_ITEMS,
         database,
@@ -354,158 +355,17 @@ def popular_items(
         user_id=user_id,
         **filters.as_params(),
     )
-
-
-def graph_stats(driver: Driver, database: str | None = None) -> dict[str, int]:
-    return {k: int(v) for k, v in _read(driver, GRAPH_STATS, database)[0].items()}
-
-
-def model_versions(driver: Driver, database: str | None = None) -> list[dict[str, Any]]:
-    versions = [row["m"] for row in _read(driver, LIST_MODEL_VERSIONS, database)]
-    for version in versions:
-        version["metrics"] = json.loads(version.get("metrics") or "{}")
-    return versions
-
-
-_INTEREST_TAIL = """
-WITH t, r, r.weight * 2.0 ^ (-(datetime().epochMillis - r.last_ts.epochMillis) / $half_life_ms)
-       AS weight
-RETURN CASE WHEN t:Category THEN 'category' WHEN t:Brand THEN 'brand' ELSE 'tag' END AS kind,
-       coalesce(t.category_id, t.brand_id, t.tag_id) AS id, t.name AS name, weight,
-       r.count AS events, toString(r.last_ts) AS last_ts
-ORDER BY weight DESC, id
-LIMIT $limit
-"""
-# Where a user's interest lies (categories and brands) and what it is in (tags), listed apart
-# so that a user's many tags never crowd their categories out of the limit.
-INTEREST_PROFILE = (
-    "MATCH (u:User {user_id: $user_id})-[r:INTERESTED_IN]->(t) WHERE t:Category OR t:Brand"
-    + _INTEREST_TAIL
-)
-TAG_INTEREST_PROFILE = (
-    "MATCH (u:User {user_id: $user_id})-[r:INTERESTED_IN]->(t:Tag)" + _INTEREST_TAIL
-)
-# Raw events per window (not decayed): how much attention each category got in that window.
-INTEREST_WINDOWS = """
-MATCH (:User {user_id: $user_id})-[:PERFORMED]->(x:Interaction)-[:ON]->(:Item)
-      -[:IN_CATEGORY]->(c:Category)
-WHERE x.ts >= datetime({epochMillis: $start_ms})
-WITH c, toInteger((x.ts.epochMillis - $start_ms) / $window_ms) AS window, sum(x.weight) AS weight
-WHERE window < $windows
-RETURN window, c.category_id AS id, c.name AS name, weight
-ORDER BY window, weight DESC, id
-"""
-USER_EXISTS = "MATCH (u:User {user_id: $user_id}) RETURN u.user_id AS id"
-# The neighbourhood is read by depth-specific constants: Cypher cannot parameterise the
-# bounds of a variable-length pattern.
-_NEIGHBOURHOOD_TAIL = """
-WITH p LIMIT $limit
-UNWIND relationships(p) AS r
-WITH DISTINCT r
-RETURN elementId(startNode(r)) AS source, elementId(endNode(r)) AS target, type(r) AS type,
-       r.weight AS weight, startNode(r) AS a, endNode(r) AS b
-"""
-_HOPS = "-[:INTERACTED|INTERESTED_IN|IN_CATEGORY|BY_BRAND|SUBCATEGORY_OF|HAS_TAG"
-NEIGHBOURHOOD = {
-    1: "MATCH p = (u:User {user_id: $user_id})" + _HOPS + "*1..1]-()" + _NEIGHBOURHOOD_TAIL,
-    2: "MATCH p = (u:User {user_id: $user_id})" + _HOPS + "*1..2]-()" + _NEIGHBOURHOOD_TAIL,
-    3: "MATCH p = (u:User {user_id: $user_id})" + _HOPS + "*1..3]-()" + _NEIGHBOURHOOD_TAIL,
-}
-
-
-def interest_profile(
-    driver: Driver, user_id: str, half_life_ms: float, limit: int, database: str | None = None
-) -> list[dict[str, Any]]:
-    return _read(
-        driver, INTEREST_PROFILE, database, user_id=user_id, half_life_ms=half_life_ms, limit=limit
-    )
-
-
-def tag_interest_profile(
-    driver: Driver, user_id: str, half_life_ms: float, limit: int, database: str | None = None
-) -> list[dict[str, Any]]:
-    """A user's tag interests, decayed to now, strongest first (same rows as the profile)."""
-    return _read(
-        driver,
-        TAG_INTEREST_PROFILE,
-        database,
-        user_id=user_id,
-        half_life_ms=half_life_ms,
-        limit=limit,
-    )
-
-
-def interest_windows(
-    driver: Driver,
-    user_id: str,
-    start_ms: int,
-    window_ms: int,
-    windows: int,
-    database: str | None = None,
-) -> list[dict[str, Any]]:
-    return _read(
-        driver,
-        INTEREST_WINDOWS,
-        database,
-        user_id=user_id,
-        start_ms=start_ms,
-        window_ms=window_ms,
-        windows=windows,
-    )
-
-
-def user_exists(driver: Driver, user_id: str, database: str | None = None) -> bool:
-    return bool(_read(driver, USER_EXISTS, database, user_id=user_id))
-
-
-def _node_view(node: Any) -> dict[str, Any]:
-    label = sorted(node.labels)[0] if node.labels else "Node"
-    key = {
-        "User": "user_id",
-        "Item": "item_id",
-        "Category": "category_id",
-        "Brand": "brand_id",
-        "Tag": "tag_id",
-    }
-    props = dict(node)
-    return {
-        "id": node.element_id,
-        "label": label,
-        "key": props.get(key.get(label, "")),
-        "name": props.get("title") or props.get("name"),
-    }
-
-
-def neighbourhood(
-    driver: Driver, user_id: str, depth: int, limit: int, database: str | None = None
-) -> dict[str, list[dict[str, Any]]]:
-    """Nodes and edges within ``depth`` hops of a user, for drawing."""
-    records = driver.execute_query(
-        NEIGHBOURHOOD[depth],
-        user_id=user_id,
-        limit=limit,
-        database_=database,
-        routing_=RoutingControl.READ,
-    ).records
-    nodes: dict[str, dict[str, Any]] = {}
-    edges = []
-    for r in records:
-        for node in (r["a"], r["b"]):
-            nodes.setdefault(node.element_id, _node_view(node))
-        edges.append(
-            {"source": r["source"], "target": r["target"], "type": r["type"], "weight": r["weight"]}
-        )
-    return {"nodes": list(nodes.values()), "edges": edges}
+    return [
+        PopularItem(r["item_id"], r["title"], float(r["score"]), tuple(r["categories"]))
+        for r in rows
+    ]
 
 
 class Reads(StoreArea):
     """The store's reads operations, bound to its driver and database."""
 
-    def read_item(self, item_id: str) -> dict[str, Any] | None:
-        return read_item(self.driver, item_id, database=self.database)
-
-    def similar_items(self, item_id: str, k: int, candidates: int | None = None) -> dict[str, Any]:
-        """``{found, embedded, version, items}`` for an item's nearest neighbours."""
+    def similar_items(self, item_id: str, k: int, candidates: int | None = None) -> SimilarItems:
+        """An item's nearest neighbours by the vector index (see :func:`similar_items`)."""
         return similar_items(self.driver, item_id, k, candidates=candidates, database=self.database)
 
     def recommend_state(
@@ -526,40 +386,6 @@ class Reads(StoreArea):
 
     def popular_items(
         self, k: int, half_life_ms: float, filters: Filters, user_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[PopularItem]:
+        """The ``k`` items with the most decayed interaction weight, in the filters' scope."""
         return popular_items(self.driver, k, half_life_ms, filters, user_id, database=self.database)
-
-    def graph_stats(self) -> dict[str, int]:
-        return graph_stats(self.driver, database=self.database)
-
-    def model_versions(self) -> list[dict[str, Any]]:
-        return model_versions(self.driver, database=self.database)
-
-    def interest_profile(
-        self, user_id: str, half_life_ms: float, limit: int
-    ) -> list[dict[str, Any]]:
-        return interest_profile(self.driver, user_id, half_life_ms, limit, database=self.database)
-
-    def tag_interest_profile(
-        self, user_id: str, half_life_ms: float, limit: int
-    ) -> list[dict[str, Any]]:
-        """A user's tag interests, decayed to now, strongest first (same rows as the profile)."""
-        return tag_interest_profile(
-            self.driver, user_id, half_life_ms, limit, database=self.database
-        )
-
-    def interest_windows(
-        self, user_id: str, start_ms: int, window_ms: int, windows: int
-    ) -> list[dict[str, Any]]:
-        return interest_windows(
-            self.driver, user_id, start_ms, window_ms, windows, database=self.database
-        )
-
-    def user_exists(self, user_id: str) -> bool:
-        return user_exists(self.driver, user_id, database=self.database)
-
-    def neighbourhood(
-        self, user_id: str, depth: int, limit: int
-    ) -> dict[str, list[dict[str, Any]]]:
-        """Nodes and edges within ``depth`` hops of a user, for drawing."""
-        return neighbourhood(self.driver, user_id, depth, limit, database=self.database)

@@ -19,6 +19,7 @@ from graphdb.driver import Neo4jTarget, connect
 from graphdb.embeddings import Embeddings
 from graphdb.erase import Erasures
 from graphdb.ingest import Events
+from graphdb.inspection import Inspection
 from graphdb.lease import Leases
 from graphdb.migrations import Migrations
 from graphdb.reads import Reads
@@ -92,6 +93,11 @@ class GraphStore:
         return Events(self._driver, self._database)
 
     @cached_property
+    def inspection(self) -> Inspection:
+        """What a person looks through: item details, counts, model versions, profiles."""
+        return Inspection(self._driver, self._database)
+
+    @cached_property
     def leases(self) -> Leases:
         """The worker's job leases."""
         return Leases(self._driver, self._database)
@@ -103,7 +109,7 @@ class GraphStore:
 
     @cached_property
     def reads(self) -> Reads:
-        """What the API reads: items, users, profiles, neighbourhoods."""
+        """What the API ranks with: recommendation state, item vectors, popular and similar."""
         return Reads(self._driver, self._database)
 
     @cached_property

@@ -17,7 +17,7 @@ item whose tags changed clears ``tag_interests_at`` of every user who interacted
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
 from neo4j import Driver, ManagedTransaction
@@ -131,6 +131,55 @@ class UserHistory:
 
 
 @dataclass(frozen=True)
+class TagWeight:
+    """One tag of one item: ``weight`` in (0, 1]; ``source`` is text, review or text+review."""
+
+    tag_id: str
+    weight: float
+    source: str
+
+
+@dataclass(frozen=True)
+class ItemTags:
+    """An item's newly extracted tags, and whether they differ from the tags it has."""
+
+    item_id: str
+    changed: bool
+    tags: tuple[TagWeight, ...]
+
+    def as_param(self) -> dict[str, Any]:
+        """The row of ``WRITE_ITEM_TAGS``."""
+        return {"item_id": self.item_id, "changed": self.changed,
+                "tags": [asdict(t) for t in self.tags]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TagInterestEdge:
+    """One ``(:User)-[:INTERESTED_IN]->(:Tag)`` edge: weight as of ``last_ms`` (epoch ms).
+
+    ``count`` is how many events built it, ``mentions`` those whose own text named the tag.
+    """
+
+    tag_id: str
+    weight: float
+    count: int
+    last_ms: int
+    mentions: int
+
+
+@dataclass(frozen=True)
+class UserTagInterests:
+    """A user's recomputed tag interests (they replace the user's tag interests whole)."""
+
+    user_id: str
+    interests: tuple[TagInterestEdge, ...]
+
+    def as_param(self) -> dict[str, Any]:
+        """The row of ``WRITE_TAG_INTERESTS``."""
+        return {"user_id": self.user_id, "interests": [asdict(i) for i in self.interests]}
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of rows, the key to read the next page after, and the clock of the read."""
 
@@ -190,11 +239,12 @@ def _write_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], re
 
 
 def write_item_tags(
-    driver: Driver, rows: Sequence[dict[str, Any]], read_at: Any, database: str | None = None
+    driver: Driver, rows: Sequence[ItemTags], read_at: Any, database: str | None = None
 ) -> None:
-    """Store one page of ``{item_id, changed, tags: [{tag_id, weight, source}]}`` rows."""
+    """Store the tags of one page of items (``read_at``: the clock of their read)."""
+    params = [row.as_param() for row in rows]
     with driver.session(database=database) as session:
-        session.execute_write(_write_tx, WRITE_ITEM_TAGS, list(rows), read_at)
+        session.execute_write(_write_tx, WRITE_ITEM_TAGS, params, read_at)
 
 
 def _users_tx(
@@ -225,11 +275,12 @@ def read_users_to_refresh(
 
 
 def write_tag_interests(
-    driver: Driver, rows: Sequence[dict[str, Any]], read_at: Any, database: str | None = None
+    driver: Driver, rows: Sequence[UserTagInterests], read_at: Any, database: str | None = None
 ) -> None:
-    """Replace the tag interests of one page of ``{user_id, interests: [...]}`` rows."""
+    """Replace the tag interests of one page of users (``read_at``: the clock of their read)."""
+    params = [row.as_param() for row in rows]
     with driver.session(database=database) as session:
-        session.execute_write(_write_tx, WRITE_TAG_INTERESTS, list(rows), read_at)
+        session.execute_write(_write_tx, WRITE_TAG_INTERESTS, params, read_at)
 
 
 def delete_orphan_tags(driver: Driver, database: str | None = None) -> int:
@@ -249,8 +300,8 @@ class Tags(StoreArea):
             self.driver, after, batch, overlap_s, everything, database=self.database
         )
 
-    def write_item_tags(self, rows: Sequence[dict[str, Any]], read_at: Any) -> None:
-        """Store one page of ``{item_id, changed, tags: [{tag_id, weight, source}]}`` rows."""
+    def write_item_tags(self, rows: Sequence[ItemTags], read_at: Any) -> None:
+        """Store the tags of one page of items (``read_at``: the clock of their read)."""
         return write_item_tags(self.driver, rows, read_at, database=self.database)
 
     def read_users_to_refresh(
@@ -261,8 +312,8 @@ class Tags(StoreArea):
             self.driver, after, batch, overlap_s, everything, database=self.database
         )
 
-    def write_tag_interests(self, rows: Sequence[dict[str, Any]], read_at: Any) -> None:
-        """Replace the tag interests of one page of ``{user_id, interests: [...]}`` rows."""
+    def write_tag_interests(self, rows: Sequence[UserTagInterests], read_at: Any) -> None:
+        """Replace the tag interests of one page of users (``read_at``: the clock of their read)."""
         return write_tag_interests(self.driver, rows, read_at, database=self.database)
 
     def delete_orphan_tags(self) -> int:

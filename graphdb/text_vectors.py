@@ -16,6 +16,7 @@ from neo4j import Driver, ManagedTransaction, RoutingControl
 
 from graphdb.area import StoreArea
 from graphdb.params import batch_rows
+from graphdb.reads import ScoredItem
 
 READ_ITEMS_NEEDING_TEXT = """
 MATCH (i:Item)
@@ -79,13 +80,13 @@ def write_text_vectors(
 
 def search_items(
     driver: Driver, vector: np.ndarray, k: int, database: str | None = None
-) -> list[dict[str, object]]:
+) -> list[ScoredItem]:
     """The ``k`` items whose text vectors are nearest ``vector`` (score = (1 + cos) / 2)."""
     records = driver.execute_query(
         SEARCH_ITEMS, k=k, vector=vector.astype(float).tolist(), database_=database,
         routing_=RoutingControl.READ,
     ).records  # fmt: skip
-    return [dict(r) for r in records]
+    return [ScoredItem(r["item_id"], r["title"], float(r["score"])) for r in records]
 
 
 class TextVectors(StoreArea):
@@ -98,6 +99,6 @@ class TextVectors(StoreArea):
         """Store one vector per item (rows of ``vectors``, float32) in one transaction."""
         return write_text_vectors(self.driver, item_ids, vectors, database=self.database)
 
-    def search_items(self, vector: np.ndarray, k: int) -> list[dict[str, object]]:
+    def search_items(self, vector: np.ndarray, k: int) -> list[ScoredItem]:
         """The ``k`` items whose text vectors are nearest ``vector`` (score = (1 + cos) / 2)."""
         return search_items(self.driver, vector, k, database=self.database)

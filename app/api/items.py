@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import cast
 
 from flask import Blueprint, Response, jsonify
@@ -36,16 +37,17 @@ def put_items() -> tuple[Response, int]:
 )
 def search_items() -> Response:
     query = cast(str, text_arg("q", MAX_QUERY_CHARS, required=True))  # required: never None
-    return jsonify(search(graph_store(), query, int_arg("k", 20, 1, 100)))
+    matches = search(graph_store(), query, int_arg("k", 20, 1, 100))
+    return jsonify({"query": query, "items": [asdict(m) for m in matches]})
 
 
 @bp.get("/<item_id>")
 @documented("An item with its categories, brand and audience size", responses={404: "unknown item"})
 def get_item(item_id: str) -> Response:
-    item = graph_store().reads.read_item(item_id)
+    item = graph_store().inspection.read_item(item_id)
     if item is None:
         raise ApiError(404, "not_found", f"no item {item_id!r}")
-    return jsonify(item)
+    return jsonify(asdict(item))
 
 
 @bp.get("/<item_id>/similar")
@@ -60,13 +62,13 @@ def get_similar(item_id: str) -> Response:
     lists = serving.serving_lists()
     active = lists.active_model() if lists is not None else None
     result = similar(serving.store, item_id, k, serving.ranking.items, active)
-    if not result["found"]:
+    if not result.found:
         raise ApiError(404, "not_found", f"no item {item_id!r}")
     return jsonify(
         {
             "item_id": item_id,
-            "model_version": result["version"],
-            "embedded": result["embedded"],
-            "items": result["items"],
+            "model_version": result.version,
+            "embedded": result.embedded,
+            "items": [asdict(n) for n in result.items],
         }
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,8 +77,8 @@ def _stated_need() -> dict[str, tuple[float, str | None]] | None:
     query = text_arg("q", MAX_QUERY_CHARS)
     if query is None:
         return None
-    found = search(graph_store(), query, STEER_CANDIDATES)["items"]
-    return {row["item_id"]: (float(row["score"]), row["title"]) for row in found}
+    found = search(graph_store(), query, STEER_CANDIDATES)
+    return {row.item_id: (row.score, row.title) for row in found}
 
 
 WINDOW = re.compile(r"^(\d{1,4})([hdw])$")
@@ -98,7 +99,7 @@ def _window_ms() -> tuple[str, int]:
 
 
 def _require_user(user_id: str) -> None:
-    if not graph_store().reads.user_exists(user_id):
+    if not graph_store().inspection.user_exists(user_id):
         raise ApiError(404, "not_found", f"no user {user_id!r}")
 
 
@@ -126,18 +127,16 @@ def interests(user_id: str) -> Response:
     half_life_ms = settings().fold_config().half_life_ms
     now_ms = int(time.time() * 1000)
     start_ms = now_ms - windows * window_ms
-    reads = graph_store().reads
-    profile = reads.interest_profile(user_id, half_life_ms, limit)
-    tags = reads.tag_interest_profile(user_id, half_life_ms, limit)
-    rows = reads.interest_windows(user_id, start_ms, window_ms, windows)
+    inspection = graph_store().inspection
+    profile = inspection.interest_profile(user_id, half_life_ms, limit)
+    tags = inspection.tag_interest_profile(user_id, half_life_ms, limit)
+    rows = inspection.interest_windows(user_id, start_ms, window_ms, windows)
     buckets: list[dict[str, Any]] = [
         {
             "start": _iso(start_ms + w * window_ms),
             "end": _iso(start_ms + (w + 1) * window_ms),
             "categories": [
-                {"id": r["id"], "name": r["name"], "weight": r["weight"]}
-                for r in rows
-                if r["window"] == w
+                {"id": r.id, "name": r.name, "weight": r.weight} for r in rows if r.window == w
             ],
         }
         for w in range(windows)
@@ -152,8 +151,8 @@ def interests(user_id: str) -> Response:
         {
             "user_id": user_id,
             "window": label,
-            "interests": profile,
-            "tags": tags,
+            "interests": [asdict(r) for r in profile],
+            "tags": [asdict(r) for r in tags],
             "windows": buckets,
             "change": change[:limit],
         }
@@ -181,7 +180,7 @@ def user_graph(user_id: str) -> Response:
         {
             "user_id": user_id,
             "depth": depth,
-            **graph_store().reads.neighbourhood(user_id, depth, limit),
+            **asdict(graph_store().inspection.neighbourhood(user_id, depth, limit)),
         }
     )
 

@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from app.serving.item_index import ItemIndex, ItemIndexCache
 from app.serving.short_term import ShortTermModels
-from graphdb.reads import Filters, RecommendState
+from graphdb.reads import Filters, PopularItem, RecommendState
 from graphdb.store import GraphStore
 from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT, standardize_scores
 
@@ -252,14 +253,16 @@ class PopularCache:
     def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
         self._clock = clock
-        self._entries: dict[tuple[Any, ...], tuple[float, list[dict[str, Any]]]] = {}
+        self._entries: dict[tuple[Any, ...], tuple[float, list[PopularItem]]] = {}
 
-    def get(self, key: tuple[Any, ...], compute: Any) -> list[dict[str, Any]]:
+    def get(
+        self, key: tuple[Any, ...], compute: Callable[[], list[PopularItem]]
+    ) -> list[PopularItem]:
         hit = self._entries.get(key)
         now = self._clock()
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        value: list[dict[str, Any]] = compute()
+        value = compute()
         self._entries[key] = (now, value)
         return value
 
@@ -282,16 +285,16 @@ def _fallback(
         scoped = Filters((), False, category or f.category, f.brand)
         ranked = cache.get(
             (scoped.category, scoped.brand),
-            lambda s=scoped: store.reads.popular_items(POPULAR_DEPTH, half_life_ms, s),
+            partial(store.reads.popular_items, POPULAR_DEPTH, half_life_ms, scoped),
         )
-        rows = [r for r in ranked if r["item_id"] not in skip][: request.k]
+        rows = [r for r in ranked if r.item_id not in skip][: request.k]
         if rows:
             reason = "popular in a category you like" if kind != "popular" else "trending"
             return kind, [
                 {
-                    "item_id": r["item_id"],
-                    "title": r["title"],
-                    "score": float(r["score"]),
+                    "item_id": r.item_id,
+                    "title": r.title,
+                    "score": r.score,
                     "reasons": [{"type": kind, "text": reason}],
                 }
                 for r in rows

@@ -7,8 +7,7 @@ item vectors that the worker's batch job stores; Neo4j's vector index finds the 
 
 from __future__ import annotations
 
-from typing import Any
-
+from graphdb.reads import ScoredItem
 from graphdb.store import GraphStore
 from ml.query_encoder import packaged_encoder
 
@@ -17,7 +16,7 @@ MAX_QUERY_CHARS = 500
 STEER_CANDIDATES = 200
 
 
-def search(store: GraphStore, query: str, k: int) -> dict[str, Any]:
-    """``{query, items}``: the ``k`` items whose text is nearest ``query`` in meaning."""
+def search(store: GraphStore, query: str, k: int) -> list[ScoredItem]:
+    """The ``k`` items whose text is nearest ``query`` in meaning, nearest first."""
     vector = packaged_encoder().encode([query])[0]  # loaded once per process, shared
-    return {"query": query, "items": store.text.search_items(vector, k)}
+    return store.text.search_items(vector, k)

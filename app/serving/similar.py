@@ -12,12 +12,11 @@ go to the Neo4j vector index as before.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from app.serving.item_index import ItemIndexCache
 from app.serving.recommend import top_positions
+from graphdb.reads import ScoredItem, SimilarItems
 from graphdb.store import GraphStore
 
 # Above this many items one product per request (~64 multiply-adds per item) costs more than
@@ -31,8 +30,8 @@ def similar(
     k: int,
     items: ItemIndexCache,
     active: tuple[str, int] | None = None,
-) -> dict[str, Any]:
-    """``{found, embedded, version, items}``; scores are Neo4j's cosine score, (1 + cos) / 2.
+) -> SimilarItems:
+    """The item's nearest neighbours; scores are Neo4j's cosine score, (1 + cos) / 2.
 
     ``active``: the active ``(version, revision)`` when the caller knows it fresh (the change
     feed of :mod:`app.serving.rec_lists`); the graph is asked otherwise.
@@ -49,10 +48,9 @@ def similar(
             others = np.ones(len(cosines), dtype=bool)
             others[probe] = False
             top = top_positions(cosines, others, k)
-            neighbours = [
-                {"item_id": index.ids[p], "title": index.titles[p],
-                 "score": (1.0 + float(cosines[p])) / 2.0}
+            neighbours = tuple(
+                ScoredItem(index.ids[p], index.titles[p], (1.0 + float(cosines[p])) / 2.0)
                 for p in top.tolist()
-            ]  # fmt: skip
-            return {"found": True, "embedded": True, "version": version, "items": neighbours}
+            )
+            return SimilarItems(found=True, embedded=True, version=version, items=neighbours)
     return store.reads.similar_items(item_id, k)

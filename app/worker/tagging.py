@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphdb.store import GraphStore
-from graphdb.tags import ItemTexts, UserHistory
+from graphdb.tags import (
+    ItemTags,
+    ItemTexts,
+    TagInterestEdge,
+    TagWeight,
+    UserHistory,
+    UserTagInterests,
+)
 from ml.tag_interests import UserEvent, tag_interests
 from ml.tags import TagConfig, TaggableItem, extract_tags
 
@@ -48,30 +55,24 @@ class TaggingReport:
         )
 
 
-def _item_row(item: ItemTexts, config: TagConfig) -> dict[str, Any]:
+def _item_row(item: ItemTexts, config: TagConfig) -> ItemTags:
     tags = extract_tags(
         TaggableItem(item.item_id, item.title, item.description, item.reviews, item.names),
         config,
     )
     new = frozenset((t.tag_id, t.weight, t.source) for t in tags)
-    return {
-        "item_id": item.item_id,
-        "changed": new != item.current,
-        "tags": [{"tag_id": t.tag_id, "weight": t.weight, "source": t.source} for t in tags],
-    }
+    return ItemTags(
+        item_id=item.item_id,
+        changed=new != item.current,
+        tags=tuple(TagWeight(t.tag_id, t.weight, t.source) for t in tags),
+    )
 
 
-def _user_row(user: UserHistory, half_life_ms: float) -> dict[str, Any]:
+def _user_row(user: UserHistory, half_life_ms: float) -> UserTagInterests:
     events = [UserEvent(*event) for event in user.events]
     interests = tag_interests(events, user.item_tags, half_life_ms)
-    return {
-        "user_id": user.user_id,
-        "interests": [
-            {"tag_id": i.tag_id, "weight": i.weight, "count": i.count, "last_ms": i.last_ms,
-             "mentions": i.mentions}
-            for i in interests
-        ],
-    }  # fmt: skip
+    edges = (TagInterestEdge(i.tag_id, i.weight, i.count, i.last_ms, i.mentions) for i in interests)
+    return UserTagInterests(user.user_id, tuple(edges))
 
 
 def tag_items(
@@ -93,7 +94,7 @@ def tag_items(
         rows = [_item_row(item, config) for item in page.rows]
         store.tags.write_item_tags(rows, page.read_at)
         tagged += len(rows)
-        changed += sum(bool(r["changed"]) for r in rows)
+        changed += sum(r.changed for r in rows)
         after = page.last_key
     return tagged, changed
 

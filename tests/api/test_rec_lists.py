@@ -252,9 +252,9 @@ def test_similar_items_take_the_active_version_from_a_fresh_feed(
     items, store = serving.ranking.items, serving.store
     from_feed = similar(store, "a-i3", 5, items, active)
     from_graph = similar(store, "a-i3", 5, items)
-    assert from_feed == from_graph and len(from_feed["items"]) == 5
+    assert from_feed == from_graph and len(from_feed.items) == 5
     body = app.test_client().get("/api/v1/items/a-i3/similar?k=5").get_json()
-    assert [i["item_id"] for i in body["items"]] == [i["item_id"] for i in from_feed["items"]]
+    assert [i["item_id"] for i in body["items"]] == [i.item_id for i in from_feed.items]
     clock.step(1.1)
     assert lists.active_model() is None  # a quiet feed: the graph is asked again
 

@@ -218,15 +218,15 @@ def test_in_memory_neighbours_are_exact_and_agree_with_the_vector_index(
         cosines = unit @ unit[ids.index(probe)]
         cosines[ids.index(probe)] = -np.inf
         best = [ids[k] for k in np.argsort(-cosines)[:5]]
-        assert [i["item_id"] for i in exact["items"]] == best
-        for row in exact["items"]:
-            cosine = cosines[ids.index(row["item_id"])]
-            assert row["score"] == pytest.approx((1 + cosine) / 2, abs=1e-6)
+        assert [i.item_id for i in exact.items] == best
+        for row in exact.items:
+            cosine = cosines[ids.index(row.item_id)]
+            assert row.score == pytest.approx((1 + cosine) / 2, abs=1e-6)
         indexed = similar_items(trained, probe, 5, None)
-        assert indexed["version"] == exact["version"] and exact["embedded"] is True
-        assert len(set(best) & {i["item_id"] for i in indexed["items"]}) >= 3
-    assert cache.loaded_version == exact["version"]
-    assert similar(store, "no-such-item", 5, cache)["found"] is False
+        assert indexed.version == exact.version and exact.embedded is True
+        assert len(set(best) & {i.item_id for i in indexed.items}) >= 3
+    assert cache.loaded_version == exact.version
+    assert similar(store, "no-such-item", 5, cache).found is False
 
 
 def test_a_stated_need_steers_recommendations(reader: FlaskClient, trained: Driver) -> None:

@@ -13,9 +13,9 @@ from neo4j import Driver
 
 from app.settings import Settings
 from app.training.pipeline import run_training, train_config_from
+from app.training.text_index import embed_item_texts
 from app.worker.live_graph import LiveGraph
 from app.worker.refresh import IncrementalRefresher
-from app.training.text_index import embed_item_texts
 from graphdb.changes import read_refresh_state
 from graphdb.snapshot import read_snapshot
 from graphdb.store import GraphStore

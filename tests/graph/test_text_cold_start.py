@@ -15,8 +15,8 @@ from app.api import create_app
 from app.api.wiring import EXTENSION_KEY
 from app.settings import Settings, load_settings
 from app.training.pipeline import run_training, train_config_from
-from app.worker.refresh import IncrementalRefresher
 from app.training.text_index import embed_item_texts
+from app.worker.refresh import IncrementalRefresher
 from graphdb.store import GraphStore
 from tests.communities import load
 from tests.conftest import Neo4jTestServer
