@@ -248,3 +248,28 @@ def test_serving_loads_neither_flask_nor_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120
     )
     assert done.returncode == 0, f"app/serving loaded Flask or torch:\n{done.stderr}"
+
+
+def _string_extension_keys(path: Path, root: Path) -> Iterator[str]:
+    """``app.extensions["..."]`` (a literal key): process state hidden under a loose string."""
+    rel = path.relative_to(root).as_posix()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "extensions"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            yield f"{rel}:{node.lineno}: extensions[{node.slice.value!r}]"
+
+
+def test_app_state_lives_under_named_keys(tmp_path: Path) -> None:
+    """Flask extensions are reached through typed accessors keyed by a module constant."""
+    bad = [hit for f in _files("app/**/*.py") for hit in _string_extension_keys(f, REPO_ROOT)]
+    assert not bad, "string keys into app.extensions:\n" + "\n".join(bad)
+    planted = tmp_path / "app" / "api" / "users.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("def f(app):\n    return app.extensions['lists']\n")
+    assert [h.split(":")[0] for h in _string_extension_keys(planted, tmp_path)] == [
+        "app/api/users.py"
+    ]

@@ -67,7 +67,6 @@ class RefreshMetrics(Collector):
         self._read_at = time.monotonic()  # a failing graph is asked again only after every_s
         with self.app.app_context():
             try:
-                # The store over the app's driver, until app.api.wiring hands out the store.
                 runs = graph_store().runs
                 fresh = runs.read_freshness(self._watermark)
             except Exception:  # the graph being down must not break the scrape
