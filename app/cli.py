@@ -266,7 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--model", choices=["inductive", "lightgcn"], default=None)
     trn.add_argument("--epochs", type=int, default=None)
     trn.add_argument("--time-budget", type=float, default=None, help="seconds of training")
-    trn.add_argument("--force", action="store_true", help="promote even if validation regressed")
+    trn.add_argument(
+        "--force",
+        action="store_true",
+        help="promote even if the active model scores better on today's holdout",
+    )
     trn.set_defaults(handler=cmd_train)
     txt = sub.add_parser(
         "embed-text", help="encode the text of new or edited items (for semantic search)"

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # off by default. The vectors then carry taste without popularity: a cosine-only ranking
     # (the cookbook's vector-index recipe) is much weaker than the API's, which adds the prior.
     train_learn_prior: bool = False
+    # Vectors per staging transaction when a trained version is written back. Nothing is
+    # served from staged vectors; the switch to the new version is one transaction after them.
+    train_write_batch: Annotated[int, Field(ge=1, le=100_000)] = 5000
 
     # Incremental refresh (the worker's job; see app/worker/scheduler/refresh.py).
     # A vector is written back only if some coordinate moved by more than this. Half the

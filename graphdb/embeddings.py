@@ -55,6 +55,16 @@ SET n.embedding = n.embedding_staged, n.embedding_version = $version,
 REMOVE n.embedding_staged, n.staged_version
 RETURN count(n) AS n
 """
+# The version served until now says so, and by which one, in the same switch.
+MARK_SUPERSEDED = """
+MATCH (m:ModelVersion {active: true}) WHERE m.version <> $version
+SET m.status = 'superseded', m.superseded_at = datetime.transaction(), m.superseded_by = $version
+"""
+# Versions a killed or failed writer left staging, older than the one switched to.
+MARK_ABANDONED = """
+MATCH (m:ModelVersion {status: 'staging'}) WHERE m.version < $version
+SET m.status = 'abandoned'
+"""
 ACTIVATE_VERSION = """
 MATCH (m:ModelVersion)
 SET m.active = (m.version = $version)
@@ -118,6 +128,8 @@ def _promote_tx(
 ) -> tuple[int, int]:
     users = tx.run(PROMOTE_STAGED_USERS, version=version).single(strict=True)["n"]
     items = tx.run(PROMOTE_STAGED_ITEMS, version=version).single(strict=True)["n"]
+    tx.run(MARK_SUPERSEDED, version=version).consume()
+    tx.run(MARK_ABANDONED, version=version).consume()
     tx.run(
         ACTIVATE_VERSION, version=version, n_users=users, n_items=items, watermark=watermark
     ).consume()

@@ -24,13 +24,19 @@ KINDS: tuple[str, ...] = ("incremental", "full")
 FINAL_STATUSES: tuple[str, ...] = ("succeeded", "failed", "skipped")
 MAX_ERROR_CHARS = 500
 
-_RUN_FIELDS = """r {.id, .kind, .trigger, .status, .requested_at, .started_at, .finished_at,
+_RUN_FIELDS = """r {.id, .kind, .trigger, .force, .status, .requested_at, .started_at, .finished_at,
        .changed, .refreshed, .written, .model_version, .max_untouched_drift, .seconds,
        .error, .reason}"""
 CREATE_RUN = f"""
 CREATE (r:RefreshRun {{id: $id, kind: $kind, trigger: $trigger, status: $status,
-                      requested_at: datetime(), worker: $worker}})
+                      force: $force, requested_at: datetime(), worker: $worker}})
 SET r.started_at = CASE WHEN $status = 'running' THEN datetime() END
+RETURN {_RUN_FIELDS} AS run
+"""
+# A forced request joins a waiting run of its kind by making it forced.
+FORCE_QUEUED = f"""
+MATCH (r:RefreshRun {{id: $id, status: 'queued'}})
+SET r.force = true
 RETURN {_RUN_FIELDS} AS run
 """
 READ_QUEUED_OF_KIND = f"""
@@ -104,6 +110,7 @@ class RefreshRun:
         id: The run's id (a UUID).
         kind: ``incremental`` or ``full``.
         trigger: ``api`` or ``schedule``.
+        force: A full retrain promoted whatever the gate's scores (asked by an admin).
         status: ``queued``, ``running``, ``succeeded``, ``failed`` or ``skipped``.
         requested_at: When it was queued or started (UTC).
         started_at: When a worker started it (None while queued).
@@ -123,6 +130,7 @@ class RefreshRun:
     trigger: str
     status: str
     requested_at: datetime
+    force: bool = False
     started_at: datetime | None = None
     finished_at: datetime | None = None
     changed: int | None = None
@@ -190,23 +198,35 @@ _RUN_KEYS = tuple(f.name for f in fields(RefreshRun))
 
 def _run(record: Any) -> RefreshRun:
     stored = record["run"]
-    return RefreshRun(**{key: _native(stored.get(key)) for key in _RUN_KEYS})
+    values = {key: _native(stored.get(key)) for key in _RUN_KEYS}
+    return RefreshRun(**{**values, "force": bool(values["force"])})  # runs stored before: null
 
 
 def _create_tx(
-    tx: ManagedTransaction, kind: str, trigger: str, status: str, worker: str | None
+    tx: ManagedTransaction,
+    kind: str,
+    trigger: str,
+    status: str,
+    worker: str | None,
+    force: bool = False,
 ) -> RefreshRun:
     record = tx.run(
-        CREATE_RUN, id=str(uuid.uuid4()), kind=kind, trigger=trigger, status=status, worker=worker
-    ).single(strict=True)
+        CREATE_RUN, id=str(uuid.uuid4()), kind=kind, trigger=trigger, status=status,
+        worker=worker, force=force,
+    ).single(strict=True)  # fmt: skip
     return _run(record)
 
 
-def _queue_tx(tx: ManagedTransaction, kind: str, trigger: str) -> tuple[RefreshRun, bool]:
+def _queue_tx(
+    tx: ManagedTransaction, kind: str, trigger: str, force: bool
+) -> tuple[RefreshRun, bool]:
     existing = tx.run(READ_QUEUED_OF_KIND, kind=kind).single()
-    if existing is not None:
-        return _run(existing), False
-    return _create_tx(tx, kind, trigger, "queued", None), True
+    if existing is None:
+        return _create_tx(tx, kind, trigger, "queued", None, force), True
+    run = _run(existing)
+    if force and not run.force:
+        run = _run(tx.run(FORCE_QUEUED, id=run.id).single(strict=True))
+    return run, False
 
 
 def _check_kind(kind: str) -> None:
@@ -215,15 +235,22 @@ def _check_kind(kind: str) -> None:
 
 
 def queue_run(
-    driver: Driver, kind: str, trigger: str = "api", database: str | None = None
+    driver: Driver,
+    kind: str,
+    trigger: str = "api",
+    database: str | None = None,
+    force: bool = False,
 ) -> tuple[RefreshRun, bool]:
-    """Queue a run for the worker; a run of this kind already waiting is returned instead.
+    """Queue a run for the worker; a run of this kind already waiting is returned instead
+    (made forced, if this request is).
 
     Returns the run and whether it was created now.
     """
     _check_kind(kind)
+    if force and kind != "full":
+        raise ValueError("force applies to full retrains only")
     with driver.session(database=database) as session:
-        return session.execute_write(_queue_tx, kind, trigger)
+        return session.execute_write(_queue_tx, kind, trigger, force)
 
 
 def start_run(
@@ -323,9 +350,12 @@ def read_freshness(
 class RefreshRuns(StoreArea):
     """The store's refresh runs operations, bound to its driver and database."""
 
-    def queue_run(self, kind: str, trigger: str = "api") -> tuple[RefreshRun, bool]:
-        """Queue a run for the worker; a run of this kind already waiting is returned instead."""
-        return queue_run(self.driver, kind, trigger, database=self.database)
+    def queue_run(
+        self, kind: str, trigger: str = "api", force: bool = False
+    ) -> tuple[RefreshRun, bool]:
+        """Queue a run for the worker; a run of this kind already waiting is returned instead
+        (made forced, if this request is)."""
+        return queue_run(self.driver, kind, trigger, database=self.database, force=force)
 
     def start_run(self, kind: str, worker: str, trigger: str = "schedule") -> RefreshRun:
         """Record a run the worker starts right away (created ``running``)."""

@@ -10,7 +10,7 @@ Layout (plain files, every write is atomic: temp file or folder, then rename)::
       ACTIVE                            a note: the version the graph last switched to
 
 Which version is active is decided by the graph (``(:ModelVersion {active: true})``), never by
-this folder: :meth:`ModelRegistry.judge` is handed the graph's active version, and ``ACTIVE``
+this folder: the promotion gate (``ml.gate``) scores the graph's active version, and ``ACTIVE``
 is only written after the graph switched, for people looking at the folder.
 """
 
@@ -44,16 +44,6 @@ class ModelShape:
     def of(cls, graph: InteractionGraph) -> ModelShape:
         """The shape of a model trained on ``graph``."""
         return cls(graph.n_users, graph.n_items, graph.n_features, graph.text_dim)
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """Outcome of :meth:`ModelRegistry.promote`."""
-
-    promoted: bool
-    reason: str
-    candidate: float | None = None
-    active: float | None = None
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -152,37 +142,3 @@ class ModelRegistry:
         tmp = pointer.with_name(f".ACTIVE.tmp{os.getpid()}")
         tmp.write_text(version + "\n")
         os.replace(tmp, pointer)
-
-    def judge(
-        self,
-        version: str,
-        active: str | None,
-        metric: str = "recall@20",
-        force: bool = False,
-        tolerance: float = 0.0,
-    ) -> Promotion:
-        """Whether ``version`` may replace ``active``: not unless ``metric`` holds up.
-
-        Args:
-            version: Candidate version.
-            active: The version the graph serves now (``None``: none yet). A version this
-                folder does not hold has no metrics to compare against.
-            metric: Validation metric compared (higher is better).
-            force: Promote even on a regression.
-            tolerance: Allowed drop before it counts as a regression.
-
-        Returns:
-            Whether to promote, and why. Nothing is written: the caller switches the graph,
-            then notes the new version with :meth:`note_active`.
-        """
-        candidate = self.metrics(version).get(metric)
-        known = active is not None and (self.versions_dir / active / "metrics.json").exists()
-        active_value = self.metrics(active).get(metric) if known and active else None
-        if active is not None and not force:
-            if candidate is None:
-                return Promotion(False, f"candidate has no {metric}", None, active_value)
-            if active_value is not None and candidate < active_value - tolerance:
-                reason = f"{metric} regressed: {candidate:.4f} < active {active_value:.4f}"
-                return Promotion(False, reason, candidate, active_value)
-        reason = "forced" if force else "no active version" if active is None else "not worse"
-        return Promotion(True, reason, candidate, active_value)

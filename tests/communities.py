@@ -69,3 +69,31 @@ def trained_communities(
         GraphStore(driver), settings, train_config_from(settings), force=True
     ).promoted
     return settings
+
+
+SHOP_COMMUNITIES, SHOP_USERS, SHOP_ITEMS, SHOP_EVENTS = 4, 30, 40, 8
+
+
+def separated_shop(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Users who only buy within their community; items carry no category, so only the
+    interactions tell the communities apart."""
+    rng = np.random.default_rng(seed)
+    items = [{"item_id": f"c{c}-i{i}", "title": f"item {c}-{i}"}
+             for c in range(SHOP_COMMUNITIES) for i in range(SHOP_ITEMS)]  # fmt: skip
+    events = [
+        {"user_id": f"c{c}-u{u}", "item_id": f"c{c}-i{i}", "type": "purchase",
+         "ts": (START + timedelta(minutes=int(rng.integers(0, 60 * 24 * 30)))).isoformat()}
+        for c in range(SHOP_COMMUNITIES) for u in range(SHOP_USERS)
+        for i in rng.choice(SHOP_ITEMS, size=SHOP_EVENTS, replace=False)
+    ]  # fmt: skip
+    return items, events
+
+
+def separated_settings(server: Neo4jTestServer, tmp_path: Path) -> Settings:
+    """Settings to train on :func:`separated_shop` in seconds (no short-term component)."""
+    target = server.target
+    return load_settings(
+        neo4j_uri=target.uri, neo4j_password=target.password,
+        neo4j_auth=target.password is not None, model_dir=tmp_path / "models",
+        train_epochs=8, model_kind="inductive", short_term_weight=0.0,
+    )  # fmt: skip

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from app.api.common import json_body
 from app.api.errors import ApiError
@@ -25,31 +25,36 @@ bp = Blueprint("refresh", __name__, url_prefix="/api/v1/refresh")
 
 class RefreshIn(BaseModel):
     """Which refresh to run: ``incremental`` (default) re-embeds what changed; ``full``
-    retrains the model on the whole graph."""
+    retrains the model on the whole graph. ``force`` (full only) promotes the new model even
+    if the active one scores better on today's holdout."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["incremental", "full"] = "incremental"
+    force: StrictBool = False
 
 
-def _requested_kind() -> str:
+def _requested() -> RefreshIn:
     if not request.get_data(cache=True):
-        return "incremental"  # the body is optional
+        return RefreshIn()  # the body is optional
     payload = json_body()
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_input", 'send a JSON object like {"kind": "full"}')
     try:
-        return RefreshIn.model_validate(payload).kind
+        wanted = RefreshIn.model_validate(payload)
     except ValidationError as exc:
         problem = exc.errors()[0]
         field = ".".join(str(part) for part in problem["loc"]) or "body"
         raise ApiError(
             400, "invalid_input", f"field '{field}': {problem['msg']}", {"field": field}
         ) from None
+    if wanted.force and wanted.kind != "full":
+        message = "field 'force': applies to full retrains only (kind 'full')"
+        raise ApiError(400, "invalid_input", message, {"field": "force"})
+    return wanted
 
 
 def _runs() -> RefreshRuns:
-    # The store over the app's driver, until app.api.wiring hands out the process's store.
     return graph_store().runs
 
 
@@ -60,15 +65,24 @@ def _public(run: RefreshRun) -> dict[str, Any]:
 
 @bp.post("")
 @documented(
-    "Queue a refresh for the worker (body optional; kind defaults to incremental). "
-    "A run of the same kind still queued is returned instead of a new one",
+    "Queue a refresh for the worker (body optional; kind defaults to incremental; "
+    '{"kind": "full", "force": true} promotes the new model whatever the gate says). '
+    "A run of the same kind still queued is returned instead of a new one (made forced, if "
+    "this request is)",
     body=RefreshIn,
     scope="admin",
-    responses={202: "queued; Location names the run", 400: "unknown kind", 415: "not JSON"},
+    responses={
+        202: "queued; Location names the run",
+        400: "unknown kind, or force without kind full",
+        415: "not JSON",
+    },
 )
 def request_refresh() -> tuple[Response, int]:
-    run, _ = _runs().queue_run(_requested_kind(), trigger="api")
-    response = jsonify({"run_id": run.id, "kind": run.kind, "status": run.status})
+    wanted = _requested()
+    run, _ = _runs().queue_run(wanted.kind, trigger="api", force=wanted.force)
+    response = jsonify(
+        {"run_id": run.id, "kind": run.kind, "status": run.status, "force": run.force}
+    )
     response.headers["Location"] = url_for("refresh.get_run", run_id=run.id)
     return response, 202
 

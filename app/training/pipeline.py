@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from app.settings import Settings
+from app.training.gate import GateInput, judge_challenger
 from app.training.text_index import embed_item_texts
 from graphdb.embeddings import NodeVectors
 from graphdb.snapshot import GraphSnapshot
@@ -26,11 +27,12 @@ from graphdb.store import GraphStore
 from ml.data import InteractionGraph
 from ml.embed import full_embeddings
 from ml.evaluate import plot_training_curve
+from ml.gate import Promotion, holdout_score
 from ml.models.graph import GraphOperators
 from ml.registry import ModelRegistry, ModelShape
 from ml.sequence import SequenceConfig, export_short_term, train_short_term
 from ml.shortterm_store import SHORT_TERM_FILE, save_short_term
-from ml.train import TrainConfig, default_device, train
+from ml.train import TrainConfig, TrainResult, default_device, train
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,12 @@ class TrainingReport:
     seconds: float = 0.0
     device: str = "cpu"
     curve: Path | None = None
+    gate: Promotion | None = None
 
     def summary(self) -> str:
-        state = "promoted and written back" if self.promoted else f"kept inactive ({self.reason})"
+        state = (
+            f"{'promoted and written back' if self.promoted else 'kept inactive'} ({self.reason})"
+        )
         shown = ", ".join(
             f"{k}={v:.4f}"
             for k, v in sorted(self.metrics.items())
@@ -100,45 +105,87 @@ def train_config_from(settings: Settings, **overrides: Any) -> TrainConfig:
 def run_training(
     store: GraphStore, settings: Settings, config: TrainConfig, *, force: bool = False
 ) -> TrainingReport:
-    """Train on the current graph; promote and write back unless validation regressed."""
+    """Train on the current graph; promote and write back unless the serving model scores
+    better on the same, new holdout (``app.training.gate``), or whatever the scores if
+    ``force``."""
     started = time.perf_counter()
     if config.model == "inductive" and config.use_text:
         # Item text is an input of the inductive model: vectors for new or edited catalog
         # entries first, so the snapshot below carries every item's current text.
         embed_item_texts(store)
-    snapshot = store.snapshots.read_snapshot(settings.fold_config().half_life_ms)
+    half_life = settings.fold_config().half_life_ms
+    snapshot = store.snapshots.read_snapshot(half_life)
     graph = snapshot_to_graph(snapshot)
     if graph.n_edges == 0:
         raise ValueError("the graph has no interactions to learn from; import events first")
     device = default_device()
     result = train(graph, config, device)
     registry = ModelRegistry(settings.model_dir)
-    shape = ModelShape.of(graph)
-    metrics = {k: float(v) for k, v in result.best_metrics.items() if isinstance(v, int | float)}
-    # The item order and feature vocabulary let an incremental refresh line new graph
-    # snapshots up with the trained item-ID and feature tables.
-    extra = {"as_of": snapshot.as_of.isoformat(), "seconds_per_epoch": result.seconds_per_epoch,
-             "feature_ids": snapshot.feature_ids, "item_ids": snapshot.item_ids}  # fmt: skip
-    version = registry.save(result.model, config, shape, metrics, graph.fingerprint(), extra)
+    version, metrics = _save_version(registry, result, graph, snapshot, config)
     metrics.update(_train_short_term(settings, graph, registry.versions_dir / version, device))
     curve = registry.versions_dir / version / "training_curve.png"
     plot_training_curve(result.history, curve, metric=config.monitor)
-    serving = store.embeddings.active_version()
-    promotion = registry.judge(
-        version, serving.version if serving else None, metric=config.monitor, force=force
-    )
+    promotion = _gate(store, registry, result, GateInput.of(snapshot, graph, config, half_life),
+                      config, device, force)  # fmt: skip
     report = TrainingReport(version, promotion.promoted, promotion.reason, metrics=metrics,
-                            device=str(device), curve=curve)  # fmt: skip
+                            device=str(device), curve=curve, gate=promotion)  # fmt: skip
     if promotion.promoted:
         tick = time.perf_counter()
-        # A failed write-back leaves the graph on the previous version; nothing to undo here.
+        # The graph switches in one transaction after every vector is staged: a failure or a
+        # kill before it leaves the graph on the previous version, and nothing to undo here.
         report.written_users, report.written_items = _write_back(
-            store, version, result.model, graph, snapshot, config, metrics
+            store,
+            version,
+            result.model,
+            graph,
+            snapshot,
+            config,
+            metrics,
+            settings.train_write_batch,
         )
         report.writeback_s = time.perf_counter() - tick
         registry.note_active(version)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _save_version(
+    registry: ModelRegistry,
+    result: TrainResult,
+    graph: InteractionGraph,
+    snapshot: GraphSnapshot,
+    config: TrainConfig,
+) -> tuple[str, dict[str, float]]:
+    metrics = {k: float(v) for k, v in result.best_metrics.items() if isinstance(v, int | float)}
+    # The item order and feature vocabulary let an incremental refresh (and the gate) line
+    # new graph snapshots up with the trained item-ID and feature tables.
+    extra = {"as_of": snapshot.as_of.isoformat(), "seconds_per_epoch": result.seconds_per_epoch,
+             "feature_ids": snapshot.feature_ids, "item_ids": snapshot.item_ids}  # fmt: skip
+    shape = ModelShape.of(graph)
+    version = registry.save(result.model, config, shape, metrics, graph.fingerprint(), extra)
+    return version, metrics
+
+
+def _gate(
+    store: GraphStore,
+    registry: ModelRegistry,
+    result: TrainResult,
+    data: GateInput,
+    config: TrainConfig,
+    device: torch.device,
+    force: bool,
+) -> Promotion:
+    """The challenger and the serving version, each scored on ``data``'s holdout alike."""
+    serving = store.embeddings.active_version()
+    if serving is not None and registry.active() != serving.version:
+        # A process killed between the graph's switch and the note left the note behind.
+        registry.note_active(serving.version)
+    challenger = holdout_score(result.model, result.ops, data.holdout, config)
+    promotion = judge_challenger(
+        serving.version if serving else None, challenger, data, registry, config, device, force
+    )
+    log.info("promotion gate: %s", promotion.reason)
+    return promotion
 
 
 def _train_short_term(
@@ -168,6 +215,7 @@ def _write_back(
     snapshot: GraphSnapshot,
     config: TrainConfig,
     metrics: dict[str, float],
+    batch_size: int,
 ) -> tuple[int, int]:
     # Propagate over the full graph (validation edges included) with the trained weights.
     ops = GraphOperators.build(graph, default_device())
@@ -176,5 +224,6 @@ def _write_back(
     items = NodeVectors(snapshot.item_ids, vectors[graph.n_users :])
     return store.embeddings.write_model_version(
         version, users, items, model=config.model, config=config.to_dict(),
+        batch_size=batch_size,
         metrics=metrics, watermark=snapshot.as_of, prior_weight=metrics.get("prior_weight", 0.0),
     )  # fmt: skip

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from app.settings import Settings
-from app.worker.live_graph import LiveGraph
+from app.training.live_graph import LiveGraph
 from graphdb.changes import GraphChanges, RefreshState
 from graphdb.embeddings import NodeVectors
 from graphdb.store import GraphStore

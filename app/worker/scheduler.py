@@ -226,7 +226,7 @@ class Worker:
         self._current = run.id
         started = time.perf_counter()
         try:
-            result = self._perform(run.kind)
+            result = self._perform(run)
         except Exception as exc:
             log.exception("refresh run %s (%s) failed", run.id, run.kind)
             result = RunResult("failed", RunOutcome(error=short_error(exc)))
@@ -239,8 +239,8 @@ class Worker:
                  outcome.seconds)  # fmt: skip
         return finished
 
-    def _perform(self, kind: str) -> RunResult:
-        return self._full_retrain() if kind == "full" else self._incremental()
+    def _perform(self, run: RefreshRun) -> RunResult:
+        return self._full_retrain(run.force) if run.kind == "full" else self._incremental()
 
     def refresher(self) -> IncrementalRefresher:
         """The process's one refresher: it keeps the graph cached between runs."""
@@ -269,11 +269,12 @@ class Worker:
         )
         return RunResult("skipped" if report.skipped_reason else "succeeded", outcome)
 
-    def _full_retrain(self) -> RunResult:
+    def _full_retrain(self, force: bool = False) -> RunResult:
         from app.training.pipeline import run_training, train_config_from
 
         try:
-            report = run_training(self.store, self.settings, train_config_from(self.settings))
+            config = train_config_from(self.settings)
+            report = run_training(self.store, self.settings, config, force=force)
         finally:
             if self._refresher is not None:  # its cached graph and vectors are now stale
                 self._refresher.reset()

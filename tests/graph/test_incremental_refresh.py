@@ -12,9 +12,9 @@ import torch
 from neo4j import Driver
 
 from app.settings import Settings
+from app.training.live_graph import LiveGraph
 from app.training.pipeline import run_training, train_config_from
 from app.training.text_index import embed_item_texts
-from app.worker.live_graph import LiveGraph
 from app.worker.refresh import IncrementalRefresher
 from graphdb.changes import read_refresh_state
 from graphdb.snapshot import read_snapshot

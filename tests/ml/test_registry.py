@@ -1,14 +1,12 @@
-"""Model registry: versions on disk, round trip, promotion guarded against regressions."""
+"""Model registry: versions on disk, round trip, the active note (the gate is ml.gate)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from ml.registry import ModelRegistry, ModelShape, Promotion
+from ml.registry import ModelRegistry, ModelShape
 from ml.train import TrainConfig, build_model
 
 CPU = torch.device("cpu")
@@ -39,57 +37,16 @@ def test_save_and_load_round_trip(tmp_path):
     assert not any(p.name.startswith(".") for p in (tmp_path / "versions").iterdir())
 
 
-@dataclass
-class Deployed:
-    """Stands for the graph's active-version pointer in these file-only tests."""
-
-    version: str | None = None
-
-
-def _promote(
-    registry: ModelRegistry, deployed: Deployed, version: str, **options: Any
-) -> Promotion:
-    """What the training pipeline does: judge against the graph's active version, switch the
-    graph, then note the new version in the folder."""
-    decision = registry.judge(version, deployed.version, **options)
-    if decision.promoted:
-        deployed.version = version
-        registry.note_active(version)
-    return decision
-
-
-def test_promote_refuses_regression_unless_forced(tmp_path):
-    registry, deployed = ModelRegistry(tmp_path), Deployed()
-    assert registry.active() is None
-    first = _save(registry, 0.20)
-    assert _promote(registry, deployed, first).promoted
-    assert registry.active() == first
-    worse = _save(registry, 0.15)
-    decision = _promote(registry, deployed, worse)
-    assert not decision.promoted and "regressed" in decision.reason
-    assert registry.active() == first
-    assert _promote(registry, deployed, worse, force=True).promoted
-    assert registry.active() == worse
-    better = _save(registry, 0.25)
-    assert _promote(registry, deployed, better).promoted and registry.active() == better
-    assert registry.versions() == [first, worse, better]
-    assert json.loads((tmp_path / "versions" / better / "metrics.json").read_text()) == {
-        "recall@20": 0.25
-    }
-
-
-def test_tolerance_allows_small_drop(tmp_path):
-    registry, deployed = ModelRegistry(tmp_path), Deployed()
-    _promote(registry, deployed, _save(registry, 0.20))
-    slightly_worse = _save(registry, 0.199)
-    assert _promote(registry, deployed, slightly_worse, tolerance=0.005).promoted
-
-
-def test_the_graph_decides_which_version_is_active(tmp_path):
-    """The folder's note is never read to decide: a stale note does not shield a version."""
+def test_the_active_note_follows_what_it_is_told(tmp_path):
+    """``ACTIVE`` is a note written after the graph switched; nothing reads it to decide."""
     registry = ModelRegistry(tmp_path)
-    strong, weak = _save(registry, 0.30), _save(registry, 0.10)
-    registry.note_active(strong)  # a stale note; the graph serves `weak`
-    assert registry.judge(_save(registry, 0.20), active=weak).promoted
-    assert not registry.judge(_save(registry, 0.20), active=strong).promoted
-    assert registry.judge(weak, active="v09999-not-in-this-folder").promoted
+    assert registry.active() is None
+    first, second = _save(registry, 0.20), _save(registry, 0.10, seed=1)
+    registry.note_active(first)
+    assert registry.active() == first
+    registry.note_active(second)
+    assert registry.active() == second
+    assert registry.versions() == [first, second]
+    assert json.loads((tmp_path / "versions" / second / "metrics.json").read_text()) == {
+        "recall@20": 0.10
+    }

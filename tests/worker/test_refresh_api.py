@@ -37,11 +37,24 @@ def test_a_kind_still_queued_is_not_queued_twice(client: FlaskClient) -> None:
     assert (first["kind"], other["kind"]) == ("full", "incremental")
 
 
+def test_a_forced_full_retrain_joins_the_one_waiting(client: FlaskClient) -> None:
+    plain = client.post("/api/v1/refresh", json={"kind": "full"}).get_json()
+    assert plain["force"] is False
+    forced = client.post("/api/v1/refresh", json={"kind": "full", "force": True}).get_json()
+    assert forced["run_id"] == plain["run_id"] and forced["force"] is True
+    run = client.get(f"/api/v1/refresh/runs/{plain['run_id']}").get_json()
+    assert run["force"] is True and run["status"] == "queued"
+    again = client.post("/api/v1/refresh", json={"kind": "full"}).get_json()
+    assert again["run_id"] == plain["run_id"] and again["force"] is True  # never un-forced
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
         ({"kind": "partial"}, 400, "kind"),
-        ({"kind": "full", "force": True}, 400, "force"),
+        ({"kind": "incremental", "force": True}, 400, "force"),
+        ({"force": True}, 400, "force"),
+        ({"kind": "full", "force": "yes"}, 400, "force"),
         ([{"kind": "full"}], 400, None),
         ({"kind": None}, 400, "kind"),
     ],

@@ -34,6 +34,7 @@ from graphdb.fold import FoldConfig
 from graphdb.lease import acquire_lease, read_lease
 from graphdb.refresh_runs import RunOutcome, finish_run, list_runs, queue_run, read_run, start_run
 from graphdb.store import GraphStore
+from tests.communities import separated_shop
 from tests.conftest import Neo4jTestServer
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -101,6 +102,33 @@ def test_api_request_is_run_by_the_worker_poll_job(
     assert lease is not None and lease.holder == worker.lease.holder and lease.live
     worker.wind_down()
     assert read_lease(graph, LEASE_NAME).holder is None  # type: ignore[union-attr]
+
+
+def test_an_admin_forces_a_retrain_the_gate_refused(
+    client: FlaskClient, graph: Driver, settings: Settings
+) -> None:
+    store = GraphStore(graph)
+    items, events = separated_shop(seed=5)
+    import_items(store, items, progress=False)
+    import_events(store, events, FoldConfig(), IntakeLimits(), progress=False)
+    trained = settings.model_copy(update={"train_epochs": 8, "short_term_weight": 0.0})
+    assert run_training(store, trained, train_config_from(trained)).promoted
+    # A worker whose retrain cannot learn: the gate refuses it unless an admin insists.
+    weak = Worker(trained.model_copy(update={"train_lr": 1e-9, "train_epochs": 1}), store=store)
+    try:
+        assert client.post("/api/v1/refresh", json={"kind": "full"}).status_code == 202
+        weak.requested_job()
+        refused = list_runs(graph, 1)[0]
+        assert refused.status == "skipped" and not refused.force
+        assert refused.reason is not None and "today's holdout" in refused.reason
+        response = client.post("/api/v1/refresh", json={"kind": "full", "force": True})
+        assert response.status_code == 202 and response.get_json()["force"] is True
+        weak.requested_job()
+        forced = list_runs(graph, 1)[0]
+        assert forced.status == "succeeded" and forced.force, forced
+        assert forced.model_version == active_version(graph).version  # type: ignore[union-attr]
+    finally:
+        weak.stopping.set()
 
 
 def test_incremental_job_refreshes_what_changed(
