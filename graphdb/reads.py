@@ -7,7 +7,7 @@ versions, interest profiles, neighbourhoods) are in :mod:`graphdb.inspection`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +40,10 @@ RETURN probe IS NOT NULL AS found, probe.embedding IS NOT NULL AS embedded,
 # Shared with the batch read of ``graphdb.serving_feed``: the user's category interests, and
 # every item they interacted with, newest first, with whether they bought it and whether the
 # interaction is positive and newer than their vector (to fold in). ``m`` is the active version.
-USER_CATEGORY_WEIGHTS = "[(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight]]"
+USER_CATEGORY_WEIGHTS = (
+    "[(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight, coalesce(c.name, "
+    "c.category_id)]]"
+)
 USER_SEEN_NEWEST_FIRST = """COLLECT {
          MATCH (u)-[r:INTERACTED]->(i:Item)
          RETURN [i.item_id, r.count_purchase > 0,
@@ -129,6 +132,7 @@ class RecommendState:
         revision: How many refreshes have rewritten vectors of that version.
         embedding: The user's stored vector (``None``: unknown or not yet embedded).
         categories: ``(category_id, interest weight)`` of the user's category interests.
+        category_names: The display name of each of those categories, by id.
         seen: ``(item_id, bought)`` of every item the user interacted with, newest first.
         fresh: Items of positive interactions newer than the user's vector (to fold in).
         user_id: The user, for batch reads (``None`` from :func:`recommend_state`).
@@ -145,6 +149,7 @@ class RecommendState:
     user_id: str | None = None
     category_ok: bool = True
     brand_ok: bool = True
+    category_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def seen_ids(self) -> list[str]:
@@ -297,7 +302,8 @@ def split_seen(row: dict[str, Any], fold_limit: int) -> RecommendState:
         version=row["version"],
         revision=int(row["revision"]),
         embedding=row["embedding"],
-        categories=tuple((str(c), float(w)) for c, w in row["categories"]),
+        categories=tuple((str(c), float(w)) for c, w, _ in row["categories"]),
+        category_names={str(c): str(name) for c, _, name in row["categories"]},
         seen=tuple((item_id, bool(bought)) for item_id, bought, _ in rows),
         fresh=tuple(item_id for item_id, _, fresh in rows if fresh)[:fold_limit],
         user_id=row.get("user_id"),

@@ -30,6 +30,10 @@ from graphdb.store import GraphStore
 RELOAD_OVERLAP = timedelta(seconds=60)
 
 
+# Share of random item pairs less similar than two items a reason calls "similar".
+NEAR_QUANTILE = 0.99
+
+
 @dataclass
 class ItemIndex:
     version: str
@@ -40,6 +44,9 @@ class ItemIndex:
     leaves: list[list[str]]
     brands: list[list[str]]
     prior: np.ndarray  # float32 [n_items], added to every user's cosine (zeros: none)
+    # Cosine above which two items count as near (see near_cosine): a reason "similar to X"
+    # is given only then.
+    near: float = 1.0
     revision: int = 0
     loaded_at: datetime | None = None
     position: dict[str, int] = field(init=False)
@@ -79,6 +86,7 @@ class ItemIndex:
             leaves=[list(r.leaves) for r in rows],
             brands=[list(r.brands) for r in rows],
             prior=np.asarray([r.prior for r in rows], dtype=np.float32),
+            near=near_cosine(vectors),
         )
 
     def patched(
@@ -121,6 +129,23 @@ class ItemIndex:
     def positions(self, item_ids: Sequence[str]) -> np.ndarray:
         found = [self.position[i] for i in item_ids if i in self.position]
         return np.asarray(found, dtype=np.int64)
+
+
+def near_cosine(unit: np.ndarray, quantile: float = NEAR_QUANTILE, pairs: int = 20_000) -> float:
+    """The cosine that only ``1 - quantile`` of random item pairs exceed.
+
+    Cosines of one model are comparable with each other, not with another model's: what counts
+    as near is read from the model itself. With the default, an item X is "near" item P when
+    X is closer to P than 99 % of items are to each other, on average. Seeded, so every worker
+    of a version agrees.
+    """
+    if len(unit) < 2:
+        return 1.0
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, len(unit), pairs), rng.integers(0, len(unit), pairs)
+    keep = a != b
+    cosines = np.einsum("ij,ij->i", unit[a[keep]], unit[b[keep]])
+    return float(np.quantile(cosines, quantile)) if len(cosines) else 1.0
 
 
 class ItemIndexCache:

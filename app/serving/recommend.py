@@ -61,10 +61,10 @@ def mmr(vectors: np.ndarray, relevance: np.ndarray, k: int, diversity: float) ->
 
 
 def _reasons(
-    item: dict[str, Any], own: dict[str, Any] | None, liked: frozenset[str]
+    item: dict[str, Any], own: dict[str, Any] | None, liked: dict[str, str], near: float
 ) -> list[dict[str, Any]]:
     reasons: list[dict[str, Any]] = []
-    if own is not None and own.get("sim", 0) > 0:
+    if own is not None and own.get("sim", 0) > max(near, 0.0):
         verb = "bought" if own.get("bought") else "interacted with"
         label = own.get("title") or own["item_id"]
         reasons.append(
@@ -80,7 +80,7 @@ def _reasons(
                 {
                     "type": "category_you_like",
                     "category_id": category,
-                    "text": f"in {category}, a category you like",
+                    "text": f"in {liked[category]}, a category you like",
                 }
             )
             break
@@ -170,12 +170,12 @@ class ReasonContext:
     Attributes:
         own: Positions of the user's 50 most recent items (newest first) in the item index.
         own_bought: Whether they bought each of those.
-        liked: Categories with a positive interest weight.
+        liked: Categories with a positive interest weight: their display names, by id.
     """
 
     own: np.ndarray
     own_bought: np.ndarray
-    liked: frozenset[str]
+    liked: dict[str, str]
 
     @classmethod
     def of(cls, index: ItemIndex, state: RecommendState) -> ReasonContext:
@@ -183,7 +183,7 @@ class ReasonContext:
         return cls(
             own=np.asarray([pos for pos, _ in recent], dtype=np.int64),
             own_bought=np.asarray([bool(b) for _, b in recent], dtype=bool),
-            liked=frozenset(c for c, w in state.categories if w > 0),
+            liked={c: state.category_names.get(c, c) for c, w in state.categories if w > 0},
         )
 
 
@@ -229,7 +229,7 @@ def explained_items(
                 "item_id": index.ids[pos],
                 "title": index.titles[pos],
                 "score": float(pick_scores[n]),
-                "reasons": _reasons(item, reason_own, context.liked),
+                "reasons": _reasons(item, reason_own, context.liked, index.near),
             }
         )
     return results

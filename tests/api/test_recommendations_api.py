@@ -251,3 +251,25 @@ def test_a_stated_need_steers_recommendations(reader: FlaskClient, trained: Driv
     assert "headphones" in titles[nobody["items"][0]["item_id"]]
     bad = reader.get(f"/api/v1/users/{user}/recommendations?q=%20")
     assert bad.status_code == 400 and bad.get_json()["error"]["details"]["parameter"] == "q"
+
+
+def test_reasons_name_categories_as_the_graph_does(reader: FlaskClient, trained: Driver) -> None:
+    names = {
+        r["id"]: r["name"]
+        for r in trained.execute_query(
+            "MATCH (c:Category) RETURN c.category_id AS id, c.name AS name"
+        ).records
+    }
+    users = [r["id"] for r in trained.execute_query(
+        "MATCH (u:User)-[:INTERESTED_IN]->(:Category) RETURN DISTINCT u.user_id AS id LIMIT 10"
+    ).records]  # fmt: skip
+    named = []
+    for user in users:
+        body = reader.get(f"/api/v1/users/{user}/recommendations?k=20").get_json()
+        for item in body["items"]:
+            for reason in item["reasons"]:
+                if reason["type"] == "category_you_like":
+                    name = names[reason["category_id"]]
+                    assert reason["text"] == f"in {name}, a category you like"
+                    named.append(name != reason["category_id"])
+    assert any(named), "no category reason showed a name that differs from its id"
