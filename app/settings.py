@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     # Share of the short-term (sequence) component in the final score; 0 = long-term only.
     short_term_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
     short_term_max_len: Annotated[int, Field(ge=2, le=500)] = 50
+    # Lists shared out between a user's category interests in proportion to the evidence
+    # (app/serving/intent.py): the decayed INTERESTED_IN weights and the last few items.
+    rec_intent: bool = True
+    rec_intent_recent_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
+    rec_intent_recent: Annotated[int, Field(ge=0, le=100)] = 3
+    rec_open_share: Annotated[float, Field(ge=0, le=1)] = 0.2
     short_term_epochs: Annotated[int, Field(ge=1, le=10_000)] = 100
 
     # Serving.

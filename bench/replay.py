@@ -5,9 +5,12 @@ in time order through ``POST /api/v1/events``; before each event ask ``GET .../r
 ?k=20`` for that user and score the event's item (online HR@20 / NDCG@20). Modes, each from
 the same restored database and model:
 
-* ``frozen``  — no request-time fold-in and no short-term component, no refresh;
+* ``frozen``  — no request-time fold-in, no short-term component, no sharing out between
+  interests (all three react to new events), no refresh;
 * ``foldin``  — the product's request-time fold-in and short-term component, no refresh;
 * ``live``    — ``foldin`` plus the worker's scheduled incremental refresh;
+* ``foldin_scores`` — ``foldin`` with the lists ranked by the scores alone, not shared out
+  between the user's interests (``IG_REC_INTENT=false``): what that sharing changes;
 * ``popular`` — the service's trending fallback (asked for a user it has never seen, minus
   what the real user already has), scored in the ``frozen`` pass.
 
@@ -53,10 +56,12 @@ from graphdb.store import GraphStore
 
 WORK = REPO_ROOT / "var" / "bench" / "replay"
 MODE_ENV = {
-    "frozen": {"IG_FOLDIN_WEIGHT": "0", "IG_SHORT_TERM_WEIGHT": "0"},
+    "frozen": {"IG_FOLDIN_WEIGHT": "0", "IG_SHORT_TERM_WEIGHT": "0", "IG_REC_INTENT": "false"},
     "foldin": {},
     "live": {},
+    "foldin_scores": {"IG_REC_INTENT": "false"},
 }
+MODES = ("frozen", "foldin", "live", "foldin_scores", "popular")
 NOBODY = "replay-nobody-has-this-id"
 
 
@@ -239,13 +244,11 @@ def main() -> int:
         print(json.dumps({k: v for k, v in details.items() if k in (mode, "popular")}), flush=True)
     short = "beauty" if args.dataset == "amazon-beauty" else "giftcards"
     metrics = {
-        f"replay_{short}_hr20_{mode}": details[mode]["hr20"]
-        for mode in ("frozen", "foldin", "live", "popular")
-        if mode in details
+        f"replay_{short}_hr20_{mode}": details[mode]["hr20"] for mode in MODES if mode in details
     }
     metrics.update({
         f"replay_{short}_ndcg20_{mode}": details[mode]["ndcg20"]
-        for mode in ("frozen", "foldin", "live", "popular")
+        for mode in MODES
         if mode in details
     })  # fmt: skip
     if "foldin_latency_ms" in details:

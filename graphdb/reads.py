@@ -42,7 +42,7 @@ RETURN probe IS NOT NULL AS found, probe.embedding IS NOT NULL AS embedded,
 # interaction is positive and newer than their vector (to fold in). ``m`` is the active version.
 USER_CATEGORY_WEIGHTS = (
     "[(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight, coalesce(c.name, "
-    "c.category_id)]]"
+    "c.category_id), r.last_ts.epochMillis]]"
 )
 USER_SEEN_NEWEST_FIRST = """COLLECT {
          MATCH (u)-[r:INTERACTED]->(i:Item)
@@ -133,6 +133,9 @@ class RecommendState:
         embedding: The user's stored vector (``None``: unknown or not yet embedded).
         categories: ``(category_id, interest weight)`` of the user's category interests.
         category_names: The display name of each of those categories, by id.
+        category_last_ms: When each interest weight was last updated (epoch ms), by id: the
+            weights are stored as of then, so they are decayed to a common time before
+            comparing them.
         seen: ``(item_id, bought)`` of every item the user interacted with, newest first.
         fresh: Items of positive interactions newer than the user's vector (to fold in).
         user_id: The user, for batch reads (``None`` from :func:`recommend_state`).
@@ -150,6 +153,7 @@ class RecommendState:
     category_ok: bool = True
     brand_ok: bool = True
     category_names: dict[str, str] = field(default_factory=dict)
+    category_last_ms: dict[str, int] = field(default_factory=dict)
 
     @property
     def seen_ids(self) -> list[str]:
@@ -302,8 +306,9 @@ def split_seen(row: dict[str, Any], fold_limit: int) -> RecommendState:
         version=row["version"],
         revision=int(row["revision"]),
         embedding=row["embedding"],
-        categories=tuple((str(c), float(w)) for c, w, _ in row["categories"]),
-        category_names={str(c): str(name) for c, _, name in row["categories"]},
+        categories=tuple((str(c), float(w)) for c, w, _, _ in row["categories"]),
+        category_names={str(c): str(name) for c, _, name, _ in row["categories"]},
+        category_last_ms={str(c): int(ms) for c, _, _, ms in row["categories"] if ms is not None},
         seen=tuple((item_id, bool(bought)) for item_id, bought, _ in rows),
         fresh=tuple(item_id for item_id, _, fresh in rows if fresh)[:fold_limit],
         user_id=row.get("user_id"),

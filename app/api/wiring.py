@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from app.serving.fallback import PopularCache
+from app.serving.intent import IntentMix
 from app.serving.item_index import ItemIndexCache
 from app.serving.rec_lists import ListSettings, RecLists
-from app.serving.recommend import PopularCache, Ranking
+from app.serving.recommend import Ranking
 from app.serving.short_term import ShortTermModels
 from app.settings import Settings
 from graphdb.store import GraphStore
@@ -77,6 +79,12 @@ def build_services(
         short_term=ShortTermModels(settings.model_dir),
         foldin_weight=settings.foldin_weight,
         short_term_weight=settings.short_term_weight,
+        intent=IntentMix(
+            recent_weight=settings.rec_intent_recent_weight,
+            recent=settings.rec_intent_recent,
+            open_share=settings.rec_open_share,
+            enabled=settings.rec_intent,
+        ),  # fmt: skip
     )
     lists = None
     if settings.rec_lists:

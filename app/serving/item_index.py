@@ -126,6 +126,15 @@ class ItemIndex:
             self._masks[key] = np.fromiter((value in v for v in lists), bool, len(lists))
         return self._masks[key]
 
+    def leaf_mask(self, category: str) -> np.ndarray:
+        """Items filed directly in ``category``, as a boolean mask (cached)."""
+        key = ("leaf", category)
+        if key not in self._masks:
+            self._masks[key] = np.fromiter(
+                (category in v for v in self.leaves), bool, len(self.leaves)
+            )
+        return self._masks[key]
+
     def positions(self, item_ids: Sequence[str]) -> np.ndarray:
         found = [self.position[i] for i in item_ids if i in self.position]
         return np.asarray(found, dtype=np.int64)

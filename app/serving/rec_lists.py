@@ -333,7 +333,9 @@ class RecLists:
                 if scored is None:
                     continue  # no personal list: the live path gives the fallback
                 index = scored[0]
-                positions, ranked = ranked_positions(index, request, state, scored[1])
+                positions, ranked = ranked_positions(
+                    index, request, state, scored[1], self.ranking.mixing()
+                )
                 if len(positions) == 0:
                     continue  # nothing left to recommend: the live path gives the fallback
                 row = rows[state.user_id] = len(contexts)

@@ -11,22 +11,21 @@ Popularity is the decayed sum of interaction weights.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import numpy as np
 
+from app.serving.fallback import PopularCache, popular_fallback, search_matches
+from app.serving.intent import IntentMix, category_shares, shared_out
 from app.serving.item_index import ItemIndex, ItemIndexCache
 from app.serving.short_term import ShortTermModels
-from graphdb.reads import Filters, PopularItem, RecommendState
+from graphdb.reads import Filters, RecommendState
 from graphdb.store import GraphStore
 from ml.shortterm import DEFAULT_SHORT_TERM_WEIGHT, standardize_scores
 
-POPULAR_DEPTH = 1000  # popular items kept per scope; k is at most 1000
 STEER_WEIGHT = 0.5  # share of the text match when a request states a need (q=)
 
 
@@ -90,12 +89,12 @@ def _reasons(
 def _candidate_mask(
     index: ItemIndex, request: RecommendationRequest, seen: Sequence[str]
 ) -> np.ndarray:
-    """Items that may be recommended: not excluded, not seen (unless asked), in the filters."""
+    """Items that may be recommended, the request's exclusions aside: not seen (unless
+    asked), in the filters."""
     allowed = np.ones(len(index.ids), dtype=bool)
     f = request.filters
     if f.exclude_seen:
         allowed[index.positions(seen)] = False
-    allowed[index.positions(list(f.exclude))] = False
     if f.category is not None:
         allowed &= index.mask("category", f.category)
     if f.brand is not None:
@@ -188,15 +187,37 @@ class ReasonContext:
 
 
 def ranked_positions(
-    index: ItemIndex, request: RecommendationRequest, state: RecommendState, scores: np.ndarray
+    index: ItemIndex,
+    request: RecommendationRequest,
+    state: RecommendState,
+    scores: np.ndarray,
+    mix: Mixing | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The request's picks (positions, best first) and their scores."""
+    """The request's picks (positions, in list order) and their scores.
+
+    With ``mix``, the list is shared out between the user's interests as the graph's evidence
+    says (``app.serving.intent``), unless the request narrows it itself (a category filter or
+    a need stated in words).
+    """
     seen = state.seen_ids
     pool = request.k * 4 if request.diversity > 0 else request.k
-    allowed = _candidate_mask(index, request, seen)
+    eligible = _candidate_mask(index, request, seen)
+    excluded = index.positions(list(request.filters.exclude))
+    allowed = eligible.copy()
+    allowed[excluded] = False
     if request.steer is not None:
         scores, allowed = _steered(index, request.steer, scores, allowed)
-    picked = top_positions(scores, allowed, pool)
+    shares: dict[str, float] = {}
+    if mix is not None and request.filters.category is None and request.steer is None:
+        shares = category_shares(state, index, mix.intent, mix.half_life_ms)
+    if mix is not None and shares:
+        # Shared out before the request's own exclusions, which then only drop items: the
+        # order is the user's, so a list ranked in advance answers such a request exactly.
+        ordered = shared_out(index, scores, eligible, shares, pool + len(excluded),
+                             mix.intent.open_share)  # fmt: skip
+        picked = ordered[~np.isin(ordered, excluded)][:pool]
+    else:
+        picked = top_positions(scores, allowed, pool)
     if request.diversity > 0 and len(picked):
         chosen = mmr(index.unit[picked], scores[picked], request.k, request.diversity)
         picked = picked[chosen]
@@ -236,80 +257,22 @@ def explained_items(
 
 
 def _personal(
-    index: ItemIndex, request: RecommendationRequest, state: RecommendState, scores: np.ndarray
+    index: ItemIndex,
+    request: RecommendationRequest,
+    state: RecommendState,
+    scores: np.ndarray,
+    mix: Mixing | None,
 ) -> list[dict[str, Any]]:
-    picked, pick_scores = ranked_positions(index, request, state, scores)
+    picked, pick_scores = ranked_positions(index, request, state, scores, mix)
     return explained_items(index, picked, pick_scores, ReasonContext.of(index, state))
 
 
-class PopularCache:
-    """Popular lists change slowly; recomputing them per request would scan every edge.
+@dataclass(frozen=True)
+class Mixing:
+    """:class:`IntentMix` with the decay half-life the interest weights are compared under."""
 
-    Args:
-        ttl_s: How long a list is reused.
-        clock: Monotonic seconds (the real clock unless a test steps one).
-    """
-
-    def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[tuple[Any, ...], tuple[float, list[PopularItem]]] = {}
-
-    def get(
-        self, key: tuple[Any, ...], compute: Callable[[], list[PopularItem]]
-    ) -> list[PopularItem]:
-        hit = self._entries.get(key)
-        now = self._clock()
-        if hit is not None and now - hit[0] < self.ttl_s:
-            return hit[1]
-        value = compute()
-        self._entries[key] = (now, value)
-        return value
-
-
-def _fallback(
-    store: GraphStore,
-    request: RecommendationRequest,
-    liked: list[str],
-    seen: set[str],
-    half_life_ms: float,
-    cache: PopularCache,
-) -> tuple[str, list[dict[str, Any]]]:
-    f = request.filters
-    skip = set(f.exclude) | (seen if f.exclude_seen else set())
-    for kind, category in [("popular_in_your_categories", c) for c in liked[:3]] + [
-        ("popular", f.category)
-    ]:
-        # One user-independent list per scope is cached; the user's exclusions apply here,
-        # so the cache holds a handful of lists however many users ask.
-        scoped = Filters((), False, category or f.category, f.brand)
-        ranked = cache.get(
-            (scoped.category, scoped.brand),
-            partial(store.reads.popular_items, POPULAR_DEPTH, half_life_ms, scoped),
-        )
-        rows = [r for r in ranked if r.item_id not in skip][: request.k]
-        if rows:
-            reason = "popular in a category you like" if kind != "popular" else "trending"
-            return kind, [
-                {
-                    "item_id": r.item_id,
-                    "title": r.title,
-                    "score": r.score,
-                    "reasons": [{"type": kind, "text": reason}],
-                }
-                for r in rows
-            ]
-    return "popular", []
-
-
-def _matches(request: RecommendationRequest, seen: set[str]) -> list[dict[str, Any]]:
-    f = request.filters
-    skip = set(f.exclude) | (seen if f.exclude_seen else set())
-    steer = request.steer or {}
-    best = sorted((i for i in steer if i not in skip), key=lambda i: (-steer[i][0], i))
-    reason = [{"type": "search", "text": "matches what you asked for"}]
-    return [{"item_id": i, "title": steer[i][1], "score": steer[i][0], "reasons": reason}
-            for i in best[: request.k]]  # fmt: skip
+    intent: IntentMix
+    half_life_ms: float
 
 
 class UnknownFilterValue(ValueError):
@@ -332,6 +295,7 @@ class Ranking:
         short_term: The active version's sequence models (``None``: long-term only).
         foldin_weight: Share of interactions newer than the user's vector (instant fold-in).
         short_term_weight: Share of the short-term component in the final score.
+        intent: How a list is shared out between the user's interests.
     """
 
     store: GraphStore
@@ -341,6 +305,11 @@ class Ranking:
     short_term: ShortTermModels | None = None
     foldin_weight: float = 0.5
     short_term_weight: float = DEFAULT_SHORT_TERM_WEIGHT
+    intent: IntentMix = IntentMix()
+
+    def mixing(self) -> Mixing | None:
+        """How lists are shared out between interests (``None``: scores alone rank)."""
+        return Mixing(self.intent, self.half_life_ms) if self.intent.enabled else None
 
 
 def user_scores(ranking: Ranking, state: RecommendState) -> tuple[ItemIndex, np.ndarray] | None:
@@ -387,12 +356,15 @@ def recommend(request: RecommendationRequest, ranking: Ranking) -> dict[str, Any
     ranked: list[dict[str, Any]] = []
     scored = user_scores(ranking, state)
     if scored is not None:
-        ranked = _personal(scored[0], request, state, scored[1])
+        ranked = _personal(scored[0], request, state, scored[1], ranking.mixing())
     if not ranked and request.steer:  # nothing personal to blend: the best text matches
-        fallback, ranked = "search", _matches(request, set(state.seen_ids))
+        fallback, ranked = (
+            "search",
+            search_matches(request.filters, request.k, request.steer, set(state.seen_ids)),
+        )
     if not ranked:  # unknown or not yet embedded user, or filters left nothing personal
         seen = set(state.seen_ids)
-        fallback, ranked = _fallback(
-            store, request, liked, seen, ranking.half_life_ms, ranking.popular
+        fallback, ranked = popular_fallback(
+            store, request.filters, request.k, liked, seen, ranking.half_life_ms, ranking.popular
         )
     return recommendation_body(request.user_id, state.version, fallback, ranked)

@@ -78,8 +78,19 @@ def test_recommendations_are_personal_unseen_and_explained(
     ids = [item["item_id"] for item in body["items"]]
     assert len(ids) == 10 and len(set(ids)) == 10
     assert not set(ids) & _seen(trained, user)
-    scores = [item["score"] for item in body["items"]]
-    assert scores == sorted(scores, reverse=True)
+    # Across categories the list is shared out between the user's interests (the graph's
+    # evidence, app.serving.intent), so scores need not fall overall; within a category the
+    # model's order holds.
+    leaves = {
+        r["id"]: set(r["leaves"])
+        for r in trained.execute_query(
+            "MATCH (i:Item) RETURN i.item_id AS id, "
+            "COLLECT { MATCH (i)-[:IN_CATEGORY]->(c:Category) RETURN c.category_id } AS leaves"
+        ).records
+    }
+    for category in {c for item in body["items"] for c in leaves[item["item_id"]]}:
+        inside = [i["score"] for i in body["items"] if category in leaves[i["item_id"]]]
+        assert inside == sorted(inside, reverse=True), category
     assert any(item["reasons"] for item in body["items"])
     assert all("text" in reason for item in body["items"] for reason in item["reasons"])
 

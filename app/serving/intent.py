@@ -1,0 +1,141 @@
+"""Lists that follow the interest graph: each category's share of a user's list follows the
+evidence for it.
+
+The vectors rank items well *within* a taste, but a user's vector is an average of months of
+behaviour: a user whose interests moved is still shown mostly what they used to like. The
+graph knows better. Each ``(:User)-[:INTERESTED_IN]->(:Category)`` edge holds the decayed sum
+of the user's events in that category, so the shares of those weights are the evidence for
+each interest, old and new alike. A list is then filled category by category in proportion to
+
+    p_c = (1 - a) * w_c / sum(w) + a * r_c,
+
+where ``w_c`` is the interest weight decayed to the user's newest interest (so only relative
+age matters and no clock is read) and ``r_c`` the share of category ``c`` among the user's last
+``recent`` items (what they are doing right now). A share of the list stays the model's own
+(its best items wherever they are filed); within a category the model's scores decide. One
+event elsewhere therefore moves a few slots, and every further event moves more: the list
+moves in proportion to the evidence, never against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.serving.item_index import ItemIndex
+from graphdb.reads import RecommendState
+
+OPEN = ""  # the bucket of the model's own picks (no category id is empty)
+
+
+@dataclass(frozen=True)
+class IntentMix:
+    """How a list is shared out between a user's interests.
+
+    Attributes:
+        recent_weight: ``a`` above: the share of the last items against the decayed interest
+            weights (0: interests only; 1: the last items only). 0 with ``recent`` 0 as well
+            turns the mix off only if the user has no interests either.
+        recent: How many of the user's last items make up ``r``.
+        open_share: Share of the list left to the model's own ranking, wherever its items are
+            filed (what the categories cannot say: an interest the graph has no edge for yet).
+        enabled: Whether lists are shared out at all (off: the scores alone rank).
+    """
+
+    recent_weight: float = 0.5
+    recent: int = 3
+    open_share: float = 0.2
+    enabled: bool = True
+
+
+def category_shares(
+    state: RecommendState, index: ItemIndex, mix: IntentMix, half_life_ms: float
+) -> dict[str, float]:
+    """``p_c`` for every category with evidence (empty: none, so nothing is shared out)."""
+    shares: dict[str, float] = {}
+    interests = [(c, w, state.category_last_ms.get(c)) for c, w in state.categories if w > 0]
+    if interests:
+        newest = max((ms for _, _, ms in interests if ms is not None), default=None)
+        decayed = {
+            c: w * (2.0 ** (-(newest - ms) / half_life_ms) if newest and ms else 1.0)
+            for c, w, ms in interests
+        }
+        total = sum(decayed.values())
+        for c, w in decayed.items():
+            shares[c] = (1.0 - mix.recent_weight) * w / total
+    recent = _recent_leaves(state, index, mix.recent)
+    if recent:
+        scale = mix.recent_weight if interests else 1.0
+        for c, share in recent.items():
+            shares[c] = shares.get(c, 0.0) + scale * share
+    total = sum(shares.values())
+    return {c: s / total for c, s in shares.items()} if total > 0 else {}
+
+
+def _recent_leaves(state: RecommendState, index: ItemIndex, n: int) -> dict[str, float]:
+    """Each category's share of the user's last ``n`` items (an item's categories split it)."""
+    counts: dict[str, float] = {}
+    taken = 0
+    for item_id in state.seen_ids:
+        if taken >= n:
+            break
+        pos = index.position.get(item_id)
+        if pos is None or not index.leaves[pos]:
+            continue
+        taken += 1
+        for leaf in index.leaves[pos]:
+            counts[leaf] = counts.get(leaf, 0.0) + 1.0 / len(index.leaves[pos])
+    return {c: v / taken for c, v in counts.items()} if taken else {}
+
+
+def shared_out(
+    index: ItemIndex,
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    shares: dict[str, float],
+    n: int,
+    open_share: float,
+) -> np.ndarray:
+    """``n`` positions in list order: every prefix shares its slots out as ``shares`` say.
+
+    ``open_share`` of the slots are the model's own (its best items wherever they are filed);
+    the rest go to the categories, each filled by its best-scoring items. Position by
+    position, the bucket furthest behind its share takes the next slot (largest deficit
+    first), so the top 5 of a list is as proportional as the top 100. A bucket with nothing
+    left drops out and the others fill in.
+    """
+    masked = np.where(allowed, scores, -np.inf)
+    queues = {c: list(_best(np.where(index.leaf_mask(c), masked, -np.inf), n))
+              for c in shares}  # fmt: skip
+    queues[OPEN] = list(_best(masked, n))
+    target = {c: (1.0 - open_share) * p for c, p in shares.items()} | {OPEN: open_share}
+    taken = {c: 0 for c in target}
+    chosen: list[int] = []
+    used: set[int] = set()
+    while len(chosen) < n:
+        for queue in queues.values():  # an item another bucket took is not offered twice
+            while queue and queue[0] in used:
+                queue.pop(0)
+        live = sorted(c for c in target if queues[c])  # by name: ties break the same way
+        if not live:
+            break
+        step = len(chosen) + 1
+        bucket = max(live, key=lambda c: (target[c] * step - taken[c], target[c]))
+        item = queues[bucket].pop(0)
+        chosen.append(item)
+        used.add(item)
+        taken[bucket] += 1
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def _best(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` best finite scores, best first (fewer if fewer are finite)."""
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if n < len(scores):
+        top = np.argpartition(scores, len(scores) - n)[len(scores) - n :]
+    else:
+        top = np.arange(len(scores))
+    top = top[np.isfinite(scores[top])]
+    return top[np.lexsort((top, -scores[top]))].astype(np.int64)

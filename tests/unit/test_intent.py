@@ -1,0 +1,73 @@
+"""Lists shared out between a user's interests in proportion to the evidence (numpy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.serving.intent import IntentMix, category_shares, shared_out
+from app.serving.item_index import ItemIndex
+from graphdb.reads import ItemVectorRow, RecommendState
+
+DAY_MS = 86_400_000
+HALF_LIFE_MS = 30 * DAY_MS
+
+
+def _index(categories: int = 4, per: int = 30, seed: int = 0) -> ItemIndex:
+    rng = np.random.default_rng(seed)
+    rows = [
+        ItemVectorRow(item_id=f"c{c}-i{i}", title=None, embedding=rng.normal(size=8).tolist(),
+                      prior=0.0, categories=(f"cat{c}",), leaves=(f"cat{c}",), brands=())
+        for c in range(categories) for i in range(per)
+    ]  # fmt: skip
+    return ItemIndex.from_rows("v1", rows)
+
+
+def _state(weights: dict[str, tuple[float, int]], seen: list[str]) -> RecommendState:
+    return RecommendState(
+        version="v1", revision=0, embedding=None,
+        categories=tuple((c, w) for c, (w, _) in weights.items()),
+        seen=tuple((i, False) for i in seen), fresh=(),
+        category_last_ms={c: ms for c, (_, ms) in weights.items()},
+    )  # fmt: skip
+
+
+def test_shares_follow_decayed_weights_and_the_last_items() -> None:
+    index = _index()
+    now = 100 * DAY_MS
+    # Equal stored weights, but cat0's is a half-life older: it counts half.
+    state = _state({"cat0": (20.0, now - 30 * DAY_MS), "cat1": (20.0, now)}, seen=[])
+    interests_only = category_shares(state, index, IntentMix(recent_weight=0.5), HALF_LIFE_MS)
+    assert interests_only == pytest.approx({"cat0": 1 / 3, "cat1": 2 / 3})
+    # The last three items (newest first) were all in cat2: half the evidence is theirs.
+    state = _state({"cat0": (20.0, now)}, seen=["c2-i1", "c2-i2", "c2-i3", "c0-i1"])
+    mixed = category_shares(state, index, IntentMix(recent_weight=0.5, recent=3), HALF_LIFE_MS)
+    assert mixed == pytest.approx({"cat0": 0.5, "cat2": 0.5})
+    assert category_shares(_state({}, []), index, IntentMix(), HALF_LIFE_MS) == {}
+
+
+def test_every_prefix_of_the_list_keeps_the_shares() -> None:
+    index = _index()
+    scores = np.asarray([3.0 if c.startswith("c0") else 1.0 for c in index.ids])  # model: cat0
+    scores += np.linspace(0, 0.1, len(scores))
+    allowed = np.ones(len(scores), dtype=bool)
+    shares = {"cat0": 0.25, "cat1": 0.75}
+    picked = shared_out(index, scores, allowed, shares, 20, open_share=0.0)
+    cats = [index.leaves[p][0] for p in picked]
+    assert len(set(picked.tolist())) == 20
+    for n in (4, 8, 12, 20):
+        assert cats[:n].count("cat1") == pytest.approx(0.75 * n, abs=1)
+    # Within a category the model's order is kept.
+    ones = [p for p in picked if index.leaves[p][0] == "cat1"]
+    assert [scores[p] for p in ones] == sorted((scores[p] for p in ones), reverse=True)
+
+
+def test_the_open_share_is_the_models_own_and_exhausted_buckets_give_way() -> None:
+    index = _index(per=5)
+    scores = np.asarray([3.0 if c.startswith("c3") else 1.0 for c in index.ids])
+    allowed = np.ones(len(scores), dtype=bool)
+    allowed[[index.position[f"c1-i{i}"] for i in range(3)]] = False  # two cat1 items left
+    picked = shared_out(index, scores, allowed, {"cat1": 1.0}, 10, open_share=0.5)
+    cats = [index.leaves[p][0] for p in picked]
+    assert cats.count("cat1") == 2 and cats.count("cat3") == 5  # the model's favourites
+    assert len(picked) == 10 and not set(picked.tolist()) & {index.position["c1-i0"]}
