@@ -122,12 +122,16 @@ class TrainResult(LoopOutcome):
         config: The config used.
         prior_weight: Weight of the popularity prior chosen on the validation holdout;
             ``best_metrics`` are measured with it (and hold it as ``prior_weight``).
+        train_graph: The training part of the graph (``ops`` is built on it).
+        targets: The validation targets held out of it.
     """
 
     model: EmbeddingModel
     ops: GraphOperators
     config: TrainConfig
     prior_weight: float = 0.0
+    train_graph: InteractionGraph | None = None
+    targets: CSRMatrix | None = None
 
 
 def default_device() -> torch.device:
@@ -374,5 +378,6 @@ def train(
         outcome.best_metrics = {**outcome.best_metrics, **with_prior}
     outcome.total_seconds = time.perf_counter() - started
     return TrainResult(
-        model=model, ops=ops, config=config, prior_weight=prior_weight, **vars(outcome)
-    )
+        model=model, ops=ops, config=config, prior_weight=prior_weight,
+        train_graph=train_graph, targets=targets, **vars(outcome),
+    )  # fmt: skip

@@ -25,7 +25,7 @@ from ml.models.graph import GraphOperators
 from ml.models.inductive import InductiveGCN
 from ml.popularity import item_log_degree
 from ml.registry import ModelRegistry
-from ml.train import EmbeddingModel, TrainConfig, validation_setup
+from ml.train import EmbeddingModel, TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,12 @@ class GateInput:
     half_life_ms: float
 
     @classmethod
-    def of(
-        cls,
-        snapshot: GraphSnapshot,
-        graph: InteractionGraph,
-        config: TrainConfig,
-        half_life_ms: float,
-    ) -> GateInput:
-        """The same split training validated on (``ml.train.validation_setup`` is seeded)."""
-        train_graph, targets = validation_setup(graph, None, config)
-        holdout = Holdout(targets, train_graph.user_items(), item_log_degree(train_graph))
+    def of(cls, snapshot: GraphSnapshot, result: TrainResult, half_life_ms: float) -> GateInput:
+        """The split the challenger was validated on, as training made it."""
+        if result.train_graph is None or result.targets is None:
+            raise ValueError("the training result carries no validation split")
+        train_graph = result.train_graph
+        holdout = Holdout(result.targets, train_graph.user_items(), item_log_degree(train_graph))
         return cls(snapshot, train_graph, holdout, half_life_ms)
 
 

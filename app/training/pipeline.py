@@ -125,7 +125,7 @@ def run_training(
     metrics.update(_train_short_term(settings, graph, registry.versions_dir / version, device))
     curve = registry.versions_dir / version / "training_curve.png"
     plot_training_curve(result.history, curve, metric=config.monitor)
-    promotion = _gate(store, registry, result, GateInput.of(snapshot, graph, config, half_life),
+    promotion = _gate(store, registry, result, GateInput.of(snapshot, result, half_life),
                       config, device, force)  # fmt: skip
     report = TrainingReport(version, promotion.promoted, promotion.reason, metrics=metrics,
                             device=str(device), curve=curve, gate=promotion)  # fmt: skip
