@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(handler=cmd_migrate)
     _add_import(sub)
     trn = sub.add_parser("train", help="learn embeddings from the graph and write them back")
-    trn.add_argument("--model", choices=["inductive", "lightgcn"], default=None)
+    trn.add_argument("--model", choices=["interest", "inductive", "lightgcn"], default=None)
     trn.add_argument("--epochs", type=int, default=None)
     trn.add_argument("--time-budget", type=float, default=None, help="seconds of training")
     trn.add_argument(
@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("benchmark", choices=["gowalla", "amazon-beauty"])
     ev.add_argument("--path", type=Path, default=None, help="dataset folder")
     ev.add_argument("--out", type=Path, default=Path("var/evaluation"))
-    ev.add_argument("--model", choices=["inductive", "lightgcn"], default=None)
+    ev.add_argument("--model", choices=["interest", "inductive", "lightgcn"], default=None)
     ev.add_argument("--epochs", type=int, default=None)
     ev.add_argument("--time-budget", type=float, default=None, help="seconds of training")
     ev.set_defaults(handler=cmd_evaluate)

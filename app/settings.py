@@ -83,7 +83,7 @@ class Settings(BaseSettings):
 
     # The model (`interest-graph train`).
     model_dir: Path = Path("var/models")
-    model_kind: Literal["inductive", "lightgcn"] = "inductive"
+    model_kind: Literal["interest", "inductive", "lightgcn"] = "interest"
     model_dim: Annotated[int, Field(ge=8, le=1024)] = 64
     model_layers: Annotated[int, Field(ge=1, le=4)] = 2
     train_epochs: Annotated[int, Field(ge=1, le=10_000)] = 30
@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     rec_intent_recent_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
     rec_intent_recent: Annotated[int, Field(ge=0, le=100)] = 3
     rec_open_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+    # Near-duplicates (same leaf category) of an item bought within the window of the user's
+    # newest interaction leave their list, unless the category's learned repeat-purchase
+    # rate (share of its buyers who bought in it again) reaches the minimum
+    # (app/serving/repeat.py). 0.5: most of the category's buyers buy there again.
+    rec_repeat_rule: bool = True
+    rec_repeat_min_rate: Annotated[float, Field(ge=0, le=1)] = 0.5
+    rec_repeat_window_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
     short_term_epochs: Annotated[int, Field(ge=1, le=10_000)] = 100
 
     # Serving.

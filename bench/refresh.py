@@ -60,7 +60,7 @@ def embed_only(args: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng(args.seed)
     picks = rng.choice(data.test.nnz, NEW_EVENTS, replace=False)
     users, items = data.test.rows()[picks], data.test.indices[picks]
-    config = TrainConfig(model="inductive", dim=64, num_layers=2, seed=args.seed)
+    config = TrainConfig(model="interest", dim=64, num_layers=2, seed=args.seed)
     model = build_model(config, data.graph.n_users, data.graph.n_items, 0, device).eval()
     old_ops = GraphOperators.build(data.graph, device)
     timings = []
@@ -96,7 +96,7 @@ def service(args: argparse.Namespace) -> dict[str, Any]:
     from graphdb.store import GraphStore
 
     settings = fresh_service_settings(
-        "refresh", neo4j_heap="3g", neo4j_pagecache="1g", model_kind="inductive",
+        "refresh", neo4j_heap="3g", neo4j_pagecache="1g", model_kind="interest",
         train_time_budget_s=args.train_budget_s, train_epochs=50,
     )  # fmt: skip
     gowalla = shared_data_dir() / "gowalla"

@@ -97,7 +97,7 @@ def bench_config() -> ServerConfig:
 
 def bench_settings(config: ServerConfig, models: Path, budget_s: float) -> Settings:
     return load_settings(
-        neo4j_uri=config.bolt_uri, neo4j_auth=False, model_dir=models, model_kind="inductive",
+        neo4j_uri=config.bolt_uri, neo4j_auth=False, model_dir=models, model_kind="interest",
         train_time_budget_s=budget_s,
     )  # fmt: skip
 

@@ -22,7 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.settings import shared_data_dir
+from app.settings import Settings, shared_data_dir
+from app.training.pipeline import train_config_from
 from bench._common import resolve_device, write_result
 from ml.data import CSRMatrix, InteractionGraph
 from ml.datasets import BenchmarkData, load_gowalla
@@ -45,7 +46,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--time-budget-s", type=float, default=None)
-    parser.add_argument("--model", default="lightgcn", choices=["lightgcn", "inductive"])
+    parser.add_argument(
+        "--model", default="lightgcn", choices=["lightgcn", "inductive", "interest"]
+    )
+    parser.add_argument(
+        "--shipped",
+        action="store_true",
+        help="train with the service's own defaults (what `interest-graph train` runs); "
+        "the model options above are ignored; metrics gowalla_default_*",
+    )
     parser.add_argument(
         "--loss", default="full_softmax", choices=["full_softmax", "softmax", "bpr"]
     )
@@ -72,6 +81,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    if args.shipped:
+        # Settings() reads IG_* from the environment like the service: run with none set.
+        return train_config_from(Settings())
     return TrainConfig(
         model=args.model,
         dim=args.dim,
@@ -188,6 +200,9 @@ def main() -> None:
     }
     if log.minutes_to_target is not None:
         metrics[f"gowalla_{kind}_minutes_to_target"] = log.minutes_to_target
+    if args.shipped:
+        metrics["gowalla_default_recall20"] = test["recall@20"]
+        metrics["gowalla_default_ndcg20"] = test["ndcg@20"]
     if args.save_embeddings is not None:
         np.savez(args.save_embeddings, users=users.cpu().numpy(), items=items.cpu().numpy())
     details = {

@@ -27,20 +27,29 @@ from neo4j import Driver, ManagedTransaction
 from graphdb.area import StoreArea
 from graphdb.embeddings import NodeVectors, vector_rows
 from graphdb.params import batch_rows
-from graphdb.snapshot import READ_CLOCK
+from graphdb.snapshot import INTEREST_FEATURE, READ_CLOCK
 
-READ_CHANGED_USERS = """
+READ_CHANGED_USERS = (
+    """
 MATCH (u:User) WHERE u.changed_at > $lower
 RETURN u.user_id AS user_id, u.changed_at > $since AS fresh,
        COLLECT { MATCH (u)-[r:INTERACTED]->(i:Item)
-                 RETURN [i.item_id, r.weight, r.last_ts.epochMillis] } AS edges
+                 RETURN [i.item_id, r.weight, r.last_ts.epochMillis] } AS edges,
+       COLLECT { MATCH (u)-[r:INTERESTED_IN]->(t) WHERE r.weight > 0
+                 WITH r, """
+    + INTEREST_FEATURE
+    + """ AS feature
+                 WHERE feature IS NOT NULL
+                 RETURN [feature, r.weight, r.last_ts.epochMillis] } AS interests
 """
+)
 READ_CHANGED_ITEMS = """
 MATCH (i:Item) WHERE i.changed_at > $lower
 RETURN i.item_id AS item_id, i.changed_at > $since AS fresh,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
                  RETURN DISTINCT 'category:' + c.category_id } +
-       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } AS features,
+       COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } +
+       COLLECT { MATCH (i)-[:HAS_TAG]->(t:Tag) RETURN 'tag:' + t.tag_id } AS features,
        i.text_embedding AS text
 """
 COUNT_CHANGED = """
@@ -105,6 +114,9 @@ class UserEdges:
     item_ids: list[str]
     weights: np.ndarray  # float64, stored at each edge's own last_ts
     last_ms: np.ndarray  # int64
+    interest_features: list[str] = field(default_factory=list)  # 'category:<id>', ...
+    interest_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))  # own last_ts
+    interest_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 @dataclass(frozen=True)
@@ -120,12 +132,15 @@ class GraphChanges:
 
 
 def _user_edges(record: dict[str, Any]) -> UserEdges:
-    edges = record["edges"]
+    edges, interests = record["edges"], record.get("interests") or []
     return UserEdges(
         user_id=record["user_id"],
         item_ids=[e[0] for e in edges],
         weights=np.asarray([e[1] for e in edges], dtype=np.float64),
         last_ms=np.asarray([e[2] for e in edges], dtype=np.int64),
+        interest_features=[e[0] for e in interests],
+        interest_weights=np.asarray([e[1] for e in interests], dtype=np.float64),
+        interest_ms=np.asarray([e[2] for e in interests], dtype=np.int64),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from neo4j import Driver, RoutingControl
 
 from graphdb.area import StoreArea
+from graphdb.repeat_purchase import RepeatPurchases, repeat_purchases
 from graphdb.snapshot import READ_CLOCK
 
 MIN_KNN_CANDIDATES = 50
@@ -33,13 +34,11 @@ RETURN probe IS NOT NULL AS found, probe.embedding IS NOT NULL AS embedded,
        m.version AS version, items
 """
 # Everything a recommendation needs from the graph, in one round trip: the active version,
-# the user's vector and interests, every item they interacted with (newest first, with
-# whether they bought it), the positive interactions newer than the user's vector (to fold
-# in at once), and whether the filter values exist. Ranking happens in the API
-# process over its in-memory copy of the active version's item vectors.
-# Shared with the batch read of ``graphdb.serving_feed``: the user's category interests, and
-# every item they interacted with, newest first, with whether they bought it and whether the
-# interaction is positive and newer than their vector (to fold in). ``m`` is the active version.
+# the user's vector and category interests, every item they interacted with (newest first:
+# whether they bought it, whether the interaction is positive and newer than their vector, to
+# fold in at once, its newest event and weight), and whether the filter values exist. The
+# two user parts are shared with the batch read of ``graphdb.serving_feed``; ``m`` is the
+# active version. Ranking happens in the API over its in-memory copy of the item vectors.
 USER_CATEGORY_WEIGHTS = (
     "[(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight, coalesce(c.name, "
     "c.category_id), r.last_ts.epochMillis]]"
@@ -48,7 +47,7 @@ USER_SEEN_NEWEST_FIRST = """COLLECT {
          MATCH (u)-[r:INTERACTED]->(i:Item)
          RETURN [i.item_id, r.count_purchase > 0,
                  coalesce(r.weight > 0 AND (r.updated_at > m.watermark OR u.embedding IS NULL),
-                          false)]
+                          false), r.last_ts.epochMillis, r.weight]
          ORDER BY r.last_ts DESC }"""
 RECOMMEND_STATE = (
     """
@@ -137,6 +136,9 @@ class RecommendState:
             weights are stored as of then, so they are decayed to a common time before
             comparing them.
         seen: ``(item_id, bought)`` of every item the user interacted with, newest first.
+        seen_ms: The newest event on each of those items (epoch ms), in the order of ``seen``
+            (empty when not read).
+        seen_weight: The interaction weight of each, stored as of its ``seen_ms``.
         fresh: Items of positive interactions newer than the user's vector (to fold in).
         user_id: The user, for batch reads (``None`` from :func:`recommend_state`).
         category_ok: Whether the requested category filter names a category.
@@ -154,6 +156,8 @@ class RecommendState:
     brand_ok: bool = True
     category_names: dict[str, str] = field(default_factory=dict)
     category_last_ms: dict[str, int] = field(default_factory=dict)
+    seen_ms: tuple[int, ...] = ()
+    seen_weight: tuple[float, ...] = ()
 
     @property
     def seen_ids(self) -> list[str]:
@@ -309,8 +313,10 @@ def split_seen(row: dict[str, Any], fold_limit: int) -> RecommendState:
         categories=tuple((str(c), float(w)) for c, w, _, _ in row["categories"]),
         category_names={str(c): str(name) for c, _, name, _ in row["categories"]},
         category_last_ms={str(c): int(ms) for c, _, _, ms in row["categories"] if ms is not None},
-        seen=tuple((item_id, bool(bought)) for item_id, bought, _ in rows),
-        fresh=tuple(item_id for item_id, _, fresh in rows if fresh)[:fold_limit],
+        seen=tuple((item_id, bool(bought)) for item_id, bought, *_ in rows),
+        fresh=tuple(item_id for item_id, _, fresh, *_ in rows if fresh)[:fold_limit],
+        seen_ms=tuple(int(ms or 0) for *_, ms, _ in rows),
+        seen_weight=tuple(float(w or 0.0) for *_, w in rows),
         user_id=row.get("user_id"),
         category_ok=bool(row.get("category_ok", True)),
         brand_ok=bool(row.get("brand_ok", True)),
@@ -394,6 +400,10 @@ class Reads(StoreArea):
     def server_clock(self) -> datetime:
         """The database's transaction clock (watermarks compare against it, not ours)."""
         return server_clock(self.driver, database=self.database)
+
+    def repeat_purchases(self) -> RepeatPurchases:
+        """Each category's buyers and repeat buyers (see :mod:`graphdb.repeat_purchase`)."""
+        return repeat_purchases(self.driver, database=self.database)
 
     def popular_items(
         self, k: int, half_life_ms: float, filters: Filters, user_id: str | None = None

@@ -30,9 +30,28 @@ RETURN i.item_id AS item_id,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
                  RETURN DISTINCT 'category:' + c.category_id } AS categories,
        COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } AS brands,
+       COLLECT { MATCH (i)-[:HAS_TAG]->(t:Tag) RETURN 'tag:' + t.tag_id } AS tags,
        i.text_embedding AS text
 ORDER BY item_id
 """
+# A user's interests, keyed as the item features are (the model reads both over one
+# vocabulary); weights at each edge's own last_ts, aligned by decay_within_user().
+# The feature key of an interest's target ``t``, as READ_ITEMS spells item features.
+INTEREST_FEATURE = (
+    "CASE WHEN t:Category THEN 'category:' + t.category_id "
+    "WHEN t:Brand THEN 'brand:' + t.brand_id WHEN t:Tag THEN 'tag:' + t.tag_id END"
+)
+READ_USER_INTERESTS = (
+    """
+MATCH (u:User)-[r:INTERESTED_IN]->(t) WHERE r.weight > 0
+WITH u, r, """
+    + INTEREST_FEATURE
+    + """ AS feature
+WHERE feature IS NOT NULL
+RETURN u.user_id AS user_id, collect(feature) AS features, collect(r.weight) AS weights,
+       collect(r.last_ts.epochMillis) AS last_ms
+"""
+)
 READ_USERS = "MATCH (u:User) RETURN u.user_id AS user_id ORDER BY user_id"
 
 
@@ -57,6 +76,7 @@ class GraphSnapshot:
     item_feature_index: np.ndarray  # int64[F]
     raw_weight: np.ndarray | None = None  # float64[E], each at its own last_ts (undecayed)
     item_text: np.ndarray | None = None  # float32[n_items, dim], zero rows = no text; None = none
+    interests: UserInterestRows | None = None  # INTERESTED_IN edges over the feature vocabulary
 
     @property
     def n_users(self) -> int:
@@ -68,6 +88,38 @@ class GraphSnapshot:
 
 
 MIN_DECAY = 1e-6
+
+
+@dataclass(frozen=True)
+class UserInterestRows:
+    """``INTERESTED_IN`` edges as triples over the snapshot's positions: ``users[k]`` is
+    interested in feature ``features[k]`` with ``weights[k]`` (decayed within the user)."""
+
+    users: np.ndarray  # int64
+    features: np.ndarray  # int64, into GraphSnapshot.feature_ids
+    weights: np.ndarray  # float64 > 0
+
+
+def feature_kind(feature_ids: list[str]) -> np.ndarray:
+    """Node type code of every feature id (``category:``, ``brand:``, ``tag:`` prefixes), in
+    the order of the model side's attribute kinds."""
+    codes = {"category": 0, "brand": 1, "tag": 2}
+    return np.fromiter(
+        (codes.get(f.split(":", 1)[0], 0) for f in feature_ids), dtype=np.int8,
+        count=len(feature_ids),
+    )  # fmt: skip
+
+
+def decay_within_user(weights: np.ndarray, last_ms: np.ndarray, half_life_ms: float) -> np.ndarray:
+    """Interest weights decayed to the user's newest interest: only their ratios matter to
+    the model (it takes a weighted mean), and they must not depend on when the graph is read,
+    so a live copy patched user by user equals a fresh snapshot."""
+    if len(weights) == 0:
+        return np.asarray(weights, dtype=np.float64)
+    age = (last_ms.max() - last_ms).astype(np.float64)
+    return np.asarray(weights, dtype=np.float64) * np.maximum(
+        np.exp2(-age / half_life_ms), MIN_DECAY
+    )
 
 
 def decay_to_common_clock(
@@ -142,12 +194,42 @@ def _edges(
     )
 
 
+def interest_rows(
+    records: Iterable[dict[str, Any]],
+    user_pos: dict[str, int],
+    feature_pos: dict[str, int],
+    half_life_ms: float,
+) -> UserInterestRows:
+    """Triples of the users' interests in known features (others wait for a retrain)."""
+    users, features, weights = [], [], []
+    for record in records:
+        u = user_pos.get(record["user_id"])
+        if u is None:
+            continue
+        decayed = decay_within_user(
+            np.asarray(record["weights"], dtype=np.float64),
+            np.asarray(record["last_ms"], dtype=np.int64),
+            half_life_ms,
+        )
+        for feature, weight in zip(record["features"], decayed, strict=True):
+            f = feature_pos.get(feature)
+            if f is not None and weight > 0:
+                users.append(u)
+                features.append(f)
+                weights.append(weight)
+    return UserInterestRows(
+        np.asarray(users, dtype=np.int64),
+        np.asarray(features, dtype=np.int64),
+        np.asarray(weights, dtype=np.float64),
+    )
+
+
 def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapshot:
     as_of = tx.run(READ_CLOCK).single(strict=True)["now"].to_native()
     user_ids = [r["user_id"] for r in tx.run(READ_USERS)]
     item_rows, texts = [], []
     for r in tx.run(READ_ITEMS):
-        item_rows.append((r["item_id"], r["categories"] + r["brands"]))
+        item_rows.append((r["item_id"], r["categories"] + r["brands"] + r["tags"]))
         texts.append(r["text"])
     item_ids = [item_id for item_id, _ in item_rows]
     user_pos = {u: k for k, u in enumerate(user_ids)}
@@ -156,6 +238,12 @@ def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapsh
     users, items, raw, last = _edges(edge_records, user_pos, item_pos)
     weights = decay_to_common_clock(raw, last, half_life_ms)
     vocabulary, ptr, index = features_csr([features for _, features in item_rows])
+    interests = interest_rows(
+        (r.data() for r in tx.run(READ_USER_INTERESTS)),
+        user_pos,
+        {f: k for k, f in enumerate(vocabulary)},
+        half_life_ms,
+    )
     return GraphSnapshot(
         as_of=as_of,
         user_ids=user_ids,
@@ -169,6 +257,7 @@ def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapsh
         item_feature_index=index,
         raw_weight=raw,
         item_text=text_matrix(texts),
+        interests=interests,
     )
 
 

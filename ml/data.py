@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ml.interests import (
+    ATTRIBUTE_KINDS,
+    UserInterests,
+    interests_from_interactions,
+    without_held_out,
+)
+
 
 @dataclass(frozen=True)
 class CSRMatrix:
@@ -96,6 +103,9 @@ class InteractionGraph:
         n_features: Size of the feature vocabulary (0 without features).
         item_text: float32[n_items, text_dim] text vectors of the items (a zero row for an
             item without text), or ``None`` when no item has text.
+        interests: The users' ``INTERESTED_IN`` edges over the feature vocabulary, or ``None``.
+        feature_kind: int8[n_features] node type of every feature (an index into
+            :data:`ml.interests.ATTRIBUTE_KINDS`), or ``None`` (all categories).
     """
 
     n_users: int
@@ -110,6 +120,8 @@ class InteractionGraph:
     item_feature_index: np.ndarray | None = None
     n_features: int = 0
     item_text: np.ndarray | None = None
+    interests: UserInterests | None = None
+    feature_kind: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Frozen dataclass: normalise dtypes through object.__setattr__ once, then validate.
@@ -134,6 +146,7 @@ class InteractionGraph:
         set_(self, "item_ids", _default_ids("item_ids", self.item_ids, self.n_items))
         self._validate_features()
         self._validate_text()
+        self._validate_interests()
 
     def _validate_text(self) -> None:
         if self.item_text is None:
@@ -144,6 +157,32 @@ class InteractionGraph:
         if not np.all(np.isfinite(text)):
             raise ValueError("item_text must be finite")
         object.__setattr__(self, "item_text", text)
+
+    def _validate_interests(self) -> None:
+        if self.interests is not None:
+            if self.interests.n_users != self.n_users:
+                raise ValueError("interests must have one row per user")
+            _check_range("interests", self.interests.indices, self.n_features)
+        if self.feature_kind is not None:
+            kind = np.ascontiguousarray(self.feature_kind, dtype=np.int8)
+            if kind.shape != (self.n_features,):
+                raise ValueError("feature_kind must have one entry per feature")
+            _check_range("feature_kind", kind, len(ATTRIBUTE_KINDS))
+            object.__setattr__(self, "feature_kind", kind)
+
+    def interactions_by_feature(self, mask: np.ndarray | None = None) -> UserInterests:
+        """What the graph's interest fold gives from these edges (or those under ``mask``)."""
+        if self.item_feature_ptr is None or self.item_feature_index is None:
+            raise ValueError("the graph has no item features")
+        take = slice(None) if mask is None else mask
+        return interests_from_interactions(
+            self.n_users,
+            self.user_index[take],
+            self.item_index[take],
+            self.weight[take],
+            self.item_feature_ptr,
+            self.item_feature_index,
+        )
 
     @property
     def text_dim(self) -> int:
@@ -200,10 +239,16 @@ class InteractionGraph:
             digest.update(self.item_feature_index.tobytes())
         if self.item_text is not None:
             digest.update(self.item_text.tobytes())
+        if self.interests is not None:
+            for array in (self.interests.indptr, self.interests.indices, self.interests.weights):
+                digest.update(array.tobytes())
         return digest.hexdigest()
 
-    def with_edges(self, mask: np.ndarray) -> InteractionGraph:
-        """A graph over the same nodes and features keeping only edges where ``mask`` is true."""
+    def with_edges(
+        self, mask: np.ndarray, interests: UserInterests | None = None
+    ) -> InteractionGraph:
+        """A graph over the same nodes and features keeping only edges where ``mask`` is true
+        (and ``interests`` in place of the graph's own, if given)."""
         return InteractionGraph(
             n_users=self.n_users,
             n_items=self.n_items,
@@ -217,6 +262,8 @@ class InteractionGraph:
             item_feature_index=self.item_feature_index,
             n_features=self.n_features,
             item_text=self.item_text,
+            interests=self.interests if interests is None else interests,
+            feature_kind=self.feature_kind,
         )
 
 
@@ -274,7 +321,19 @@ def holdout_split(
     targets = CSRMatrix.from_pairs(
         graph.user_index[held], graph.item_index[held], graph.n_users, graph.n_items
     )
-    return HoldoutSplit(train=graph.with_edges(~held), targets=targets)
+    return HoldoutSplit(
+        train=graph.with_edges(~held, _train_interests(graph, held)), targets=targets
+    )
+
+
+def _train_interests(graph: InteractionGraph, held: np.ndarray) -> UserInterests | None:
+    """The graph's interests less the held-out edges' evidence (see
+    :func:`ml.interests.without_held_out`): validation must not read the answer from them."""
+    if graph.interests is None or not graph.has_features:
+        return None
+    return without_held_out(
+        graph.interests, graph.interactions_by_feature(held), graph.interactions_by_feature()
+    )
 
 
 def _user_order(graph: InteractionGraph, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

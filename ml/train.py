@@ -21,11 +21,15 @@ from ml.losses import (
 )
 from ml.models.graph import GraphOperators, concat_ranges
 from ml.models.inductive import InductiveGCN
+from ml.models.interest_graph import InterestGraphGNN
 from ml.models.lightgcn import WeightedLightGCN
 from ml.popularity import LearnedPopularity, choose_prior_weight, item_log_degree
 from ml.training_edges import TrainingEdges
 
-EmbeddingModel = WeightedLightGCN | InductiveGCN
+# Models that embed nodes from their edges (no per-user table): refreshable between retrains.
+InductiveModel = InductiveGCN | InterestGraphGNN
+INDUCTIVE_KINDS = ("interest", "inductive")
+EmbeddingModel = WeightedLightGCN | InductiveModel
 
 
 @dataclass
@@ -33,7 +37,9 @@ class TrainConfig:
     """Hyper-parameters of one training run (JSON-serialisable via :meth:`to_dict`).
 
     Attributes:
-        model: ``"lightgcn"`` (transductive) or ``"inductive"`` (embeds unseen nodes).
+        model: ``"interest"`` (the heterogeneous interest-graph GNN, inductive: users are
+            embedded from their interactions and interests), ``"inductive"`` (its predecessor,
+            interactions only; still loads stored versions) or ``"lightgcn"`` (transductive).
         dim: Embedding size.
         num_layers: Propagation depth.
         loss: ``"full_softmax"`` (exact softmax over all items, per-user batches, cosine
@@ -67,7 +73,7 @@ class TrainConfig:
             (:class:`ml.popularity.LearnedPopularity`); its weight joins the grid.
     """
 
-    model: str = "inductive"  # as the service's IG_MODEL_KIND default (app.settings)
+    model: str = "interest"  # as the service's IG_MODEL_KIND default (app.settings)
     dim: int = 64
     num_layers: int = 2
     loss: str = "full_softmax"
@@ -158,8 +164,9 @@ def build_model(
         model = WeightedLightGCN(
             n_users, n_items, config.dim, config.num_layers, cosine, config.init_std
         )
-    elif config.model == "inductive":
-        model = InductiveGCN(
+    elif config.model in INDUCTIVE_KINDS:
+        kind = InterestGraphGNN if config.model == "interest" else InductiveGCN
+        model = kind(
             n_items,
             n_features,
             config.dim,

@@ -19,7 +19,7 @@ from app.settings import Settings, load_settings
 from app.training.pipeline import run_training, train_config_from
 from graphdb.fold import FoldConfig
 from graphdb.store import GraphStore
-from tests.conftest import Neo4jTestServer
+from tests.conftest import CLEAN_DATA, Neo4jTestServer
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -97,3 +97,26 @@ def separated_settings(server: Neo4jTestServer, tmp_path: Path) -> Settings:
         neo4j_auth=target.password is not None, model_dir=tmp_path / "models",
         train_epochs=8, model_kind="inductive", short_term_weight=0.0,
     )  # fmt: skip
+
+
+def trained_shop(
+    driver: Driver,
+    server: Neo4jTestServer,
+    model_dir: Path,
+    items: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+) -> Settings:
+    """Empties the graph, loads a shop, trains once (8 epochs, lists off) and returns the
+    settings that serve it."""
+    driver.execute_query(CLEAN_DATA)
+    store = GraphStore(driver)
+    import_items(store, items, progress=False)
+    import_events(store, events, FoldConfig(), IntakeLimits(), progress=False)
+    target = server.target
+    settings = load_settings(
+        neo4j_uri=target.uri, neo4j_password=target.password,
+        neo4j_auth=target.password is not None, model_dir=model_dir,
+        train_epochs=8, api_auth=False, rec_lists=False,
+    )  # fmt: skip
+    assert run_training(store, settings, train_config_from(settings)).promoted
+    return settings

@@ -19,6 +19,7 @@ from app.serving.intent import IntentMix
 from app.serving.item_index import ItemIndexCache
 from app.serving.rec_lists import ListSettings, RecLists
 from app.serving.recommend import Ranking
+from app.serving.repeat import RepeatRule
 from app.serving.short_term import ShortTermModels
 from app.settings import Settings
 from graphdb.store import GraphStore
@@ -85,6 +86,11 @@ def build_services(
             open_share=settings.rec_open_share,
             enabled=settings.rec_intent,
         ),  # fmt: skip
+        repeat=RepeatRule(
+            enabled=settings.rec_repeat_rule,
+            min_rate=settings.rec_repeat_min_rate,
+            window_days=settings.rec_repeat_window_days,
+        ),
     )
     lists = None
     if settings.rec_lists:

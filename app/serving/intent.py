@@ -11,14 +11,26 @@ each interest, old and new alike. A list is then filled category by category in 
 
 where ``w_c`` is the interest weight decayed to the user's newest interest (so only relative
 age matters and no clock is read) and ``r_c`` the share of category ``c`` among the user's last
-``recent`` items (what they are doing right now). A share of the list stays the model's own
-(its best items wherever they are filed); within a category the model's scores decide. One
-event elsewhere therefore moves a few slots, and every further event moves more: the list
-moves in proportion to the evidence, never against it.
+``recent`` items (what they are doing right now). A share of the list stays the model's own:
+its best items outside those categories, what the evidence does not cover (an interest the
+graph has no edge for yet). Were the model's picks allowed inside them too, a category's count
+would be its share plus however many of the model's favourites it holds at the moment, which
+rises and falls with the model from one event to the next; kept apart, every category holds
+exactly its share. One event elsewhere therefore moves a few slots, and every further event
+moves more: the list moves in proportion to the evidence, never against it.
+
+Within a category the user *as they are in that category* decides. Their vector is an average
+over all they did, so in a category they have only just entered it points at their old taste,
+and the category's slots went to items that are merely least unlike it. The items they
+interacted with in the category say more: a category's items are ordered as the model scores
+items (cosine plus its popularity prior), but for the direction of those items, each weighted
+as the graph weighs it (event type, decayed to the user's newest interaction). Where the user
+has no embedded item in a category, the model's scores order it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +39,9 @@ from app.serving.item_index import ItemIndex
 from graphdb.reads import RecommendState
 
 OPEN = ""  # the bucket of the model's own picks (no category id is empty)
+# How many of the user's newest items a category's direction is drawn from: bounds the work
+# for long histories, whose older items have decayed to little anyway.
+OWN_ITEMS = 100
 
 
 @dataclass(frozen=True)
@@ -38,8 +53,8 @@ class IntentMix:
             weights (0: interests only; 1: the last items only). 0 with ``recent`` 0 as well
             turns the mix off only if the user has no interests either.
         recent: How many of the user's last items make up ``r``.
-        open_share: Share of the list left to the model's own ranking, wherever its items are
-            filed (what the categories cannot say: an interest the graph has no edge for yet).
+        open_share: Share of the list left to the model's own ranking of the items outside the
+            user's categories (what they cannot say: an interest the graph has no edge for yet).
         enabled: Whether lists are shared out at all (off: the scores alone rank).
     """
 
@@ -89,6 +104,41 @@ def _recent_leaves(state: RecommendState, index: ItemIndex, n: int) -> dict[str,
     return {c: v / taken for c, v in counts.items()} if taken else {}
 
 
+def category_orders(
+    index: ItemIndex, state: RecommendState, categories: Collection[str], half_life_ms: float
+) -> dict[str, np.ndarray]:
+    """Per category the user has embedded items in, the scores its items are ordered by.
+
+    The direction of the user's items in the category, each weighted by its interaction
+    weight decayed to the user's newest interaction, scored as the model scores a user's
+    vector in the long term: cosine plus the version's popularity prior. ``-inf`` outside
+    the category.
+    """
+    n = min(len(state.seen), len(state.seen_ms), len(state.seen_weight), OWN_ITEMS)
+    if n == 0:
+        return {}
+    newest = max(state.seen_ms[:n])
+    directions: dict[str, np.ndarray] = {}
+    for k in range(n):
+        pos = index.position.get(state.seen[k][0])
+        weight = state.seen_weight[k] * 2.0 ** (-(newest - state.seen_ms[k]) / half_life_ms)
+        if pos is None or weight <= 0:
+            continue
+        for leaf in index.leaves[pos]:
+            if leaf in categories:
+                directions[leaf] = directions.get(leaf, 0.0) + weight * index.unit[pos]
+    orders: dict[str, np.ndarray] = {}
+    for category, direction in directions.items():
+        norm = float(np.linalg.norm(direction))
+        if norm == 0.0:
+            continue
+        rows = np.flatnonzero(index.leaf_mask(category))
+        scores = np.full(len(index.ids), -np.inf)
+        scores[rows] = index.unit[rows] @ (direction / norm).astype(np.float32) + index.prior[rows]
+        orders[category] = scores
+    return orders
+
+
 def shared_out(
     index: ItemIndex,
     scores: np.ndarray,
@@ -96,19 +146,27 @@ def shared_out(
     shares: dict[str, float],
     n: int,
     open_share: float,
+    orders: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """``n`` positions in list order: every prefix shares its slots out as ``shares`` say.
 
-    ``open_share`` of the slots are the model's own (its best items wherever they are filed);
-    the rest go to the categories, each filled by its best-scoring items. Position by
+    ``open_share`` of the slots are the model's own (its best items outside the categories of
+    ``shares``); the rest go to the categories, each filled by its best items: by
+    ``orders[c]`` where given (:func:`category_orders`), else by ``scores``. Position by
     position, the bucket furthest behind its share takes the next slot (largest deficit
     first), so the top 5 of a list is as proportional as the top 100. A bucket with nothing
     left drops out and the others fill in.
     """
     masked = np.where(allowed, scores, -np.inf)
-    queues = {c: list(_best(np.where(index.leaf_mask(c), masked, -np.inf), n))
-              for c in shares}  # fmt: skip
-    queues[OPEN] = list(_best(masked, n))
+    covered = np.zeros(len(masked), dtype=bool)
+    for category in shares:
+        covered |= index.leaf_mask(category)
+    orders = orders or {}
+    queues = {
+        c: list(_best(np.where(allowed & index.leaf_mask(c), orders.get(c, scores), -np.inf), n))
+        for c in shares
+    }
+    queues[OPEN] = list(_best(np.where(covered, -np.inf, masked), n))
     target = {c: (1.0 - open_share) * p for c, p in shares.items()} | {OPEN: open_share}
     taken = {c: 0 for c in target}
     chosen: list[int] = []

@@ -10,7 +10,9 @@ replaces the old index in one assignment, so concurrent requests never see a hal
 
 Long-term scores are the cosine plus the version's popularity prior (``ml.popularity``):
 ``prior`` holds ``weight * log(1 + degree)`` per item, read with the vectors, so it follows
-the live graph's degrees at each load.
+the live graph's degrees at each load. Each category's repeat purchases
+(``graphdb.repeat_purchase``) are read with the vectors, at each load and patch, so the lists
+ranked over one index and the live answers over it agree.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from graphdb.reads import ItemVectorRow
+from graphdb.repeat_purchase import RepeatPurchases
 from graphdb.store import GraphStore
 
 # Re-read vectors written this long before the last load too: a refresh transaction that
@@ -47,6 +50,9 @@ class ItemIndex:
     # Cosine above which two items count as near (see near_cosine): a reason "similar to X"
     # is given only then.
     near: float = 1.0
+    # Each category's buyers and repeat buyers, as the graph had them at the last load or
+    # patch (app.serving.repeat).
+    repeats: RepeatPurchases = field(default_factory=RepeatPurchases)
     revision: int = 0
     loaded_at: datetime | None = None
     position: dict[str, int] = field(init=False)
@@ -192,5 +198,10 @@ class ItemIndexCache:
                 since = (index.loaded_at or loaded_at) - RELOAD_OVERLAP
                 rows = self.store.reads.item_vectors(version, since)
                 index = index.patched(rows, revision, loaded_at)
+            else:
+                return index
+            # One pass over the purchase edges, only here: once per load or refresh, never
+            # per request.
+            index.repeats = self.store.reads.repeat_purchases()
             self._index = index
             return index

@@ -321,6 +321,7 @@ class RecLists:
         # feed loop does not start a build again at once.
         index = self.ranking.items.get(version, feed.revision)
         request = RecommendationRequest(user_id="", k=depth, filters=Filters())
+        mixing, repeat = self.ranking.mixing(), self.ranking.repeat_rule()
         for start in range(0, len(users), STATE_BATCH):
             if self._stop.is_set():
                 return None
@@ -334,7 +335,7 @@ class RecLists:
                     continue  # no personal list: the live path gives the fallback
                 index = scored[0]
                 positions, ranked = ranked_positions(
-                    index, request, state, scored[1], self.ranking.mixing()
+                    index, request, state, scored[1], mixing, repeat
                 )
                 if len(positions) == 0:
                     continue  # nothing left to recommend: the live path gives the fallback

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from app.serving.fallback import PopularCache, popular_fallback, search_matches
-from app.serving.intent import IntentMix, category_shares, shared_out
+from app.serving.intent import IntentMix, category_orders, category_shares, shared_out
 from app.serving.item_index import ItemIndex, ItemIndexCache
+from app.serving.repeat import RepeatRule, held_back
 from app.serving.short_term import ShortTermModels
 from graphdb.reads import Filters, RecommendState
 from graphdb.store import GraphStore
@@ -192,29 +193,36 @@ def ranked_positions(
     state: RecommendState,
     scores: np.ndarray,
     mix: Mixing | None = None,
+    repeat: RepeatRule | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The request's picks (positions, in list order) and their scores.
 
     With ``mix``, the list is shared out between the user's interests as the graph's evidence
-    says (``app.serving.intent``), unless the request narrows it itself (a category filter or
-    a need stated in words).
+    says (``app.serving.intent``), and with ``repeat`` near-duplicates of a recent purchase
+    leave it (``app.serving.repeat``), unless the request narrows it itself (a category
+    filter or a need stated in words): what it asks for is then what it gets.
     """
     seen = state.seen_ids
     pool = request.k * 4 if request.diversity > 0 else request.k
     eligible = _candidate_mask(index, request, seen)
+    own_list = request.filters.category is None and request.steer is None
+    duplicates = held_back(index, state, repeat) if repeat is not None and own_list else None
+    if duplicates is not None:
+        eligible &= ~duplicates
     excluded = index.positions(list(request.filters.exclude))
     allowed = eligible.copy()
     allowed[excluded] = False
     if request.steer is not None:
         scores, allowed = _steered(index, request.steer, scores, allowed)
     shares: dict[str, float] = {}
-    if mix is not None and request.filters.category is None and request.steer is None:
+    if mix is not None and own_list:
         shares = category_shares(state, index, mix.intent, mix.half_life_ms)
     if mix is not None and shares:
         # Shared out before the request's own exclusions, which then only drop items: the
         # order is the user's, so a list ranked in advance answers such a request exactly.
+        orders = category_orders(index, state, shares, mix.half_life_ms)
         ordered = shared_out(index, scores, eligible, shares, pool + len(excluded),
-                             mix.intent.open_share)  # fmt: skip
+                             mix.intent.open_share, orders)  # fmt: skip
         picked = ordered[~np.isin(ordered, excluded)][:pool]
     else:
         picked = top_positions(scores, allowed, pool)
@@ -262,8 +270,9 @@ def _personal(
     state: RecommendState,
     scores: np.ndarray,
     mix: Mixing | None,
+    repeat: RepeatRule | None,
 ) -> list[dict[str, Any]]:
-    picked, pick_scores = ranked_positions(index, request, state, scores, mix)
+    picked, pick_scores = ranked_positions(index, request, state, scores, mix, repeat)
     return explained_items(index, picked, pick_scores, ReasonContext.of(index, state))
 
 
@@ -296,6 +305,7 @@ class Ranking:
         foldin_weight: Share of interactions newer than the user's vector (instant fold-in).
         short_term_weight: Share of the short-term component in the final score.
         intent: How a list is shared out between the user's interests.
+        repeat: When near-duplicates of a recent purchase leave the list.
     """
 
     store: GraphStore
@@ -306,10 +316,15 @@ class Ranking:
     foldin_weight: float = 0.5
     short_term_weight: float = DEFAULT_SHORT_TERM_WEIGHT
     intent: IntentMix = IntentMix()
+    repeat: RepeatRule = RepeatRule()
 
     def mixing(self) -> Mixing | None:
         """How lists are shared out between interests (``None``: scores alone rank)."""
         return Mixing(self.intent, self.half_life_ms) if self.intent.enabled else None
+
+    def repeat_rule(self) -> RepeatRule | None:
+        """When recent purchases hold near-duplicates back (``None``: never)."""
+        return self.repeat if self.repeat.enabled else None
 
 
 def user_scores(ranking: Ranking, state: RecommendState) -> tuple[ItemIndex, np.ndarray] | None:
@@ -356,7 +371,9 @@ def recommend(request: RecommendationRequest, ranking: Ranking) -> dict[str, Any
     ranked: list[dict[str, Any]] = []
     scored = user_scores(ranking, state)
     if scored is not None:
-        ranked = _personal(scored[0], request, state, scored[1], ranking.mixing())
+        ranked = _personal(
+            scored[0], request, state, scored[1], ranking.mixing(), ranking.repeat_rule()
+        )
     if not ranked and request.steer:  # nothing personal to blend: the best text matches
         fallback, ranked = (
             "search",

@@ -22,10 +22,9 @@ from graphdb.snapshot import GraphSnapshot
 from ml.data import InteractionGraph
 from ml.gate import Holdout, Promotion, decide, holdout_score
 from ml.models.graph import GraphOperators
-from ml.models.inductive import InductiveGCN
 from ml.popularity import item_log_degree
 from ml.registry import ModelRegistry
-from ml.train import EmbeddingModel, TrainConfig, TrainResult
+from ml.train import EmbeddingModel, InductiveModel, TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ def score_serving(
         return None
     model = registry.load(version, device)
     extra = registry.metadata(version).get("extra", {})
-    if not isinstance(model, InductiveGCN) or "item_ids" not in extra:
+    if not isinstance(model, InductiveModel) or "item_ids" not in extra:
         return None
     ops, item_order = _lined_up(model, extra, data, device)
     return holdout_score(model, ops, data.holdout, config, item_order=item_order)
@@ -95,7 +94,7 @@ def _lined_up(
     model: EmbeddingModel, extra: dict[str, list[str]], data: GateInput, device: torch.device
 ) -> tuple[GraphOperators, np.ndarray]:
     """The training part in ``model``'s item order, and each snapshot item's row in it."""
-    text_dim = model.text_dim if isinstance(model, InductiveGCN) else 0
+    text_dim = model.text_dim if isinstance(model, InductiveModel) else 0
     live = LiveGraph.from_snapshot(
         data.snapshot, extra["item_ids"], extra.get("feature_ids", []), data.half_life_ms,
         text_dim=text_dim,

@@ -18,8 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graphdb.changes import UserEdges
-from graphdb.snapshot import GraphSnapshot, decay_to_common_clock
+from graphdb.snapshot import (
+    GraphSnapshot,
+    decay_to_common_clock,
+    decay_within_user,
+    feature_kind,
+)
 from ml.data import InteractionGraph
+from ml.interests import UserInterests
 
 
 def _positions(index: dict[str, int], names: list[str], ids: Iterable[str]) -> np.ndarray:
@@ -58,6 +64,8 @@ class LiveGraph:
     item_features: list[np.ndarray] = field(default_factory=list)
     text_dim: int = 0
     item_text: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # user position -> (feature positions, weights decayed within the user)
+    interests: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.item_pos = {item_id: k for k, item_id in enumerate(self.item_ids)}
@@ -102,7 +110,32 @@ class LiveGraph:
         if snapshot.item_text is not None:
             for k in range(len(snapshot.item_ids)):
                 live.item_text[item_map[k]] = live._text_row(snapshot.item_text[k])
+        if snapshot.interests is not None:
+            live._load_interests(snapshot)
         return live
+
+    def _load_interests(self, snapshot: GraphSnapshot) -> None:
+        rows = snapshot.interests
+        assert rows is not None
+        order = np.argsort(rows.users, kind="stable")
+        users = rows.users[order]
+        if len(users) == 0:
+            return
+        bounds = np.r_[np.flatnonzero(np.r_[True, users[1:] != users[:-1]]), len(users)]
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            take = order[lo:hi]
+            names = [snapshot.feature_ids[f] for f in rows.features[take]]
+            self._set_interests(int(users[lo]), names, rows.weights[take])
+
+    def _set_interests(self, user: int, names: Sequence[str], weights: np.ndarray) -> None:
+        """A user's interests over the model's vocabulary (unknown features wait for a
+        retrain, as item features do)."""
+        known = [(self.feature_pos[n], w) for n, w in zip(names, weights, strict=True)
+                 if n in self.feature_pos and w > 0]  # fmt: skip
+        self.interests[user] = (
+            np.asarray([f for f, _ in known], dtype=np.int64),
+            np.asarray([w for _, w in known], dtype=np.float64),
+        )
 
     def _text_row(self, vector: np.ndarray | None) -> np.ndarray:
         """The stored text vector as the model reads it (zeros: none, or another width)."""
@@ -126,6 +159,9 @@ class LiveGraph:
             parts_item.append(items)
             parts_weight.append(edges.weights.astype(np.float64))
             parts_ms.append(edges.last_ms.astype(np.int64))
+            decayed = decay_within_user(edges.interest_weights, edges.interest_ms,
+                                        self.half_life_ms)  # fmt: skip
+            self._set_interests(int(pos), edges.interest_features, decayed)
         self._grow_item_features()
         self.edge_user = np.concatenate(parts_user)
         self.edge_item = np.concatenate(parts_item)
@@ -143,6 +179,8 @@ class LiveGraph:
         )
         if len(gone) == 0:
             return np.zeros(0, np.int64)
+        for user in gone:
+            self.interests.pop(int(user), None)
         hit = np.isin(self.edge_user, gone)
         touched = np.unique(self.edge_item[hit])
         keep = ~hit
@@ -203,4 +241,16 @@ class LiveGraph:
             item_feature_index=index.astype(np.int64),
             n_features=len(self.feature_ids),
             item_text=self.item_text.copy() if self.text_dim else None,
+            interests=self._interest_csr(),
+            feature_kind=feature_kind(self.feature_ids),
         )
+
+    def _interest_csr(self) -> UserInterests:
+        users = sorted(self.interests)
+        return UserInterests.from_edges(
+            np.concatenate([np.full(len(self.interests[u][0]), u, np.int64) for u in users]
+                           or [np.zeros(0, np.int64)]),
+            np.concatenate([self.interests[u][0] for u in users] or [np.zeros(0, np.int64)]),
+            np.concatenate([self.interests[u][1] for u in users] or [np.zeros(0)]),
+            self.n_users,
+        )  # fmt: skip

@@ -22,17 +22,18 @@ from app.settings import Settings
 from app.training.gate import GateInput, judge_challenger
 from app.training.text_index import embed_item_texts
 from graphdb.embeddings import NodeVectors
-from graphdb.snapshot import GraphSnapshot
+from graphdb.snapshot import GraphSnapshot, feature_kind
 from graphdb.store import GraphStore
 from ml.data import InteractionGraph
 from ml.embed import full_embeddings
 from ml.evaluate import plot_training_curve
 from ml.gate import Promotion, holdout_score
+from ml.interests import UserInterests
 from ml.models.graph import GraphOperators
 from ml.registry import ModelRegistry, ModelShape
 from ml.sequence import SequenceConfig, export_short_term, train_short_term
 from ml.shortterm_store import SHORT_TERM_FILE, save_short_term
-from ml.train import TrainConfig, TrainResult, default_device, train
+from ml.train import INDUCTIVE_KINDS, TrainConfig, TrainResult, default_device, train
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class TrainingReport:
 
 def snapshot_to_graph(snapshot: GraphSnapshot) -> InteractionGraph:
     """Positive edges only: an item a user rated down is not evidence of interest."""
-    keep = snapshot.weight > 0
+    keep, rows = snapshot.weight > 0, snapshot.interests
     return InteractionGraph(
         n_users=snapshot.n_users,
         n_items=snapshot.n_items,
@@ -82,7 +83,11 @@ def snapshot_to_graph(snapshot: GraphSnapshot) -> InteractionGraph:
         item_feature_index=snapshot.item_feature_index,
         n_features=len(snapshot.feature_ids),
         item_text=snapshot.item_text,
-    )
+        interests=None if rows is None else UserInterests.from_edges(
+            rows.users, rows.features, rows.weights, snapshot.n_users
+        ),
+        feature_kind=feature_kind(snapshot.feature_ids),
+    )  # fmt: skip
 
 
 def train_config_from(settings: Settings, **overrides: Any) -> TrainConfig:
@@ -109,7 +114,7 @@ def run_training(
     better on the same, new holdout (``app.training.gate``), or whatever the scores if
     ``force``."""
     started = time.perf_counter()
-    if config.model == "inductive" and config.use_text:
+    if config.model in INDUCTIVE_KINDS and config.use_text:
         # Item text is an input of the inductive model: vectors for new or edited catalog
         # entries first, so the snapshot below carries every item's current text.
         embed_item_texts(store)

@@ -31,9 +31,8 @@ from graphdb.embeddings import NodeVectors
 from graphdb.store import GraphStore
 from ml.embed import affected_users_items, embed_nodes, full_embeddings, to_global
 from ml.models.graph import GraphOperators
-from ml.models.inductive import InductiveGCN
 from ml.registry import ModelRegistry
-from ml.train import default_device
+from ml.train import INDUCTIVE_KINDS, InductiveModel, default_device
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class _Loaded:
     """The worker's in-memory state for one active version."""
 
     version: str
-    model: InductiveGCN
+    model: InductiveModel
     graph: LiveGraph
     ops: GraphOperators
     vectors: np.ndarray  # [n_users + n_items, dim] as stored now (users first)
@@ -86,7 +85,7 @@ def _changed_rows(new: np.ndarray, old: np.ndarray, tolerance: float) -> np.ndar
     return np.flatnonzero(~(moved <= tolerance))
 
 
-def _embed_field(model: InductiveGCN, ops: GraphOperators, nodes: np.ndarray) -> np.ndarray:
+def _embed_field(model: InductiveModel, ops: GraphOperators, nodes: np.ndarray) -> np.ndarray:
     """Embeddings of ``nodes``: over their receptive field only, or, when the field is most
     of the graph anyway (a popular item is two hops from nearly everyone), by one full
     propagation, which is cheaper than gathering a subgraph that large."""
@@ -151,10 +150,10 @@ class IncrementalRefresher:
     def _unsupported(self, state: RefreshState | None) -> str | None:
         if state is None:
             return "no active model version yet: run `interest-graph train` first"
-        if state.model != "inductive":
+        if state.model not in INDUCTIVE_KINDS:
             return (
                 f"model {state.model!r} is transductive: new behaviour reaches it at the next "
-                "full retrain (use IG_MODEL_KIND=inductive for incremental refresh)"
+                "full retrain (use IG_MODEL_KIND=interest for incremental refresh)"
             )
         if state.watermark is None:
             return "the active version predates incremental refresh: retrain once"
@@ -163,10 +162,10 @@ class IncrementalRefresher:
             return "the active version's registry entry has no item order: retrain once"
         return None
 
-    def _load_model(self, version: str) -> tuple[InductiveGCN, list[str], list[str]]:
+    def _load_model(self, version: str) -> tuple[InductiveModel, list[str], list[str]]:
         registry = ModelRegistry(self.settings.model_dir)
         model = registry.load(version, self.device)
-        if not isinstance(model, InductiveGCN):
+        if not isinstance(model, InductiveModel):
             raise TypeError(f"model version {version} is not inductive")
         extra = registry.metadata(version)["extra"]
         return model, list(extra["item_ids"]), list(extra["feature_ids"])
@@ -198,7 +197,7 @@ class IncrementalRefresher:
                      "write_s": time.perf_counter() - tick - read_s - embed_s},
         )  # fmt: skip
 
-    def _stored_matrix(self, graph: LiveGraph, version: str, model: InductiveGCN) -> np.ndarray:
+    def _stored_matrix(self, graph: LiveGraph, version: str, model: InductiveModel) -> np.ndarray:
         """Stored vectors lined up with ``graph`` (NaN where a node has none)."""
         users, items = self.store.changes.read_version_vectors(version)
         dim = model.user_proj.in_features
@@ -272,7 +271,7 @@ class IncrementalRefresher:
         return out
 
     def _untouched_drift(
-        self, model: InductiveGCN, ops: GraphOperators, vectors: np.ndarray, field: np.ndarray
+        self, model: InductiveModel, ops: GraphOperators, vectors: np.ndarray, field: np.ndarray
     ) -> float:
         """Max change of a seeded sample of nodes outside ``field`` when recomputed."""
         outside = np.setdiff1d(np.arange(ops.n_nodes), field)

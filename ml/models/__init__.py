@@ -2,7 +2,14 @@
 
 from ml.models.graph import GraphOperators
 from ml.models.inductive import InductiveGCN
+from ml.models.interest_graph import InterestGraphGNN
 from ml.models.lightgcn import WeightedLightGCN
 from ml.models.sequence import SequenceRecommender
 
-__all__ = ["GraphOperators", "InductiveGCN", "SequenceRecommender", "WeightedLightGCN"]
+__all__ = [
+    "GraphOperators",
+    "InductiveGCN",
+    "InterestGraphGNN",
+    "SequenceRecommender",
+    "WeightedLightGCN",
+]

@@ -8,7 +8,7 @@ sparse-dense product whose backward reuses the same matrix because it is symmetr
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,36 @@ class HostCSR:
         return _torch_csr(
             self.indptr, self.indices, self.values, (self.n_rows, self.n_cols), device
         )
+
+
+def kind_blocks(
+    matrix: HostCSR,
+    rows: np.ndarray,
+    feature_kind: np.ndarray,
+    device: torch.device,
+    transpose: bool = False,
+) -> dict[int, tuple[torch.Tensor, np.ndarray]]:
+    """``matrix[rows]`` split by the node type of its columns (attributes).
+
+    Returns, per kind code present, the block ``[len(rows), len(cols)]`` as torch CSR (carrying
+    its transpose if ``transpose``, for training) and the sorted global column ids ``cols``
+    (the attributes of that kind the rows reach).
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
+    take = concat_ranges(starts, ends)
+    row_of = np.repeat(np.arange(len(rows), dtype=np.int64), ends - starts)
+    cols, values = matrix.indices[take], matrix.values[take]
+    out: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
+    for kind in np.unique(feature_kind[cols]) if len(cols) else []:
+        mine = feature_kind[cols] == kind
+        ids, local = np.unique(cols[mine], return_inverse=True)
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_of[mine], minlength=len(rows)), out=indptr[1:])
+        # Entries stay in row order (the CSR's), so each row's sum runs in the same order.
+        block = _torch_csr(indptr, local, values[mine], (len(rows), len(ids)), device)
+        out[int(kind)] = (with_transpose(block) if transpose else block, ids)
+    return out
 
 
 def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -104,6 +134,11 @@ class GraphOperators:
         user_mean: Row-normalised ``user -> item`` weights (``D_u^-1 W``), host copy.
         item_features: Item -> feature-id CSR, or ``None``.
         item_text: Item text vectors ``[n_items, text_dim]`` on ``device``, or ``None``.
+        item_attributes: Row-normalised ``item -> attribute`` (each feature ``1/|features|``),
+            host copy, or ``None`` without features.
+        interests: Row-normalised ``user -> attribute`` interest weights, host copy, or
+            ``None`` when the graph carries no interest edges.
+        feature_kind: int8[n_features] node type of every attribute (all 0 when unknown).
         adjacency_t: ``adjacency`` as torch CSR on ``device``.
         user_mean_t: ``user_mean`` as torch CSR on ``device``.
         device: Device of the torch tensors.
@@ -118,6 +153,11 @@ class GraphOperators:
     user_mean_t: torch.Tensor
     device: torch.device
     item_text: torch.Tensor | None = None
+    item_attributes: HostCSR | None = None
+    interests: HostCSR | None = None
+    feature_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    item_attributes_t: dict[int, tuple[torch.Tensor, np.ndarray]] = field(default_factory=dict)
+    interests_t: dict[int, tuple[torch.Tensor, np.ndarray]] = field(default_factory=dict)
 
     @property
     def n_nodes(self) -> int:
@@ -145,6 +185,11 @@ class GraphOperators:
         )
         row_norm = weight / np.maximum(user_deg, 1e-12)[graph.user_index]
         text = graph.item_text
+        attributes, interests = _item_attributes(graph), _normalised_interests(graph)
+        kind = (
+            np.zeros(graph.n_features, np.int8) if graph.feature_kind is None
+            else graph.feature_kind
+        )  # fmt: skip
         user_mean = _coalesced_csr(graph.user_index, graph.item_index, row_norm, (n_users, n_items))
         return cls(
             n_users=n_users,
@@ -153,10 +198,44 @@ class GraphOperators:
             user_mean=user_mean,
             item_features=graph.item_features(),
             adjacency_t=adjacency.to_torch(device),
-            user_mean_t=user_mean.to_torch(device),
+            user_mean_t=with_transpose(user_mean.to_torch(device)),
             device=device,
             item_text=None if text is None else torch.from_numpy(text).to(device),
-        )
+            item_attributes=attributes,
+            interests=interests,
+            feature_kind=kind,
+            # The whole-graph blocks of the typed relations, split once per graph.
+            item_attributes_t=(
+                {} if attributes is None
+                else kind_blocks(attributes, np.arange(n_items), kind, device, transpose=True)
+            ),
+            interests_t=(
+                {} if interests is None
+                else kind_blocks(interests, np.arange(n_users), kind, device, transpose=True)
+            ),
+        )  # fmt: skip
+
+
+def _item_attributes(graph: InteractionGraph) -> HostCSR | None:
+    """``item -> attribute`` with each of an item's features weighing ``1/|features|`` (the
+    mean an item's content embedding is taken over)."""
+    features = graph.item_features()
+    if features is None:
+        return None
+    lengths = features.row_lengths()
+    values = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+    return HostCSR(features.indptr, features.indices, values, graph.n_features)
+
+
+def _normalised_interests(graph: InteractionGraph) -> HostCSR | None:
+    """The users' interest weights divided by each user's total (a weighted mean)."""
+    interests = graph.interests
+    if interests is None:
+        return None
+    rows = interests.rows()
+    totals = np.bincount(rows, weights=interests.weights, minlength=interests.n_users)
+    values = (interests.weights / np.maximum(totals, 1e-12)[rows]).astype(np.float32)
+    return HostCSR(interests.indptr, interests.indices, values, graph.n_features)
 
 
 class _SymmetricSpmm(torch.autograd.Function):
@@ -171,6 +250,37 @@ class _SymmetricSpmm(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
         return None, ctx.matrix @ grad
+
+
+class _TransposedSpmm(torch.autograd.Function):
+    """``M @ x`` for a constant sparse ``M`` that carries its transpose (see
+    :func:`with_transpose`): the backward ``M^T @ grad`` uses it instead of transposing the CSR
+    on every step (about 3x faster for the user <- item mean on Gowalla, CPU)."""
+
+    @staticmethod
+    def forward(ctx: Any, matrix: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        ctx.transpose = matrix.cached_transpose  # type: ignore[attr-defined]
+        return matrix @ dense
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
+        return None, ctx.transpose @ grad
+
+
+def with_transpose(matrix: torch.Tensor) -> torch.Tensor:
+    """Attaches ``matrix``'s transpose (as CSR) to it, for :func:`sparse_product`."""
+    matrix.cached_transpose = (  # type: ignore[attr-defined]
+        matrix.to_sparse_coo().t().coalesce().to_sparse_csr()
+    )
+    return matrix
+
+
+def sparse_product(matrix: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    """``matrix @ dense``, differentiable w.r.t. ``dense``; fast when the matrix carries its
+    transpose (:func:`with_transpose`), torch's own product otherwise."""
+    if hasattr(matrix, "cached_transpose") and dense.requires_grad:
+        return _TransposedSpmm.apply(matrix, dense)
+    return matrix @ dense
 
 
 def symmetric_spmm(matrix: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:

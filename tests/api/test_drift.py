@@ -14,13 +14,9 @@ from neo4j import Driver
 
 from app.api import create_app
 from app.api.wiring import services_of
-from app.ingest.importer import import_events, import_items
-from app.ingest.validation import IntakeLimits
-from app.settings import Settings, load_settings
-from app.training.pipeline import run_training, train_config_from
-from graphdb.fold import FoldConfig
-from graphdb.store import GraphStore
-from tests.conftest import CLEAN_DATA, Neo4jTestServer
+from app.settings import Settings
+from tests.communities import trained_shop
+from tests.conftest import Neo4jTestServer
 
 CATEGORIES, PER_CATEGORY, USERS_PER_CATEGORY, HISTORY = 8, 80, 12, 25
 MONTH_AGO = datetime.now(UTC) - timedelta(days=30)
@@ -60,19 +56,8 @@ def _shop(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def shop_settings(
     driver: Driver, neo4j_server: Neo4jTestServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
-    driver.execute_query(CLEAN_DATA)
-    store = GraphStore(driver)
     items, events = _shop(seed=21)
-    import_items(store, items, progress=False)
-    import_events(store, events, FoldConfig(), IntakeLimits(), progress=False)
-    target = neo4j_server.target
-    settings = load_settings(
-        neo4j_uri=target.uri, neo4j_password=target.password,
-        neo4j_auth=target.password is not None, model_dir=tmp_path_factory.mktemp("models"),
-        train_epochs=8, api_auth=False, rec_lists=False,
-    )  # fmt: skip
-    assert run_training(store, settings, train_config_from(settings)).promoted
-    return settings
+    return trained_shop(driver, neo4j_server, tmp_path_factory.mktemp("models"), items, events)
 
 
 @pytest.fixture()

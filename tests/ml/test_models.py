@@ -8,7 +8,7 @@ import torch
 
 from ml.data import InteractionGraph
 from ml.embed import affected_users_items, embed_users_items, full_embeddings
-from ml.models import GraphOperators, InductiveGCN, WeightedLightGCN
+from ml.models import GraphOperators, InductiveGCN, InterestGraphGNN, WeightedLightGCN
 from ml.models.graph import symmetric_spmm
 
 CPU = torch.device("cpu")
@@ -55,21 +55,32 @@ def test_output_shapes(planted_with_features, cosine):
             assert torch.allclose(out.norm(dim=1), torch.ones(len(out)), atol=1e-5)
 
 
-@pytest.mark.parametrize("model_kind", ["lightgcn", "inductive"])
+@pytest.mark.parametrize("model_kind", ["lightgcn", "inductive", "interest"])
 def test_subset_equals_full_recomputation(planted_with_features, model_kind):
     graph, _, _ = planted_with_features
+    if model_kind == "interest":  # the interest edges are an input of this model too
+        graph = graph.with_edges(np.ones(graph.n_edges, bool), graph.interactions_by_feature())
     ops = GraphOperators.build(graph, CPU)
     torch.manual_seed(0)
-    model = (
-        WeightedLightGCN(graph.n_users, graph.n_items, dim=8, num_layers=3)
-        if model_kind == "lightgcn"
-        else InductiveGCN(graph.n_items, graph.n_features, dim=8, num_layers=3)
-    ).eval()
+    model = {
+        "lightgcn": lambda: WeightedLightGCN(graph.n_users, graph.n_items, dim=8, num_layers=3),
+        "inductive": lambda: InductiveGCN(graph.n_items, graph.n_features, dim=8, num_layers=3),
+        "interest": lambda: _with_interest_map(
+            InterestGraphGNN(graph.n_items, graph.n_features, dim=8, num_layers=3)
+        ),
+    }[model_kind]().eval()
     full = full_embeddings(model, ops)
     users, items = np.array([3, 0, 77, 3]), np.array([5, 79])
     user_vecs, item_vecs = embed_users_items(model, ops, users, items)
     assert torch.allclose(user_vecs, full[[0, 3, 77]], atol=1e-5)
     assert torch.allclose(item_vecs, full[graph.n_users + np.array([5, 79])], atol=1e-5)
+
+
+def _with_interest_map(model: InterestGraphGNN) -> InterestGraphGNN:
+    """A trained-looking interest map (it starts at zero, which would test nothing)."""
+    with torch.no_grad():
+        model.interest_proj.weight.normal_()
+    return model
 
 
 def _grow(graph: InteractionGraph, item_block: np.ndarray):

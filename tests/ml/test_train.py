@@ -24,7 +24,7 @@ def _block_purity(scores: torch.Tensor, user_block: np.ndarray, item_block: np.n
     return float((item_block[top] == user_block[:, None]).mean())
 
 
-@pytest.mark.parametrize("model_kind", ["lightgcn", "inductive"])
+@pytest.mark.parametrize("model_kind", ["lightgcn", "inductive", "interest"])
 @pytest.mark.parametrize("loss", ["full_softmax", "softmax", "bpr"])
 def test_loss_falls_and_planted_blocks_are_recovered(planted, model_kind, loss):
     graph, user_block, item_block = planted

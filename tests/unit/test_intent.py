@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.serving.intent import IntentMix, category_shares, shared_out
+from app.serving.intent import IntentMix, category_orders, category_shares, shared_out
 from app.serving.item_index import ItemIndex
 from graphdb.reads import ItemVectorRow, RecommendState
 
@@ -71,3 +71,75 @@ def test_the_open_share_is_the_models_own_and_exhausted_buckets_give_way() -> No
     cats = [index.leaves[p][0] for p in picked]
     assert cats.count("cat1") == 2 and cats.count("cat3") == 5  # the model's favourites
     assert len(picked) == 10 and not set(picked.tolist()) & {index.position["c1-i0"]}
+
+
+def _own_index() -> ItemIndex:
+    """Category ``cat1``: two items of the user's, one near each of them, one near neither;
+    ``cat2``: three items the user never touched."""
+    vectors = {
+        "own-new": [1, 0, 0, 0], "own-old": [0, 1, 0, 0], "near-old": [0, 1, 0.2, 0],
+        "near-new": [1, 0, 0.2, 0], "far": [0, 0, 1, 0],
+        "x0": [0, 0, 0, 1], "x1": [0, 0.3, 0, 1], "x2": [0.3, 0, 0, 1],
+    }  # fmt: skip
+    rows = [
+        ItemVectorRow(item_id=i, title=None, embedding=[float(x) for x in v], prior=0.0,
+                      categories=(c,), leaves=(c,), brands=())
+        for i, v in vectors.items() for c in ["cat2" if i.startswith("x") else "cat1"]
+    ]  # fmt: skip
+    return ItemIndex.from_rows("v1", rows)
+
+
+def test_a_category_is_ordered_by_the_users_own_items_in_it() -> None:
+    """Within a category the user's own items there decide, the newest weighing most; the
+    model's scores (here: a user vector that points elsewhere) order only a category the user
+    has no items in."""
+    index = _own_index()
+    now = 100 * DAY_MS
+    state = RecommendState(
+        version="v1", revision=0, embedding=None, categories=(("cat1", 10.0), ("cat2", 1.0)),
+        seen=(("own-new", True), ("own-old", True)), fresh=(),
+        seen_ms=(now, now - 60 * DAY_MS), seen_weight=(8.0, 8.0),
+    )  # fmt: skip
+    model = {"far": 3.0, "near-old": 2.0, "near-new": 1.0, "x0": 1.0, "x1": 3.0, "x2": 2.0}
+    scores = np.asarray([model.get(i, 0.0) for i in index.ids])
+    allowed = ~np.isin(np.arange(len(index.ids)), index.positions(["own-new", "own-old"]))
+    orders = category_orders(index, state, {"cat1", "cat2"}, HALF_LIFE_MS)
+    assert set(orders) == {"cat1"}  # no own item in cat2: the model's order holds there
+    picked = shared_out(index, scores, allowed, {"cat1": 1.0}, 3, 0.0, orders)
+    assert [index.ids[p] for p in picked] == ["near-new", "near-old", "far"]
+    picked = shared_out(index, scores, allowed, {"cat2": 1.0}, 3, 0.0, orders)
+    assert [index.ids[p] for p in picked] == ["x1", "x2", "x0"]
+    # Without the user's own items the model's order would have ranked them backwards.
+    picked = shared_out(index, scores, allowed, {"cat1": 1.0}, 3, 0.0)
+    assert [index.ids[p] for p in picked] == ["far", "near-old", "near-new"]
+
+
+def test_the_popularity_prior_adds_to_a_categorys_order() -> None:
+    index = _own_index()
+    index.prior[index.position["far"]] = 2.0  # far from the user's items, but everyone's
+    state = RecommendState(
+        version="v1", revision=0, embedding=None, categories=(("cat1", 10.0),),
+        seen=(("own-new", True),), fresh=(), seen_ms=(0,), seen_weight=(8.0,),
+    )  # fmt: skip
+    orders = category_orders(index, state, {"cat1"}, HALF_LIFE_MS)
+    allowed = np.ones(len(index.ids), dtype=bool)
+    allowed[index.position["own-new"]] = False
+    picked = shared_out(index, np.zeros(len(index.ids)), allowed, {"cat1": 1.0}, 2, 0.0, orders)
+    assert [index.ids[p] for p in picked] == ["far", "near-new"]
+
+
+def test_the_model_picks_only_outside_the_shared_categories_so_shares_never_fall() -> None:
+    """A category holds exactly its share whatever the model favours, so as its evidence
+    grows its count never falls, however the model's favourites move between events."""
+    index = _index()
+    allowed = np.ones(len(index.ids), dtype=bool)
+    rng = np.random.default_rng(0)
+    counts = []
+    for p in np.linspace(0.1, 0.9, 9):
+        scores = rng.normal(size=len(index.ids))  # the model's view moves with every event
+        scores[[k for k, i in enumerate(index.ids) if i.startswith("c1")]] += rng.uniform(0, 3)
+        picked = shared_out(index, scores, allowed, {"cat1": p, "cat0": 1 - p}, 20, 0.2)
+        cats = [index.leaves[k][0] for k in picked]
+        assert cats.count("cat1") + cats.count("cat0") == 16  # the model's 4: elsewhere
+        counts.append(cats.count("cat1"))
+    assert counts == sorted(counts) and counts[0] < counts[-1], counts
