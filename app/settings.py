@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     rec_lists_poll_s: Annotated[float, Field(ge=0.05, le=0.5)] = 0.25
     # A write's changed_at is its transaction's start: changes are re-read this far back.
     rec_lists_feed_overlap_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # A list answer first reads the user's changed_at (one indexed read): an event another
+    # worker accepted shows at once. False: within rec_lists_poll_s via the change feed.
+    rec_lists_read_your_writes: bool = True
 
     # The worker (`interest-graph worker`): schedule, lease and run bookkeeping.
     refresh_interval_s: Annotated[int, Field(ge=5, le=86_400)] = 60

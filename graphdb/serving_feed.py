@@ -33,6 +33,7 @@ RETURN m.version AS version, coalesce(m.revision, 0) AS revision,
        COLLECT { MATCH (u:User) WHERE u.changed_at > $since RETURN u.user_id } AS changed,
        COLLECT { MATCH (e:Erasure) WHERE e.at > $since RETURN e.key } AS erased
 """
+USER_CHANGED_AT = "MATCH (u:User {user_id: $user_id}) RETURN u.changed_at AS changed_at"
 # The users whose lists are worth ranking in advance: the most recently active first.
 ACTIVE_USERS = """
 MATCH (u:User) WHERE u.changed_at IS NOT NULL
@@ -136,6 +137,15 @@ class ServingFeed(StoreArea):
 
     def read_change_feed(self, since: datetime) -> ChangeFeed:
         return read_change_feed(self.driver, since, database=self.database)
+
+    def user_changed_at(self, user_id: str) -> datetime | None:
+        """When the user's graph last changed (``None``: unknown user or never)."""
+        records = self.driver.execute_query(
+            USER_CHANGED_AT, user_id=user_id, database_=self.database,
+            routing_=RoutingControl.READ,
+        ).records  # fmt: skip
+        value = records[0]["changed_at"] if records else None
+        return None if value is None else value.to_native()
 
     def active_users(self, limit: int) -> list[str]:
         return active_users(self.driver, limit, database=self.database)

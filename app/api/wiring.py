@@ -100,6 +100,7 @@ def build_services(
             rebuild_s=settings.rec_lists_rebuild_s,
             poll_s=settings.rec_lists_poll_s,
             feed_overlap_s=settings.rec_lists_feed_overlap_s,
+            read_your_writes=settings.rec_lists_read_your_writes,
         )
         lists = RecLists(ranking, list_settings, report=report_lists, clock=clock)
     return ApiServices(store, ranking, lists, autostart_lists)

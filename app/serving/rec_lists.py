@@ -14,9 +14,11 @@ A list is only served while it is still what the live path would say about the u
   stamps it) and users erased since the last poll. Their lists are dropped, so they are
   ranked live, with their new events folded in.
 * Lists are served only while the last successful poll began under a second ago (by the
-  lists' clock, the monotonic clock unless a test steps one), so an accepted event reaches
-  every worker's answers within one second, as it does live; with the graph unreachable,
+  lists' clock, the monotonic clock unless a test steps one); with the graph unreachable,
   nothing is served from memory.
+* Before a list is served, one indexed read of the user's ``changed_at`` checks that nothing
+  changed since the build read the user (``rec_lists_read_your_writes``), so an event another
+  worker accepted a moment ago is answered live at once, not at the next poll.
 * Lists belong to one model version; a new active version is ranked live until its lists
   are built. When a refresh rewrites vectors (``revision``), the lists are rebuilt at most
   every ``rec_lists_rebuild_s``: until then, changes that reach a user only through the
@@ -70,6 +72,9 @@ class ListSettings:
     # Re-read changes stamped this long before the last poll: a write whose transaction
     # began before it may commit after it.
     feed_overlap_s: float = 30.0
+    # Before a list is served, read the user's changed_at: an event another worker accepted
+    # a moment ago then shows at once rather than at the next poll.
+    read_your_writes: bool = True
 
     @property
     def feed_overlap(self) -> timedelta:
@@ -89,6 +94,8 @@ class ListGeneration:
         scores: ``float32[users, depth]``.
         contexts: Each row's reason context.
         built_at: The lists' clock when the build finished.
+        as_of: The server's clock when the build began: a user stamped ``changed_at`` later
+            has a stale row.
     """
 
     version: str
@@ -99,6 +106,7 @@ class ListGeneration:
     scores: np.ndarray
     contexts: list[ReasonContext]
     built_at: float
+    as_of: datetime | None = None
 
     def forget(self, user_ids: set[str] | frozenset[str]) -> None:
         for user_id in user_ids:
@@ -167,7 +175,7 @@ class RecLists:
         ):
             return None
         row = generation.rows.get(request.user_id)
-        if row is None:
+        if row is None or not self._unchanged_since_build(request.user_id, generation):
             return None
         picked, scores = generation.picked[row], generation.scores[row]
         keep = picked >= 0
@@ -179,6 +187,14 @@ class RecLists:
             return None  # nothing personal left: the live path answers with a fallback
         items = explained_items(generation.index, picked, scores, generation.contexts[row])
         return recommendation_body(request.user_id, generation.version, None, items)
+
+    def _unchanged_since_build(self, user_id: str, generation: ListGeneration) -> bool:
+        """Whether the user's graph is as the build read it (one indexed read), so a list is
+        never older than the user's own last event, whichever worker accepted it."""
+        if not self.settings.read_your_writes or generation.as_of is None:
+            return True
+        changed = self.store.feed.user_changed_at(user_id)
+        return changed is None or changed <= generation.as_of
 
     def active_model(self) -> tuple[str, int] | None:
         """The active ``(version, revision)`` as the feed read it under a second ago, else
@@ -345,4 +361,5 @@ class RecLists:
                 contexts.append(ReasonContext.of(index, state))
         n = len(contexts)
         return ListGeneration(version, feed.revision, index, rows, picked[:n].copy(),
-                              scores[:n].copy(), contexts, built_at=self._clock())  # fmt: skip
+                              scores[:n].copy(), contexts, built_at=self._clock(),
+                              as_of=feed.now)  # fmt: skip

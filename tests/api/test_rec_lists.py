@@ -146,6 +146,26 @@ def test_an_event_written_elsewhere_reaches_the_answers_within_a_second(
     assert lists.answer(RecommendationRequest("a-u1", 5)) is not None  # others keep theirs
 
 
+@pytest.mark.parametrize("read_your_writes", [True, False])
+def test_an_event_another_worker_accepted_is_answered_live_before_any_poll(
+    shop: Settings, clock: SteppedClock, graph: Driver, read_your_writes: bool
+) -> None:
+    settings = shop.model_copy(update={"rec_lists_read_your_writes": read_your_writes})
+    app = create_app(settings, clock=clock, autostart_lists=False)
+    try:
+        lists = _lists(app)
+        lists.build()
+        request = RecommendationRequest("a-u3", 5)
+        before = lists.answer(request)
+        assert before is not None  # served from the list
+        _purchase(graph, "a-u3", [before["items"][0]["item_id"]])  # another worker took it
+        # No poll has run: only the per-answer read can know the list is stale now.
+        assert (lists.answer(request) is None) is read_your_writes
+        assert lists.answer(RecommendationRequest("a-u4", 5)) is not None  # others keep theirs
+    finally:
+        services_of(app).close()
+
+
 def test_an_event_accepted_by_this_worker_is_answered_live_at_once(app: Flask) -> None:
     lists = _lists(app)
     lists.build()
