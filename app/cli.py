@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -230,6 +231,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     _prepare_demo(settings)
     if args.no_serve:
         return 0
+    # The demo shop sells durable goods: nobody wants a second coffee maker right after the
+    # first, so the repeat-purchase rule is on (the API workers read it from the environment).
+    os.environ.setdefault("IG_REC_REPEAT_RULE", "true")
     from app.api.wsgi import serve
 
     return serve(settings)

@@ -135,7 +135,9 @@ class Settings(BaseSettings):
     # newest interaction leave their list, unless the category's learned repeat-purchase
     # rate (share of its buyers who bought in it again) reaches the minimum
     # (app/serving/repeat.py). 0.5: most of the category's buyers buy there again.
-    rec_repeat_rule: bool = True
+    # Off by default: on the Amazon Beauty replay (consumables) it cost a quarter of the
+    # frozen model's hits; shops of durable goods (the demo) turn it on.
+    rec_repeat_rule: bool = False
     rec_repeat_min_rate: Annotated[float, Field(ge=0, le=1)] = 0.5
     rec_repeat_window_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
     short_term_epochs: Annotated[int, Field(ge=1, le=10_000)] = 100

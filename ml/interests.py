@@ -100,10 +100,15 @@ def without_held_out(
 
     ``held`` and ``full`` are :func:`interests_from_interactions` of the held-out edges and of
     all edges. The graph's weights are on their own scale (event weights, decay), so a user's
-    held-out share is removed in proportion: ``w' = max(0, w - held * sum(w) / sum(full))``.
+    held-out share is removed in proportion: ``w' = max(0, w - held * sum(w) / sum(full))``,
+    both sums over the attributes the user has an interest edge to.
     """
     users, cols = interests.rows(), interests.indices
-    scale = _row_sums(interests) / np.maximum(_row_sums(full), 1e-12)
+    # The scale compares like with like: the fold's mass on the attributes the user has an
+    # interest edge to (the graph folds into leaf categories, the items carry ancestors too).
+    full_here = np.bincount(users, weights=_dense_lookup(full, users, cols),
+                            minlength=interests.n_users)  # fmt: skip
+    scale = _row_sums(interests) / np.maximum(full_here, 1e-12)
     lookup = _dense_lookup(held, users, cols)
     reduced = interests.weights - lookup * scale[users]
     # Float cancellation leaves crumbs where the held-out items were the only evidence.

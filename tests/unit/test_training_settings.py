@@ -44,4 +44,4 @@ def test_a_bad_learn_prior_value_is_refused_at_start_up_naming_the_setting(
 
 def test_the_training_config_defaults_to_the_settings_model_kind() -> None:
     """The settings are the source: a bare ``TrainConfig`` trains what the service would."""
-    assert TrainConfig().model == Settings.model_fields["model_kind"].default == "inductive"
+    assert TrainConfig().model == Settings.model_fields["model_kind"].default == "interest"
