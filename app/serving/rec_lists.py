@@ -259,7 +259,7 @@ class RecLists:
                     log.warning("change feed unreadable; answering live", exc_info=True)
                 self._feed_failing = True
                 continue
-            if self.due():
+            if self.due() and not self._stop.is_set():
                 self._building = threading.Thread(
                     target=self._build_quietly, name="rec-lists-build", daemon=True
                 )
@@ -283,11 +283,17 @@ class RecLists:
         return self._feed is not None
 
     def stop(self, wait_s: float = 5.0) -> None:
-        """Ends the feed loop (and a build under way), waiting up to ``wait_s`` for the loop."""
+        """Ends the feed loop and waits (up to ``wait_s`` each) for it and for a build under
+        way: the caller closes the driver next, and a query still running on one of its
+        connections would then collide with the close on the same socket."""
         self._stop.set()
         feed = self._feed
         if feed is not None and feed is not threading.current_thread():
             feed.join(wait_s)
+        # Read only now: the feed loop starts the builds, up to the moment it ended.
+        building = self._building
+        if building is not None and building is not threading.current_thread():
+            building.join(wait_s)
 
     # -- building ---------------------------------------------------------------------------
 
