@@ -177,7 +177,7 @@ def with_folded_interests(graph: InteractionGraph) -> InteractionGraph:
     """``graph`` with the interests the service's ingest would fold from its edges."""
     if not graph.has_features:
         return graph
-    return graph.with_edges(np.ones(graph.n_edges, bool), graph.interactions_by_feature())
+    return graph.with_interests(graph.interactions_by_feature())
 
 
 def main() -> None:

@@ -184,6 +184,10 @@ class InteractionGraph:
             self.item_feature_index,
         )
 
+    def with_interests(self, interests: UserInterests) -> InteractionGraph:
+        """The same graph with ``interests`` as the users' interest edges."""
+        return self.with_edges(np.ones(self.n_edges, dtype=bool), interests)
+
     @property
     def text_dim(self) -> int:
         """Width of the item text vectors (0 without text)."""

@@ -79,17 +79,12 @@ def test_sparse_product_with_cached_transpose_has_the_dense_gradient():
     assert torch.allclose(x.grad, x_dense.grad, atol=1e-6)
 
 
-def _with_interests(graph: InteractionGraph, interests: UserInterests) -> InteractionGraph:
-    return graph.with_edges(np.ones(graph.n_edges, bool), interests)
-
-
 def test_a_moved_interest_moves_the_user_at_once_and_no_one_else():
     graph = _weighted_toy()
-    before = _with_interests(graph, graph.interactions_by_feature())
+    before = graph.with_interests(graph.interactions_by_feature())
     moved_weights = before.interests.weights.copy()  # type: ignore[union-attr]
     moved_weights[before.interests.indptr[2]] *= 50.0  # type: ignore[union-attr]
-    after = _with_interests(
-        graph,
+    after = graph.with_interests(
         UserInterests(before.interests.indptr, before.interests.indices, moved_weights),  # type: ignore[union-attr]
     )
     torch.manual_seed(3)
@@ -105,7 +100,7 @@ def test_a_moved_interest_moves_the_user_at_once_and_no_one_else():
 def test_hetero_data_has_the_node_and_edge_types():
     graph = _weighted_toy()
     data = to_hetero_data(
-        GraphOperators.build(_with_interests(graph, graph.interactions_by_feature()), CPU)
+        GraphOperators.build(graph.with_interests(graph.interactions_by_feature()), CPU)
     )
     assert set(data.node_types) == {"user", "item", "category", "brand", "tag"}
     assert data["category"].num_nodes == 2 and data["tag"].num_nodes == 1
@@ -116,7 +111,7 @@ def test_hetero_data_has_the_node_and_edge_types():
 
 def test_hetero_model_recovers_planted_communities_from_interests(make_planted):
     graph, user_block, item_block = make_planted(features=True, per_user=6)
-    graph = _with_interests(graph, graph.interactions_by_feature())
+    graph = graph.with_interests(graph.interactions_by_feature())
     config = TrainConfig(
         model="interest", dim=16, user_batch_size=32, lr=0.05, epochs=8, patience=8,
         validation_users=None,
@@ -148,7 +143,7 @@ def test_hetero_model_recovers_planted_communities_from_interests(make_planted):
 
 def test_the_holdout_takes_the_held_out_items_evidence_out_of_the_interests():
     graph = _weighted_toy()
-    graph = _with_interests(graph, graph.interactions_by_feature())
+    graph = graph.with_interests(graph.interactions_by_feature())
     split = holdout_split(graph, fraction=0.5, seed=0, by_time=False)
     held = split.targets
     train_interests = split.train.interests

@@ -59,7 +59,7 @@ def test_output_shapes(planted_with_features, cosine):
 def test_subset_equals_full_recomputation(planted_with_features, model_kind):
     graph, _, _ = planted_with_features
     if model_kind == "interest":  # the interest edges are an input of this model too
-        graph = graph.with_edges(np.ones(graph.n_edges, bool), graph.interactions_by_feature())
+        graph = graph.with_interests(graph.interactions_by_feature())
     ops = GraphOperators.build(graph, CPU)
     torch.manual_seed(0)
     model = {
