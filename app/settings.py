@@ -126,11 +126,16 @@ class Settings(BaseSettings):
     short_term_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
     short_term_max_len: Annotated[int, Field(ge=2, le=500)] = 50
     # Lists shared out between a user's category interests in proportion to the evidence
-    # (app/serving/intent.py): the decayed INTERESTED_IN weights and the last few items.
+    # (app/serving/intent.py): the decayed INTERESTED_IN weights count as prior_events
+    # events against the current session's items (a session ends at a gap longer than
+    # session_gap_minutes); the model's own picks outside those categories get
+    # max(open_share, open_prior_events / (n + open_prior_events)) for a user with n items.
     rec_intent: bool = True
-    rec_intent_recent_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
-    rec_intent_recent: Annotated[int, Field(ge=0, le=100)] = 3
-    rec_open_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+    rec_intent_prior_events: Annotated[float, Field(ge=0, le=1000)] = 3.0
+    rec_intent_session_gap_minutes: Annotated[float, Field(gt=0, le=10_080)] = 30.0
+    rec_intent_session_items: Annotated[int, Field(ge=0, le=100)] = 10
+    rec_open_prior_events: Annotated[float, Field(ge=0, le=1000)] = 2.0
+    rec_open_share: Annotated[float, Field(ge=0, le=1)] = 0.05
     # Near-duplicates (same leaf category) of an item bought within the window of the user's
     # newest interaction leave their list, unless the category's learned repeat-purchase
     # rate (share of its buyers who bought in it again) reaches the minimum

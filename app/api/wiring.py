@@ -81,8 +81,10 @@ def build_services(
         foldin_weight=settings.foldin_weight,
         short_term_weight=settings.short_term_weight,
         intent=IntentMix(
-            recent_weight=settings.rec_intent_recent_weight,
-            recent=settings.rec_intent_recent,
+            prior_events=settings.rec_intent_prior_events,
+            session_gap_ms=settings.rec_intent_session_gap_minutes * 60_000.0,
+            session_items=settings.rec_intent_session_items,
+            open_prior_events=settings.rec_open_prior_events,
             open_share=settings.rec_open_share,
             enabled=settings.rec_intent,
         ),  # fmt: skip

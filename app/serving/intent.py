@@ -4,20 +4,29 @@ evidence for it.
 The vectors rank items well *within* a taste, but a user's vector is an average of months of
 behaviour: a user whose interests moved is still shown mostly what they used to like. The
 graph knows better. Each ``(:User)-[:INTERESTED_IN]->(:Category)`` edge holds the decayed sum
-of the user's events in that category, so the shares of those weights are the evidence for
-each interest, old and new alike. A list is then filled category by category in proportion to
+of the user's events in that category, so the shares of those weights ``w_c`` (decayed to the
+user's newest interest, so only relative age matters and no clock is read) are the long-term
+evidence for each interest. What the user is doing right now is their current *session*: the
+run of their newest items with no gap longer than ``session_gap_ms``, ``k`` items of which a
+share ``r_c`` lies in category ``c``. The list is filled category by category in proportion to
+the posterior mean of the next event's category, the long-term shares acting as a prior worth
+``kappa`` events:
 
-    p_c = (1 - a) * w_c / sum(w) + a * r_c,
+    p_c = (kappa * w_c + k * r_c) / (kappa + k).
 
-where ``w_c`` is the interest weight decayed to the user's newest interest (so only relative
-age matters and no clock is read) and ``r_c`` the share of category ``c`` among the user's last
-``recent`` items (what they are doing right now). A share of the list stays the model's own:
-its best items outside those categories, what the evidence does not cover (an interest the
-graph has no edge for yet). Were the model's picks allowed inside them too, a category's count
-would be its share plus however many of the model's favourites it holds at the moment, which
-rises and falls with the model from one event to the next; kept apart, every category holds
-exactly its share. One event elsewhere therefore moves a few slots, and every further event
-moves more: the list moves in proportion to the evidence, never against it.
+One event elsewhere after a long history therefore takes ``1 / (kappa + 1)`` of the list plus
+its long-term weight (with ``kappa`` 3: a quarter, so the established interests keep the
+rest); every further event of the session moves more, and nothing moves against it.
+
+A share ``o`` of the list stays the model's own: its best items outside those categories, for
+an interest the graph has no edge for yet. Read as a Chinese restaurant process, a user with
+``n`` items goes somewhere new next with probability ``alpha / (n + alpha)``, with ``alpha``
+fitted to how the shop's users spread over categories (``app.serving.novelty``), so
+``o = max(floor, alpha / (n + alpha))``: much room for a newcomer, little for a regular of a
+shop whose users keep to their categories. Were the model's picks allowed inside the
+categories too, a category's count would be its share plus however many of the model's
+favourites it holds at the moment, which rises and falls with the model from one event to the
+next; kept apart, every category holds exactly its share.
 
 Within a category the user *as they are in that category* decides. Their vector is an average
 over all they did, so in a category they have only just entered it points at their old taste,
@@ -49,51 +58,79 @@ class IntentMix:
     """How a list is shared out between a user's interests.
 
     Attributes:
-        recent_weight: ``a`` above: the share of the last items against the decayed interest
-            weights (0: interests only; 1: the last items only). 0 with ``recent`` 0 as well
-            turns the mix off only if the user has no interests either.
-        recent: How many of the user's last items make up ``r``.
-        open_share: Share of the list left to the model's own ranking of the items outside the
-            user's categories (what they cannot say: an interest the graph has no edge for yet).
+        prior_events: ``kappa`` above: how many events the long-term interests count as
+            against the current session's (more: a session needs more events to move the
+            list as far).
+        session_gap_ms: A gap longer than this between two of the user's events ends a
+            session.
+        session_items: At most this many of the session's newest items count.
+        open_prior_events: ``alpha`` above where the graph gives none to fit it on.
+        open_share: The least share of the model's own picks, however long the history.
         enabled: Whether lists are shared out at all (off: the scores alone rank).
     """
 
-    recent_weight: float = 0.5
-    recent: int = 3
-    open_share: float = 0.2
+    prior_events: float = 3.0
+    session_gap_ms: float = 30 * 60_000.0
+    session_items: int = 10
+    open_prior_events: float = 2.0
+    open_share: float = 0.05
     enabled: bool = True
+
+    def open_share_of(self, state: RecommendState, new_category_rate: float | None) -> float:
+        """The share of the model's own picks for this user: ``max(floor, alpha/(n + alpha))``.
+
+        ``alpha`` is the shop's rate fitted from the graph (``app.serving.novelty``) where
+        there is one, else ``open_prior_events``; ``n`` the user's items.
+        """
+        alpha = self.open_prior_events if new_category_rate is None else new_category_rate
+        n = len(state.seen)
+        chance_new = alpha / (n + alpha) if n and alpha > 0 else float(n == 0)
+        return max(self.open_share, chance_new)
 
 
 def category_shares(
     state: RecommendState, index: ItemIndex, mix: IntentMix, half_life_ms: float
 ) -> dict[str, float]:
     """``p_c`` for every category with evidence (empty: none, so nothing is shared out)."""
-    shares: dict[str, float] = {}
+    interests = _interest_shares(state, half_life_ms)
+    session, k = _session_leaves(state, index, mix)
+    kappa = mix.prior_events if interests else 0.0
+    if kappa + k <= 0:
+        return {}
+    shares = {c: kappa * w / (kappa + k) for c, w in interests.items()}
+    for c, r in session.items():
+        shares[c] = shares.get(c, 0.0) + k * r / (kappa + k)
+    return shares
+
+
+def _interest_shares(state: RecommendState, half_life_ms: float) -> dict[str, float]:
+    """The interest weights decayed to the user's newest interest, as shares (``w_c``)."""
     interests = [(c, w, state.category_last_ms.get(c)) for c, w in state.categories if w > 0]
-    if interests:
-        newest = max((ms for _, _, ms in interests if ms is not None), default=None)
-        decayed = {
-            c: w * (2.0 ** (-(newest - ms) / half_life_ms) if newest and ms else 1.0)
-            for c, w, ms in interests
-        }
-        total = sum(decayed.values())
-        for c, w in decayed.items():
-            shares[c] = (1.0 - mix.recent_weight) * w / total
-    recent = _recent_leaves(state, index, mix.recent)
-    if recent:
-        scale = mix.recent_weight if interests else 1.0
-        for c, share in recent.items():
-            shares[c] = shares.get(c, 0.0) + scale * share
-    total = sum(shares.values())
-    return {c: s / total for c, s in shares.items()} if total > 0 else {}
+    newest = max((ms for _, _, ms in interests if ms is not None), default=None)
+    decayed = {
+        c: w * (2.0 ** (-(newest - ms) / half_life_ms) if newest and ms else 1.0)
+        for c, w, ms in interests
+    }
+    total = sum(decayed.values())
+    return {c: w / total for c, w in decayed.items()} if total > 0 else {}
 
 
-def _recent_leaves(state: RecommendState, index: ItemIndex, n: int) -> dict[str, float]:
-    """Each category's share of the user's last ``n`` items (an item's categories split it)."""
+def _session_leaves(
+    state: RecommendState, index: ItemIndex, mix: IntentMix
+) -> tuple[dict[str, float], int]:
+    """Each category's share of the current session's items (``r_c``), and their number ``k``.
+
+    The session is the run of the user's newest items with no gap longer than
+    ``session_gap_ms`` between them (only the newest when no times were read), at most
+    ``session_items`` of them; an item's categories split it.
+    """
     counts: dict[str, float] = {}
     taken = 0
-    for item_id in state.seen_ids:
-        if taken >= n:
+    times = state.seen_ms
+    for n, item_id in enumerate(state.seen_ids):
+        if taken >= mix.session_items:
+            break
+        if n > 0 and (n >= len(times) or times[n - 1] - times[n] > mix.session_gap_ms):
             break
         pos = index.position.get(item_id)
         if pos is None or not index.leaves[pos]:
@@ -101,7 +138,7 @@ def _recent_leaves(state: RecommendState, index: ItemIndex, n: int) -> dict[str,
         taken += 1
         for leaf in index.leaves[pos]:
             counts[leaf] = counts.get(leaf, 0.0) + 1.0 / len(index.leaves[pos])
-    return {c: v / taken for c, v in counts.items()} if taken else {}
+    return ({c: v / taken for c, v in counts.items()} if taken else {}), taken
 
 
 def category_orders(

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from app.serving.novelty import fit_new_category_rate
 from graphdb.reads import ItemVectorRow
 from graphdb.repeat_purchase import RepeatPurchases
 from graphdb.store import GraphStore
@@ -53,6 +54,9 @@ class ItemIndex:
     # Each category's buyers and repeat buyers, as the graph had them at the last load or
     # patch (app.serving.repeat).
     repeats: RepeatPurchases = field(default_factory=RepeatPurchases)
+    # The shop's rate of "somewhere new", fitted at the last full load (app.serving.intent;
+    # ``None``: nothing to fit it on, the setting's rate applies).
+    new_category_rate: float | None = None
     revision: int = 0
     loaded_at: datetime | None = None
     position: dict[str, int] = field(init=False)
@@ -193,6 +197,8 @@ class ItemIndexCache:
                 rows = self.store.reads.item_vectors(version)
                 index = ItemIndex.from_rows(version, rows)
                 index.revision, index.loaded_at = revision, loaded_at
+                # A shop-wide constant that moves slowly: refitted per version, not per patch.
+                index.new_category_rate = fit_new_category_rate(self.store.reads.category_spread())
             elif index.revision < revision:
                 loaded_at = self.store.reads.server_clock()
                 since = (index.loaded_at or loaded_at) - RELOAD_OVERLAP

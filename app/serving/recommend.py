@@ -221,8 +221,9 @@ def ranked_positions(
         # Shared out before the request's own exclusions, which then only drop items: the
         # order is the user's, so a list ranked in advance answers such a request exactly.
         orders = category_orders(index, state, shares, mix.half_life_ms)
+        open_share = mix.intent.open_share_of(state, index.new_category_rate)
         ordered = shared_out(index, scores, eligible, shares, pool + len(excluded),
-                             mix.intent.open_share, orders)  # fmt: skip
+                             open_share, orders)  # fmt: skip
         picked = ordered[~np.isin(ordered, excluded)][:pool]
     else:
         picked = top_positions(scores, allowed, pool)

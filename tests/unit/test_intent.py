@@ -23,27 +23,63 @@ def _index(categories: int = 4, per: int = 30, seed: int = 0) -> ItemIndex:
     return ItemIndex.from_rows("v1", rows)
 
 
-def _state(weights: dict[str, tuple[float, int]], seen: list[str]) -> RecommendState:
+def _state(
+    weights: dict[str, tuple[float, int]], seen: list[str], seen_ms: list[int] | None = None
+) -> RecommendState:
     return RecommendState(
         version="v1", revision=0, embedding=None,
         categories=tuple((c, w) for c, (w, _) in weights.items()),
         seen=tuple((i, False) for i in seen), fresh=(),
         category_last_ms={c: ms for c, (_, ms) in weights.items()},
+        seen_ms=tuple(seen_ms or ()),
     )  # fmt: skip
 
 
-def test_shares_follow_decayed_weights_and_the_last_items() -> None:
+def test_shares_follow_decayed_weights_and_the_session() -> None:
     index = _index()
     now = 100 * DAY_MS
     # Equal stored weights, but cat0's is a half-life older: it counts half.
     state = _state({"cat0": (20.0, now - 30 * DAY_MS), "cat1": (20.0, now)}, seen=[])
-    interests_only = category_shares(state, index, IntentMix(recent_weight=0.5), HALF_LIFE_MS)
+    interests_only = category_shares(state, index, IntentMix(), HALF_LIFE_MS)
     assert interests_only == pytest.approx({"cat0": 1 / 3, "cat1": 2 / 3})
-    # The last three items (newest first) were all in cat2: half the evidence is theirs.
-    state = _state({"cat0": (20.0, now)}, seen=["c2-i1", "c2-i2", "c2-i3", "c0-i1"])
-    mixed = category_shares(state, index, IntentMix(recent_weight=0.5, recent=3), HALF_LIFE_MS)
+    # The session (no gap over 30 minutes) is the three cat2 items; the cat0 item a day
+    # before is not in it. The interests count as kappa = 3 events against its 3.
+    minute = 60_000
+    state = _state({"cat0": (20.0, now)}, seen=["c2-i1", "c2-i2", "c2-i3", "c0-i1"],
+                   seen_ms=[now, now - minute, now - 2 * minute, now - DAY_MS])  # fmt: skip
+    mixed = category_shares(state, index, IntentMix(prior_events=3.0), HALF_LIFE_MS)
     assert mixed == pytest.approx({"cat0": 0.5, "cat2": 0.5})
     assert category_shares(_state({}, []), index, IntentMix(), HALF_LIFE_MS) == {}
+
+
+def test_one_stray_event_moves_a_quarter_and_a_session_moves_more_each_event() -> None:
+    index = _index()
+    now, minute = 100 * DAY_MS, 60_000
+    history = [f"c0-i{i}" for i in range(20)]
+    shares = []
+    for k in range(1, 6):
+        session = [f"c1-i{i}" for i in range(k)]
+        times = [now - i * minute for i in range(k)] + [now - 30 * DAY_MS] * len(history)
+        state = _state({"cat0": (60.0, now - 30 * DAY_MS), "cat1": (8.0 * k, now)},
+                       seen=session + history, seen_ms=times)  # fmt: skip
+        shares.append(category_shares(state, index, IntentMix(), HALF_LIFE_MS)["cat1"])
+    w1 = 8.0 / (8.0 + 30.0)  # cat0's 60 decayed by one half-life
+    assert shares[0] == pytest.approx((3 * w1 + 1) / 4)
+    assert shares[0] < 0.5  # the established interest keeps most of the list
+    assert all(b > a for a, b in zip(shares, shares[1:], strict=False))
+
+
+def test_the_open_share_is_the_chance_of_somewhere_new() -> None:
+    mix = IntentMix(open_share=0.05, open_prior_events=2.0)
+    newcomer = _state({}, seen=["c0-i1"])
+    regular = _state({}, seen=[f"c0-i{i}" for i in range(30)])
+    assert mix.open_share_of(newcomer, None) == pytest.approx(2 / 3)
+    assert mix.open_share_of(regular, None) == pytest.approx(2 / 32)
+    # Fitted rates: a shop whose users keep to one category leaves the floor; a wandering
+    # shop leaves most of a regular's list to the model.
+    assert mix.open_share_of(regular, 0.001) == pytest.approx(0.05)
+    assert mix.open_share_of(regular, 30.0) == pytest.approx(0.5)
+    assert mix.open_share_of(_state({}, []), 0.001) == 1.0
 
 
 def test_every_prefix_of_the_list_keeps_the_shares() -> None:
