@@ -24,6 +24,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from app.ingest.timestamps import TimeWindow, event_ms
 from app.settings import Settings, setting_default
 from graphdb.catalog import ItemRow
 from graphdb.fold import EVENT_TYPES, RATED_TYPES, EventRow, EventType
@@ -151,59 +152,6 @@ class ItemIn(BaseModel):
     ) = None
 
 
-@dataclass(frozen=True, slots=True)
-class _TimeWindow:
-    """The accepted event times of one batch, in epoch seconds.
-
-    Computed once per batch: building these bounds for every event cost more than checking it.
-    """
-
-    now_s: float
-    latest_s: float
-    earliest_s: float
-    min_event_year: int
-
-    @classmethod
-    def of_batch(cls, now: datetime, limits: IntakeLimits) -> _TimeWindow:
-        now_s = now.timestamp()
-        return cls(
-            now_s=now_s,
-            latest_s=now_s + limits.max_future_skew_s,
-            earliest_s=datetime(limits.min_event_year, 1, 1, tzinfo=UTC).timestamp(),
-            min_event_year=limits.min_event_year,
-        )
-
-
-TS_FORMS = "expected an RFC 3339 timestamp (e.g. '2024-05-01T12:00:00Z') or epoch seconds"
-
-
-def _ts_seconds(raw: Any) -> float:
-    """Epoch seconds of an RFC 3339 timestamp with a zone, or of an epoch-seconds number."""
-    if isinstance(raw, str):  # the usual form first: this runs for every event of a load
-        try:
-            moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(TS_FORMS) from None
-        if moment.tzinfo is None:
-            raise ValueError("timestamp needs a time zone (e.g. '2024-05-01T12:00:00Z')")
-        return moment.timestamp()
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw)
-    raise ValueError(TS_FORMS)
-
-
-def _ts_ms(raw: Any, window: _TimeWindow) -> int:
-    if raw is None:
-        return int(window.now_s * 1000)
-    seconds = _ts_seconds(raw)
-    if seconds > window.latest_s:
-        hint = " (epoch numbers are seconds, not milliseconds)" if seconds > 1e11 else ""
-        raise ValueError(f"timestamp is in the future{hint}")
-    if seconds < window.earliest_s:
-        raise ValueError(f"timestamp is before {window.min_event_year}-01-01")
-    return int(round(seconds * 1000))
-
-
 def derive_event_id(fields: Mapping[str, Any], ts_ms: int) -> str:
     """A deterministic id for an event sent without one, so a resend is recognised."""
     parts = [
@@ -306,7 +254,9 @@ def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None
                 )
             ]
         )
-    window = _TimeWindow.of_batch(now or datetime.now(UTC), limits)
+    window = TimeWindow.of_batch(
+        now or datetime.now(UTC), limits.max_future_skew_s, limits.min_event_year
+    )
     checked, problems = _checked_fields(records)
     rows = []
     for index, fields in enumerate(checked):
@@ -314,7 +264,7 @@ def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None
             continue
         row_problems = _event_problems(fields, limits)
         try:
-            ts_ms = _ts_ms(fields.get("ts"), window)
+            ts_ms = event_ms(fields.get("ts"), window)
         except ValueError as exc:
             row_problems.append(("ts", str(exc)))
         if row_problems:
