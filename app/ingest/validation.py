@@ -24,20 +24,23 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from app.ingest.ids import (
+    ID_RULE,
+    MAX_ID_CHARS,
+    RESERVED_ITEM_IDS,
+    RESERVED_ITEM_RULE,
+    Identifier,
+)
 from app.ingest.timestamps import TimeWindow, event_ms
 from app.settings import Settings, setting_default
 from graphdb.catalog import ItemRow
 from graphdb.fold import EVENT_TYPES, RATED_TYPES, EventRow, EventType
 
-# Longest accepted ids and catalog strings. The data sources cut their text to these, so every
-# record they produce passes; the free-text limit is a setting (``IntakeLimits.max_text_chars``).
-MAX_ID_CHARS = 128
+# Longest accepted catalog strings (ids: ``app.ingest.ids``). The data sources cut their text
+# to these, so every record they produce passes; the free-text limit is a setting
+# (``IntakeLimits.max_text_chars``).
 MAX_TITLE_CHARS = 1000
 MAX_BRAND_CHARS = 200
-
-Identifier = Annotated[
-    str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[^\s\x00-\x1f]+$")
-]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 
@@ -187,12 +190,16 @@ def _check_value(
     return problems
 
 
+# Clearer words than pydantic's for some errors (a pattern only ids have).
+_MESSAGES = {"extra_forbidden": "unknown field", "string_pattern_mismatch": ID_RULE}
+
+
 def _pydantic_problems(exc: ValidationError, index: int | None) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     for err in exc.errors(include_url=False):
         # The top-level name is what a client sent; deeper parts are pydantic's type tags.
         field = str(err["loc"][0]) if err["loc"] else "(record)"
-        message = err["msg"] if err["type"] != "extra_forbidden" else "unknown field"
+        message = _MESSAGES.get(err["type"], err["msg"])
         if not any(p.field == field for p in problems):
             problems.append(FieldProblem(index, field, message.removeprefix("Value error, ")))
     return problems
@@ -233,6 +240,8 @@ def _checked_fields(records: list[Any]) -> tuple[list[dict[str, Any] | None], li
 
 def _event_problems(fields: Mapping[str, Any], limits: IntakeLimits) -> list[tuple[str, str]]:
     problems = list(_check_value(fields["type"], fields.get("value"), fields.get("text"), limits))
+    if fields["item_id"] in RESERVED_ITEM_IDS:
+        problems.append(("item_id", RESERVED_ITEM_RULE))
     user = fields["user_id"]
     if "@" in user and EMAIL.match(user):
         problems.append(("user_id", "looks like an e-mail address; send an opaque user id instead"))
@@ -318,6 +327,9 @@ def parse_items(payload: Any, limits: IntakeLimits) -> list[ItemRow]:
             item = ItemIn.model_validate(record)
         except ValidationError as exc:
             problems += _pydantic_problems(exc, index)
+            continue
+        if item.item_id in RESERVED_ITEM_IDS:
+            problems.append(FieldProblem(index, "item_id", RESERVED_ITEM_RULE))
             continue
         if item.description is not None and len(item.description) > limits.max_text_chars:
             too_long = f"description is longer than {limits.max_text_chars} characters"

@@ -75,6 +75,16 @@ BAD_EVENTS = [
     (_event(type="review", text="x" * 20_001), "text", "longer than 20000"),
     (_event(user_id="jane.doe@example.com"), "user_id", "e-mail"),
     (_event(colour="red"), "colour", "unknown field"),
+    # Ids that no route could address (tests/api/test_id_round_trip.py has the routes).
+    (_event(user_id="bi_mr/"), "user_id", "'/'"),
+    (_event(item_id="a/b"), "item_id", "'/'"),
+    (_event(event_id="e/1"), "event_id", "'/'"),
+    (_event(session_id="/s"), "session_id", "'/'"),
+    (_event(item_id="i1,i2"), "item_id", "','"),
+    (_event(user_id=".."), "user_id", "'..'"),
+    (_event(item_id="."), "item_id", "'..'"),
+    (_event(user_id="u\x7f"), "user_id", "control characters"),
+    (_event(item_id="search"), "item_id", "search route"),
 ]
 
 
