@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +45,13 @@ def _epoch_seconds(raw: Any) -> float:
             raise ValueError("timestamp needs a time zone (e.g. '2024-05-01T12:00:00Z')")
         return moment.timestamp()
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw)
+        try:
+            seconds = float(raw)
+        except OverflowError:  # an integer past a float's range
+            seconds = math.inf if raw > 0 else -math.inf
+        if math.isnan(seconds):
+            raise ValueError("epoch seconds must be a number, not NaN")
+        return seconds
     raise ValueError(TS_FORMS)
 
 
