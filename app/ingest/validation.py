@@ -92,7 +92,10 @@ def limits_from_settings(s: Settings) -> IntakeLimits:
     )
 
 
-StarValue = Annotated[float, Field(allow_inf_nan=False)]
+# Numbers are JSON numbers (an integer or a fraction): strict, so neither "5" nor true passes
+# for one (booleans are StrictBool, strings are strings), as the OpenAPI schema says.
+StarValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Price = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 EVENT_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -144,7 +147,7 @@ class ItemIn(BaseModel):
         | None
     ) = None
     brand: Annotated[str, Field(min_length=1, max_length=MAX_BRAND_CHARS)] | None = None
-    price: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    price: Price | None = None
     in_stock: StrictBool | None = None
     attributes: (
         Annotated[

@@ -72,6 +72,9 @@ BAD_EVENTS = [
     (_event(ts=-(10**400)), "ts", "before 1990"),
     (_event(ts=float("nan")), "ts", "not NaN"),
     (_event(type="rating", value=10**400), "value", "valid number"),
+    (_event(type="rating", value="5"), "value", "valid number"),  # strict: numbers only
+    (_event(type="rating", value=True), "value", "valid number"),
+    (_event(type="review", value="4", text="ok"), "value", "valid number"),
     (_event(ts="1970-01-02T00:00:00Z"), "ts", "before 1990"),
     (_event(type="rating", value=7), "value", "between 1 and 5"),
     (_event(type="rating"), "value", "needs a value"),
