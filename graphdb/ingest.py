@@ -11,13 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from neo4j import Driver, ManagedTransaction, RoutingControl
-from neo4j.exceptions import ConstraintError
 
 from graphdb.area import StoreArea
 from graphdb.fold import EventRow, FoldConfig, fold_interactions, fold_interests
 from graphdb.params import batch_rows
-
-CONSTRAINT_RETRIES = 3
 
 # How much is loaded: the demo loads its shop only into a graph without events, and the
 # offline bulk load only into a graph holding nothing but its schema records.
@@ -56,16 +53,21 @@ MERGE (i:Item {item_id: item_id})
 ON CREATE SET i.created_at = datetime.transaction(), i.in_catalog = false
 SET i.changed_at = datetime.transaction()
 """
-# CREATE, not MERGE: the ids were checked in this transaction, and the uniqueness
-# constraint turns a concurrent duplicate into a ConstraintError that the caller retries.
-CREATE_INTERACTIONS = """
+# MERGE on the key only: under the unique constraint a concurrent writer of the same id holds
+# its index entry until it commits, and this MERGE then matches its node instead of failing.
+# A node this statement made has no ``ingested_at`` yet (every stored one has), so only those
+# get their properties and relationships, and only their ids come back to be folded.
+MERGE_INTERACTIONS = """
 UNWIND $rows AS row
+MERGE (x:Interaction {event_id: row.event_id})
+WITH x, row WHERE x.ingested_at IS NULL
 MATCH (u:User {user_id: row.user_id})
 MATCH (i:Item {item_id: row.item_id})
-CREATE (u)-[:PERFORMED]->(x:Interaction {event_id: row.event_id})-[:ON]->(i)
+CREATE (u)-[:PERFORMED]->(x)-[:ON]->(i)
 SET x.type = row.type, x.ts = datetime({epochMillis: row.ts_ms}), x.value = row.value,
     x.weight = row.weight, x.text = row.text, x.sentiment = row.sentiment,
     x.session_id = row.session_id, x.ingested_at = datetime.transaction()
+RETURN collect(row.event_id) AS created
 """
 # Rows are unique per (user, item), so no two rows of one statement touch the same edge.
 # Every value is computed in WITH before SET so the update reads only the old state.
@@ -125,12 +127,13 @@ MATCH (t:Brand {brand_id: row.target_id})
 """
     + _FOLD_INTEREST_TAIL
 )
-# The whole write in one statement (one round trip); each step is a unit subquery over its
-# own rows, run in order, so later steps see the nodes the earlier ones made.
-WRITE_BATCH = (
-    "CALL () {" + MERGE_USERS + "}\n"
-    "CALL () {" + MERGE_ITEMS + "}\n"
-    "CALL () {" + CREATE_INTERACTIONS + "}\n"
+# The write in two statements: the nodes (whose result says which events are new), then the
+# fold of the new events. Each step is a unit subquery over its own rows, run in order, so
+# later steps see the nodes the earlier ones made.
+STORE_INTERACTIONS = (
+    "CALL () {" + MERGE_USERS + "}\nCALL () {" + MERGE_ITEMS + "}\n" + MERGE_INTERACTIONS
+)
+FOLD_BATCH = (
     "CALL () {" + FOLD_INTERACTED + "}\n"
     "CALL () {" + FOLD_CATEGORY_INTEREST + "}\n"
     "CALL () {" + FOLD_BRAND_INTEREST + "}\n"
@@ -184,23 +187,40 @@ def _read_state_tx(
     return set(record["existing"]), categories, brands
 
 
+def _store_tx(
+    tx: ManagedTransaction, candidates: Sequence[EventRow], config: FoldConfig
+) -> set[str]:
+    """Merge the candidates' users, items and interactions; the ids this transaction created."""
+    record = tx.run(
+        STORE_INTERACTIONS,
+        user_ids=batch_rows(sorted({e.user_id for e in candidates})),
+        item_ids=batch_rows(sorted({e.item_id for e in candidates})),
+        # By id: concurrent batches take the ids' index-entry locks in one order (no deadlock).
+        rows=batch_rows(_event_params(sorted(candidates, key=lambda e: e.event_id), config)),
+    ).single(strict=True)
+    return set(record["created"])
+
+
 def write_events_tx(
     tx: ManagedTransaction, events: Sequence[EventRow], config: FoldConfig
 ) -> IngestResult:
-    """Store a batch and fold the events it created. Idempotent, so safe to retry."""
+    """Store a batch and fold the events it created. Idempotent, so safe to retry.
+
+    An id stored before this transaction, or by a concurrent one that commits first, is a
+    duplicate: it is neither stored again nor folded.
+    """
     unique = _unique_by_event_id(events)
     existing, categories, brands = _read_state_tx(tx, unique)
     # Sorted rows keep lock order stable across concurrent batches (fewer deadlocks).
-    created = sorted(
+    candidates = sorted(
         (e for e in unique if e.event_id not in existing),
         key=lambda e: (e.user_id, e.item_id, e.ts_ms),
     )
+    created_ids = _store_tx(tx, candidates, config) if candidates else set()
+    created = [e for e in candidates if e.event_id in created_ids]
     if created:
         tx.run(
-            WRITE_BATCH,
-            user_ids=batch_rows(sorted({e.user_id for e in created})),
-            item_ids=batch_rows(sorted({e.item_id for e in created})),
-            rows=batch_rows(_event_params(created, config)),
+            FOLD_BATCH,
             pair_rows=batch_rows(fold_interactions(created, config)),
             category_rows=batch_rows(fold_interests(created, categories, config)),
             brand_rows=batch_rows(fold_interests(created, brands, config)),
@@ -219,16 +239,8 @@ def write_events(
     """Write one all-or-nothing batch in a managed (retried) transaction."""
     if not events:
         return IngestResult(created=0, duplicates=0, created_ids=())
-    for attempt in range(CONSTRAINT_RETRIES):
-        try:
-            with driver.session(database=database) as session:
-                return session.execute_write(write_events_tx, events, config)
-        except ConstraintError:
-            # Another writer stored one of these event ids after our check: the retry's
-            # check sees it and skips it, so nothing is counted twice.
-            if attempt == CONSTRAINT_RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+    with driver.session(database=database) as session:
+        return session.execute_write(write_events_tx, events, config)
 
 
 def _count(driver: Driver, query: str, database: str | None) -> int:

@@ -37,6 +37,10 @@ def create_app(
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Never redirect to another resource: '/users/a%2F/interests' arrives (decoded) as
+    # '/users/a//interests', which merged slashes would redirect to user 'a'. Unmerged it is a
+    # 404; no rule ends in '/', so strict slashes answer 404 too, never a redirect.
+    app.url_map.merge_slashes = False
     register_error_handlers(app)
     init_auth(app, settings.api_auth, clock)
     metrics = init_metrics(app)

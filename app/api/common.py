@@ -20,7 +20,10 @@ def json_body() -> Any:
     """The parsed JSON body, or a 415/400 that says what was wrong with it."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # the parser recurses per level: '[' x 2000 exhausts the stack
+        raise ApiError(400, "malformed_json", "the body is nested too deeply") from None
     if payload is None:
         raise ApiError(400, "malformed_json", "the body is not valid JSON")
     return payload

@@ -83,19 +83,22 @@ def _stated_need() -> dict[str, tuple[float, str | None]] | None:
 
 WINDOW = re.compile(r"^(\d{1,4})([hdw])$")
 UNIT_MS = {"h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+# Ten years: twelve windows then reach back 120 years, well inside what dates can hold.
+MAX_WINDOW_MS = 3650 * UNIT_MS["d"]
 
 
 def _window_ms() -> tuple[str, int]:
     raw = request.args.get("window", "30d")
     match = WINDOW.match(raw.strip())
     if match is None or int(match.group(1)) == 0:
-        raise ApiError(
-            400,
-            "invalid_parameter",
-            f"query parameter 'window': expected a duration like 30d, 12h or 2w, got {raw!r}",
-            {"parameter": "window"},
-        )
-    return raw, int(match.group(1)) * UNIT_MS[match.group(2)]
+        problem = f"expected a duration like 30d, 12h or 2w, got {raw!r}"
+    elif int(match.group(1)) * UNIT_MS[match.group(2)] > MAX_WINDOW_MS:
+        problem = f"at most 3650d or 521w, got {raw!r}"
+    else:
+        return raw, int(match.group(1)) * UNIT_MS[match.group(2)]
+    raise ApiError(
+        400, "invalid_parameter", f"query parameter 'window': {problem}", {"parameter": "window"}
+    )
 
 
 def _require_user(user_id: str) -> None:
@@ -108,7 +111,7 @@ def _require_user(user_id: str) -> None:
     "Categories and brands a user is interested in, the tags they like, and how their "
     "interest moved across windows",
     query={
-        "window": Param(str, "window length: 30d, 12h, 2w", "30d"),
+        "window": Param(str, "window length: 30d, 12h, 2w; at most 3650d or 521w", "30d"),
         "windows": Param(int, "how many consecutive windows up to now", 3, 1, 12),
         "limit": Param(int, "most interests listed, and most tags listed", 20, 1, 200),
     },

@@ -24,19 +24,23 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from app.ingest.ids import (
+    ID_RULE,
+    MAX_ID_CHARS,
+    RESERVED_ITEM_IDS,
+    RESERVED_ITEM_RULE,
+    Identifier,
+)
+from app.ingest.timestamps import TimeWindow, event_ms
 from app.settings import Settings, setting_default
 from graphdb.catalog import ItemRow
 from graphdb.fold import EVENT_TYPES, RATED_TYPES, EventRow, EventType
 
-# Longest accepted ids and catalog strings. The data sources cut their text to these, so every
-# record they produce passes; the free-text limit is a setting (``IntakeLimits.max_text_chars``).
-MAX_ID_CHARS = 128
+# Longest accepted catalog strings (ids: ``app.ingest.ids``). The data sources cut their text
+# to these, so every record they produce passes; the free-text limit is a setting
+# (``IntakeLimits.max_text_chars``).
 MAX_TITLE_CHARS = 1000
 MAX_BRAND_CHARS = 200
-
-Identifier = Annotated[
-    str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[^\s\x00-\x1f]+$")
-]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 
@@ -88,7 +92,10 @@ def limits_from_settings(s: Settings) -> IntakeLimits:
     )
 
 
-StarValue = Annotated[float, Field(allow_inf_nan=False)]
+# Numbers are JSON numbers (an integer or a fraction): strict, so neither "5" nor true passes
+# for one (booleans are StrictBool, strings are strings), as the OpenAPI schema says.
+StarValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Price = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 EVENT_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -140,7 +147,7 @@ class ItemIn(BaseModel):
         | None
     ) = None
     brand: Annotated[str, Field(min_length=1, max_length=MAX_BRAND_CHARS)] | None = None
-    price: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    price: Price | None = None
     in_stock: StrictBool | None = None
     attributes: (
         Annotated[
@@ -149,59 +156,6 @@ class ItemIn(BaseModel):
         ]
         | None
     ) = None
-
-
-@dataclass(frozen=True, slots=True)
-class _TimeWindow:
-    """The accepted event times of one batch, in epoch seconds.
-
-    Computed once per batch: building these bounds for every event cost more than checking it.
-    """
-
-    now_s: float
-    latest_s: float
-    earliest_s: float
-    min_event_year: int
-
-    @classmethod
-    def of_batch(cls, now: datetime, limits: IntakeLimits) -> _TimeWindow:
-        now_s = now.timestamp()
-        return cls(
-            now_s=now_s,
-            latest_s=now_s + limits.max_future_skew_s,
-            earliest_s=datetime(limits.min_event_year, 1, 1, tzinfo=UTC).timestamp(),
-            min_event_year=limits.min_event_year,
-        )
-
-
-TS_FORMS = "expected an RFC 3339 timestamp (e.g. '2024-05-01T12:00:00Z') or epoch seconds"
-
-
-def _ts_seconds(raw: Any) -> float:
-    """Epoch seconds of an RFC 3339 timestamp with a zone, or of an epoch-seconds number."""
-    if isinstance(raw, str):  # the usual form first: this runs for every event of a load
-        try:
-            moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(TS_FORMS) from None
-        if moment.tzinfo is None:
-            raise ValueError("timestamp needs a time zone (e.g. '2024-05-01T12:00:00Z')")
-        return moment.timestamp()
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw)
-    raise ValueError(TS_FORMS)
-
-
-def _ts_ms(raw: Any, window: _TimeWindow) -> int:
-    if raw is None:
-        return int(window.now_s * 1000)
-    seconds = _ts_seconds(raw)
-    if seconds > window.latest_s:
-        hint = " (epoch numbers are seconds, not milliseconds)" if seconds > 1e11 else ""
-        raise ValueError(f"timestamp is in the future{hint}")
-    if seconds < window.earliest_s:
-        raise ValueError(f"timestamp is before {window.min_event_year}-01-01")
-    return int(round(seconds * 1000))
 
 
 def derive_event_id(fields: Mapping[str, Any], ts_ms: int) -> str:
@@ -239,12 +193,16 @@ def _check_value(
     return problems
 
 
+# Clearer words than pydantic's for some errors (a pattern only ids have).
+_MESSAGES = {"extra_forbidden": "unknown field", "string_pattern_mismatch": ID_RULE}
+
+
 def _pydantic_problems(exc: ValidationError, index: int | None) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     for err in exc.errors(include_url=False):
         # The top-level name is what a client sent; deeper parts are pydantic's type tags.
         field = str(err["loc"][0]) if err["loc"] else "(record)"
-        message = err["msg"] if err["type"] != "extra_forbidden" else "unknown field"
+        message = _MESSAGES.get(err["type"], err["msg"])
         if not any(p.field == field for p in problems):
             problems.append(FieldProblem(index, field, message.removeprefix("Value error, ")))
     return problems
@@ -285,6 +243,8 @@ def _checked_fields(records: list[Any]) -> tuple[list[dict[str, Any] | None], li
 
 def _event_problems(fields: Mapping[str, Any], limits: IntakeLimits) -> list[tuple[str, str]]:
     problems = list(_check_value(fields["type"], fields.get("value"), fields.get("text"), limits))
+    if fields["item_id"] in RESERVED_ITEM_IDS:
+        problems.append(("item_id", RESERVED_ITEM_RULE))
     user = fields["user_id"]
     if "@" in user and EMAIL.match(user):
         problems.append(("user_id", "looks like an e-mail address; send an opaque user id instead"))
@@ -306,7 +266,9 @@ def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None
                 )
             ]
         )
-    window = _TimeWindow.of_batch(now or datetime.now(UTC), limits)
+    window = TimeWindow.of_batch(
+        now or datetime.now(UTC), limits.max_future_skew_s, limits.min_event_year
+    )
     checked, problems = _checked_fields(records)
     rows = []
     for index, fields in enumerate(checked):
@@ -314,7 +276,7 @@ def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None
             continue
         row_problems = _event_problems(fields, limits)
         try:
-            ts_ms = _ts_ms(fields.get("ts"), window)
+            ts_ms = event_ms(fields.get("ts"), window)
         except ValueError as exc:
             row_problems.append(("ts", str(exc)))
         if row_problems:
@@ -368,6 +330,9 @@ def parse_items(payload: Any, limits: IntakeLimits) -> list[ItemRow]:
             item = ItemIn.model_validate(record)
         except ValidationError as exc:
             problems += _pydantic_problems(exc, index)
+            continue
+        if item.item_id in RESERVED_ITEM_IDS:
+            problems.append(FieldProblem(index, "item_id", RESERVED_ITEM_RULE))
             continue
         if item.description is not None and len(item.description) > limits.max_text_chars:
             too_long = f"description is longer than {limits.max_text_chars} characters"

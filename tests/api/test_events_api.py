@@ -68,6 +68,13 @@ BAD_EVENTS = [
     (_event(ts="2024-05-01T12:00:00"), "ts", "time zone"),
     (_event(ts="2999-01-01T00:00:00Z"), "ts", "future"),
     (_event(ts=1714564800000), "ts", "milliseconds"),
+    (_event(ts=10**400), "ts", "future"),  # past a float's range: was an OverflowError
+    (_event(ts=-(10**400)), "ts", "before 1990"),
+    (_event(ts=float("nan")), "ts", "not NaN"),
+    (_event(type="rating", value=10**400), "value", "valid number"),
+    (_event(type="rating", value="5"), "value", "valid number"),  # strict: numbers only
+    (_event(type="rating", value=True), "value", "valid number"),
+    (_event(type="review", value="4", text="ok"), "value", "valid number"),
     (_event(ts="1970-01-02T00:00:00Z"), "ts", "before 1990"),
     (_event(type="rating", value=7), "value", "between 1 and 5"),
     (_event(type="rating"), "value", "needs a value"),
@@ -75,6 +82,16 @@ BAD_EVENTS = [
     (_event(type="review", text="x" * 20_001), "text", "longer than 20000"),
     (_event(user_id="jane.doe@example.com"), "user_id", "e-mail"),
     (_event(colour="red"), "colour", "unknown field"),
+    # Ids that no route could address (tests/api/test_id_round_trip.py has the routes).
+    (_event(user_id="bi_mr/"), "user_id", "'/'"),
+    (_event(item_id="a/b"), "item_id", "'/'"),
+    (_event(event_id="e/1"), "event_id", "'/'"),
+    (_event(session_id="/s"), "session_id", "'/'"),
+    (_event(item_id="i1,i2"), "item_id", "','"),
+    (_event(user_id=".."), "user_id", "'..'"),
+    (_event(item_id="."), "item_id", "'..'"),
+    (_event(user_id="u\x7f"), "user_id", "control characters"),
+    (_event(item_id="search"), "item_id", "search route"),
 ]
 
 
@@ -114,6 +131,21 @@ def test_wrong_content_type_and_malformed_json(client: FlaskClient) -> None:
     assert response.status_code == 400 and "empty" in response.get_json()["error"]["message"]
     response = client.post(URL, json="just a string")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("body", ["[" * 2000, "[" * 2000 + "]" * 2000, '{"events":' * 2000])
+@pytest.mark.parametrize("url", [URL, "/api/v1/items", "/api/v1/refresh"])
+def test_deeply_nested_json_is_a_400(
+    client: FlaskClient, graph: Driver, body: str, url: str
+) -> None:
+    client.post(URL, json=_event(event_id="kept"))
+    before = _snapshot(graph)
+    method = client.put if url.endswith("items") else client.post
+    response = method(url, data=body, content_type="application/json")
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "malformed_json" and "nested too deeply" in error["message"]
+    assert _snapshot(graph) == before
 
 
 def test_oversize_body_is_413(app, client: FlaskClient) -> None:  # type: ignore[no-untyped-def]

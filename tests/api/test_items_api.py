@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from flask.testing import FlaskClient
 from neo4j import Driver
 
@@ -69,8 +70,22 @@ def test_bad_item_is_named_and_nothing_changes(client: FlaskClient, graph: Drive
     assert price == 120.5
 
 
-def test_wrongly_typed_fields_are_refused(client: FlaskClient) -> None:
-    for bad in ({"item_id": "x", "in_stock": "yes"}, {"item_id": "x", "category_path": "Shoes"},
-                {"item_id": "x", "attributes": {"nested": {"a": 1}}}):  # fmt: skip
-        response = client.put(URL, json=bad)
-        assert response.status_code == 400, bad
+# Strict and alike: a number is a JSON number, a boolean a JSON boolean, text a JSON string.
+WRONGLY_TYPED = [
+    ("in_stock", "yes"), ("in_stock", 1), ("category_path", "Shoes"),
+    ("attributes", {"nested": {"a": 1}}), ("price", "1"), ("price", False), ("price", True),
+    ("title", 5), ("brand", ["Acme"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("field", "value"), WRONGLY_TYPED)
+def test_wrongly_typed_fields_are_refused(
+    client: FlaskClient, graph: Driver, field: str, value: object
+) -> None:
+    client.put(URL, json=ITEM)
+    response = client.put(URL, json={"item_id": "sku-1", field: value})
+    assert response.status_code == 400
+    detail = response.get_json()["error"]["details"][0]
+    assert detail["index"] == 0 and detail["field"] == field
+    item = client.get("/api/v1/items/sku-1").get_json()
+    assert item["title"] == ITEM["title"] and item["price"] == ITEM["price"]

@@ -60,7 +60,8 @@ def test_graph_neighbourhood_grows_with_depth(client: FlaskClient, drifting_user
     ("path", "status", "parameter"),
     [("interests?window=forever", 400, "window"), ("interests?window=0d", 400, "window"),
      ("interests?windows=99", 400, "windows"), ("graph?depth=4", 400, "depth"),
-     ("graph?depth=0", 400, "depth"), ("graph?limit=x", 400, "limit"), ("graph?hops=2", 400, "hops")],
+     ("graph?depth=0", 400, "depth"), ("graph?limit=x", 400, "limit"), ("graph?hops=2", 400, "hops"),
+     ("interests?window=9999w&windows=12", 400, "window"), ("interests?window=3651d", 400, "window")],
 )  # fmt: skip
 def test_bad_parameters(
     client: FlaskClient, drifting_user: str, path: str, status: int, parameter: str
@@ -68,6 +69,17 @@ def test_bad_parameters(
     response = client.get(f"/api/v1/users/{drifting_user}/{path}")
     assert response.status_code == status
     assert response.get_json()["error"]["details"]["parameter"] == parameter
+
+
+def test_the_longest_windows_reach_back_without_failing(
+    client: FlaskClient, drifting_user: str
+) -> None:
+    response = client.get(f"/api/v1/users/{drifting_user}/interests?window=521w&windows=12")
+    assert response.status_code == 200
+    windows = response.get_json()["windows"]
+    assert len(windows) == 12 and windows[0]["start"] < "1910"
+    message = client.get(f"/api/v1/users/{drifting_user}/interests?window=9999w").get_json()
+    assert "at most 3650d" in message["error"]["message"]
 
 
 def test_unknown_user_is_404(client: FlaskClient, graph: Driver) -> None:
