@@ -76,9 +76,10 @@ OPTIONAL MATCH (m:ModelVersion {version: $version})
 WITH coalesce(m.prior_weight, 0.0) AS prior_weight
 MATCH (i:Item) WHERE i.embedding_version = $version
   AND ($since IS NULL OR i.embedding_updated_at > $since)
+WITH i, prior_weight,
+     log(1.0 + COUNT { (i)<-[r:INTERACTED]-(:User) WHERE r.weight > 0 }) AS log_degree
 RETURN i.item_id AS item_id, i.title AS title, i.embedding AS embedding,
-       prior_weight * log(1.0 + COUNT { (i)<-[r:INTERACTED]-(:User) WHERE r.weight > 0 })
-         AS prior,
+       prior_weight * log_degree AS prior, log_degree,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
                  RETURN DISTINCT c.category_id } AS categories,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(c:Category) RETURN c.category_id } AS leaves,
@@ -175,6 +176,7 @@ class ItemVectorRow:
         title: Its title, if any.
         embedding: Its vector in the version.
         prior: The version's popularity prior of the item (``weight * log(1 + degree)``).
+        log_degree: ``log(1 + degree)``, the item's popularity as the graph has it now.
         categories: Its categories and their ancestors.
         leaves: The categories it is filed in directly.
         brands: Its brands.
@@ -185,6 +187,7 @@ class ItemVectorRow:
     embedding: list[float]
     prior: float
     categories: tuple[str, ...] = ()
+    log_degree: float = 0.0
     leaves: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
 
@@ -341,6 +344,7 @@ def item_vectors(
             title=r["title"],
             embedding=r["embedding"],
             prior=float(r["prior"]),
+            log_degree=float(r["log_degree"]),
             categories=tuple(r["categories"]),
             leaves=tuple(r["leaves"]),
             brands=tuple(r["brands"]),

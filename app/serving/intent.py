@@ -142,20 +142,51 @@ def _session_leaves(
 
 
 def category_orders(
-    index: ItemIndex, state: RecommendState, categories: Collection[str], half_life_ms: float
+    index: ItemIndex,
+    state: RecommendState,
+    categories: Collection[str],
+    half_life_ms: float,
+    prior_events: float,
 ) -> dict[str, np.ndarray]:
     """Per category the user has embedded items in, the scores its items are ordered by.
 
-    The direction of the user's items in the category, each weighted by its interaction
-    weight decayed to the user's newest interaction, scored as the model scores a user's
-    vector in the long term: cosine plus the version's popularity prior. ``-inf`` outside
-    the category.
+    Two parts, each standardised over the category's items: the user's own direction there
+    (:func:`_own_directions`) scored as the model scores a user's vector (cosine plus the
+    version's popularity prior), and the category's popularity, ``log(1 + degree)``. The
+    popularity is a prior worth ``kappa`` of the user's items, as the long-term interests
+    are for the shares: with ``m`` own items in the category the order is
+
+        m / (m + kappa) * z(own) + kappa / (m + kappa) * z(popularity),
+
+    so a category just entered is ordered mostly by what its shoppers pick, and the user's
+    own taste there takes over as they show it. ``-inf`` outside the category.
     """
+    orders: dict[str, np.ndarray] = {}
+    popularity = index.popularity()
+    kappa = prior_events
+    owned = _own_directions(index, state, categories, half_life_ms)
+    for category, (direction, m) in owned.items():
+        norm = float(np.linalg.norm(direction))
+        if norm == 0.0:
+            continue
+        rows = np.flatnonzero(index.leaf_mask(category))
+        own = index.unit[rows] @ (direction / norm).astype(np.float32) + index.prior[rows]
+        scores = np.full(len(index.ids), -np.inf)
+        scores[rows] = m / (m + kappa) * _z(own) + kappa / (m + kappa) * _z(popularity[rows])
+        orders[category] = scores
+    return orders
+
+
+def _own_directions(
+    index: ItemIndex, state: RecommendState, categories: Collection[str], half_life_ms: float
+) -> dict[str, tuple[np.ndarray, int]]:
+    """Per category, the sum of the user's item vectors there, each weighted by its
+    interaction weight decayed to the user's newest interaction, and how many items."""
     n = min(len(state.seen), len(state.seen_ms), len(state.seen_weight), OWN_ITEMS)
     if n == 0:
         return {}
     newest = max(state.seen_ms[:n])
-    directions: dict[str, np.ndarray] = {}
+    directions: dict[str, tuple[np.ndarray, int]] = {}
     for k in range(n):
         pos = index.position.get(state.seen[k][0])
         weight = state.seen_weight[k] * 2.0 ** (-(newest - state.seen_ms[k]) / half_life_ms)
@@ -163,17 +194,16 @@ def category_orders(
             continue
         for leaf in index.leaves[pos]:
             if leaf in categories:
-                directions[leaf] = directions.get(leaf, 0.0) + weight * index.unit[pos]
-    orders: dict[str, np.ndarray] = {}
-    for category, direction in directions.items():
-        norm = float(np.linalg.norm(direction))
-        if norm == 0.0:
-            continue
-        rows = np.flatnonzero(index.leaf_mask(category))
-        scores = np.full(len(index.ids), -np.inf)
-        scores[rows] = index.unit[rows] @ (direction / norm).astype(np.float32) + index.prior[rows]
-        orders[category] = scores
-    return orders
+                total, count = directions.get(leaf, (np.zeros(index.unit.shape[1]), 0))
+                directions[leaf] = (total + weight * index.unit[pos], count + 1)
+    return directions
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    """Shifted and scaled to mean 0 and standard deviation 1 (all zeros when constant)."""
+    values = np.asarray(values, dtype=np.float64)
+    std = float(values.std())
+    return (values - values.mean()) / std if std > 0 else np.zeros_like(values)
 
 
 def shared_out(

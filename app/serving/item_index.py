@@ -57,6 +57,8 @@ class ItemIndex:
     # The shop's rate of "somewhere new", fitted at the last full load (app.serving.intent;
     # ``None``: nothing to fit it on, the setting's rate applies).
     new_category_rate: float | None = None
+    # log(1 + degree) per item (the category orders' popularity; empty: all alike).
+    log_degree: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     revision: int = 0
     loaded_at: datetime | None = None
     position: dict[str, int] = field(init=False)
@@ -97,6 +99,7 @@ class ItemIndex:
             brands=[list(r.brands) for r in rows],
             prior=np.asarray([r.prior for r in rows], dtype=np.float32),
             near=near_cosine(vectors),
+            log_degree=np.asarray([r.log_degree for r in rows], dtype=np.float32),
         )
 
     def patched(
@@ -105,6 +108,7 @@ class ItemIndex:
         """A copy with ``rows`` replacing (or appended to) this index's items."""
         update = ItemIndex.from_rows(self.version, rows)
         unit, prior = self.unit.copy(), self.prior.copy()
+        log_degree = self.popularity().copy()
         ids, titles = list(self.ids), list(self.titles)
         categories, leaves, brands = list(self.categories), list(self.leaves), list(self.brands)
         appended = []
@@ -119,14 +123,22 @@ class ItemIndex:
                 brands.append(update.brands[k])
                 continue
             unit[pos], prior[pos] = update.unit[k], update.prior[k]
+            log_degree[pos] = update.log_degree[k]
             titles[pos], categories[pos] = update.titles[k], update.categories[k]
             leaves[pos], brands[pos] = update.leaves[k], update.brands[k]
         if appended:
             unit = np.vstack([unit, update.unit[appended]])
             prior = np.concatenate([prior, update.prior[appended]])
+            log_degree = np.concatenate([log_degree, update.log_degree[appended]])
         return replace(self, ids=ids, titles=titles, unit=unit, prior=prior, categories=categories,
                        leaves=leaves, brands=brands, revision=revision,
-                       loaded_at=loaded_at)  # fmt: skip
+                       loaded_at=loaded_at, log_degree=log_degree)  # fmt: skip
+
+    def popularity(self) -> np.ndarray:
+        """``log(1 + degree)`` per item (zeros where the index was built without it)."""
+        if len(self.log_degree) != len(self.ids):
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return self.log_degree
 
     def mask(self, kind: str, value: str) -> np.ndarray:
         """Items in a category (or below it) or of a brand, as a boolean mask (cached)."""

@@ -139,7 +139,7 @@ def test_a_category_is_ordered_by_the_users_own_items_in_it() -> None:
     model = {"far": 3.0, "near-old": 2.0, "near-new": 1.0, "x0": 1.0, "x1": 3.0, "x2": 2.0}
     scores = np.asarray([model.get(i, 0.0) for i in index.ids])
     allowed = ~np.isin(np.arange(len(index.ids)), index.positions(["own-new", "own-old"]))
-    orders = category_orders(index, state, {"cat1", "cat2"}, HALF_LIFE_MS)
+    orders = category_orders(index, state, {"cat1", "cat2"}, HALF_LIFE_MS, 3.0)
     assert set(orders) == {"cat1"}  # no own item in cat2: the model's order holds there
     picked = shared_out(index, scores, allowed, {"cat1": 1.0}, 3, 0.0, orders)
     assert [index.ids[p] for p in picked] == ["near-new", "near-old", "far"]
@@ -157,11 +157,39 @@ def test_the_popularity_prior_adds_to_a_categorys_order() -> None:
         version="v1", revision=0, embedding=None, categories=(("cat1", 10.0),),
         seen=(("own-new", True),), fresh=(), seen_ms=(0,), seen_weight=(8.0,),
     )  # fmt: skip
-    orders = category_orders(index, state, {"cat1"}, HALF_LIFE_MS)
+    orders = category_orders(index, state, {"cat1"}, HALF_LIFE_MS, 3.0)
     allowed = np.ones(len(index.ids), dtype=bool)
     allowed[index.position["own-new"]] = False
     picked = shared_out(index, np.zeros(len(index.ids)), allowed, {"cat1": 1.0}, 2, 0.0, orders)
     assert [index.ids[p] for p in picked] == ["far", "near-new"]
+
+
+def test_a_category_just_entered_is_ordered_by_popularity_until_the_user_shows_taste() -> None:
+    """Popularity is a prior worth kappa own items: with one item in the category its most
+    popular items lead; with many items near one corner of it, that corner leads."""
+    rng = np.random.default_rng(1)
+    corner = rng.normal(size=8)
+    rows = [ItemVectorRow(item_id=f"i{k}", title=None, prior=0.0, categories=("cat",),
+                          leaves=("cat",), brands=(), log_degree=float(np.log1p(1000 // (k + 1))),
+                          embedding=(corner * (3.0 if k >= 20 else 0.0)
+                                     + rng.normal(size=8)).tolist())
+            for k in range(30)]  # fmt: skip
+    index = ItemIndex.from_rows("v1", rows)  # i0 most popular; i20..i29 near the corner
+
+    def top5(own: list[str]) -> list[int]:
+        state = RecommendState(
+            version="v1", revision=0, embedding=None, categories=(("cat", 1.0),),
+            seen=tuple((i, True) for i in own), fresh=(),
+            seen_ms=tuple(0 for _ in own), seen_weight=tuple(1.0 for _ in own),
+        )  # fmt: skip
+        orders = category_orders(index, state, {"cat"}, HALF_LIFE_MS, 3.0)
+        allowed = ~np.isin(np.arange(30), index.positions(own))
+        picked = shared_out(index, np.zeros(30), allowed, {"cat": 1.0}, 5, 0.0, orders)
+        return [int(index.ids[p][1:]) for p in picked]
+
+    assert max(top5(["i20"])) < 10  # one item: the popular head
+    # A clear taste (30 items in the corner): the corner's other four items lead.
+    assert sorted(top5([f"i{k}" for k in range(20, 26)] * 5)[:4]) == [26, 27, 28, 29]
 
 
 def test_the_model_picks_only_outside_the_shared_categories_so_shares_never_fall() -> None:
