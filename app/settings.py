@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     rec_intent_session_gap_minutes: Annotated[float, Field(gt=0, le=10_080)] = 30.0
     rec_intent_session_items: Annotated[int, Field(ge=0, le=100)] = 10
     rec_open_prior_events: Annotated[float, Field(ge=0, le=1000)] = 2.0
+    # Within a category, its popularity counts as this many of the user's own items there.
+    rec_intent_popularity_events: Annotated[float, Field(ge=0, le=1000)] = 3.0
     rec_open_share: Annotated[float, Field(ge=0, le=1)] = 0.05
     # Near-duplicates (same leaf category) of an item bought within the window of the user's
     # newest interaction leave their list, unless the category's learned repeat-purchase

@@ -85,6 +85,7 @@ def build_services(
             session_gap_ms=settings.rec_intent_session_gap_minutes * 60_000.0,
             session_items=settings.rec_intent_session_items,
             open_prior_events=settings.rec_open_prior_events,
+            popularity_events=settings.rec_intent_popularity_events,
             open_share=settings.rec_open_share,
             enabled=settings.rec_intent,
         ),  # fmt: skip

@@ -65,6 +65,8 @@ class IntentMix:
             session.
         session_items: At most this many of the session's newest items count.
         open_prior_events: ``alpha`` above where the graph gives none to fit it on.
+        popularity_events: How many of the user's own items in a category its popularity
+            counts as when ordering it (:func:`category_orders`; 0: the own items alone).
         open_share: The least share of the model's own picks, however long the history.
         enabled: Whether lists are shared out at all (off: the scores alone rank).
     """
@@ -73,6 +75,7 @@ class IntentMix:
     session_gap_ms: float = 30 * 60_000.0
     session_items: int = 10
     open_prior_events: float = 2.0
+    popularity_events: float = 3.0
     open_share: float = 0.05
     enabled: bool = True
 
@@ -146,15 +149,15 @@ def category_orders(
     state: RecommendState,
     categories: Collection[str],
     half_life_ms: float,
-    prior_events: float,
+    popularity_events: float,
 ) -> dict[str, np.ndarray]:
     """Per category the user has embedded items in, the scores its items are ordered by.
 
     Two parts, each standardised over the category's items: the user's own direction there
     (:func:`_own_directions`) scored as the model scores a user's vector (cosine plus the
     version's popularity prior), and the category's popularity, ``log(1 + degree)``. The
-    popularity is a prior worth ``kappa`` of the user's items, as the long-term interests
-    are for the shares: with ``m`` own items in the category the order is
+    popularity is a prior worth ``kappa`` (``popularity_events``) of the user's items, as the
+    long-term interests are for the shares: with ``m`` own items in the category the order is
 
         m / (m + kappa) * z(own) + kappa / (m + kappa) * z(popularity),
 
@@ -163,7 +166,7 @@ def category_orders(
     """
     orders: dict[str, np.ndarray] = {}
     popularity = index.popularity()
-    kappa = prior_events
+    kappa = popularity_events
     owned = _own_directions(index, state, categories, half_life_ms)
     for category, (direction, m) in owned.items():
         norm = float(np.linalg.norm(direction))

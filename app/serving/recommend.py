@@ -220,7 +220,9 @@ def ranked_positions(
     if mix is not None and shares:
         # Shared out before the request's own exclusions, which then only drop items: the
         # order is the user's, so a list ranked in advance answers such a request exactly.
-        orders = category_orders(index, state, shares, mix.half_life_ms, mix.intent.prior_events)
+        orders = category_orders(
+            index, state, shares, mix.half_life_ms, mix.intent.popularity_events
+        )
         open_share = mix.intent.open_share_of(state, index.new_category_rate)
         ordered = shared_out(index, scores, eligible, shares, pool + len(excluded),
                              open_share, orders)  # fmt: skip
