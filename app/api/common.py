@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import current_app, request
+from flask import Flask, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.errors import ApiError
 from app.ingest.validation import IntakeLimits, limits_from_settings
@@ -31,3 +33,24 @@ def json_body() -> Any:
 
 def intake_limits() -> IntakeLimits:
     return limits_from_settings(settings())
+
+
+def init_body_limit(app: Flask) -> None:
+    """Refuses a chunked body over ``MAX_CONTENT_LENGTH`` with 413, as one with a length is.
+
+    Without a ``Content-Length`` Werkzeug silently cuts the body at the limit, so an oversize
+    chunked body parsed as truncated JSON (400 ``malformed_json``). The body is read here, up
+    to one byte past the limit, before anything else reads it.
+    """
+
+    @app.before_request
+    def _limit_chunked_body() -> None:
+        if request.content_length is not None:
+            return  # Werkzeug refuses an oversize declared length itself
+        if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+            return
+        limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+        body = request.environ["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            raise RequestEntityTooLarge()
+        request.environ["wsgi.input"] = io.BytesIO(body)
