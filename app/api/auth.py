@@ -26,6 +26,8 @@ PUBLIC_PREFIXES = ("/health/", "/api/v1/openapi.json", "/docs", "/metrics")
 log = logging.getLogger(__name__)
 
 ADMIN_ROUTES = {("DELETE", "users.delete_user"), ("POST", "refresh.request_refresh")}
+# POSTs that only read: the body carries what a query string cannot hold.
+READ_ROUTES = {("POST", "users.recommendations_excluding")}
 
 
 class KeyCache:
@@ -93,7 +95,9 @@ class KeyCache:
 def required_scope(method: str, endpoint: str | None) -> str:
     if (method, endpoint) in ADMIN_ROUTES or method == "DELETE":
         return "admin"
-    return "read" if method in ("GET", "HEAD", "OPTIONS") else "write"
+    if method in ("GET", "HEAD", "OPTIONS") or (method, endpoint) in READ_ROUTES:
+        return "read"
+    return "write"
 
 
 def _presented_key() -> str | None:

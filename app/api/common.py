@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.errors import ApiError
 from app.ingest.validation import IntakeLimits, limits_from_settings
 from app.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def settings() -> Settings:
@@ -29,6 +32,21 @@ def json_body() -> Any:
     if payload is None:
         raise ApiError(400, "malformed_json", "the body is not valid JSON")
     return payload
+
+
+def validated_body(model: type[M], example: str) -> M:
+    """The JSON body as ``model``, or a 400 naming the first field that is wrong."""
+    payload = json_body()
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_input", f"send a JSON object like {example}")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in problem["loc"]) or "body"
+        raise ApiError(
+            400, "invalid_input", f"field '{field}': {problem['msg']}", {"field": field}
+        ) from None
 
 
 def intake_limits() -> IntakeLimits:
