@@ -33,6 +33,11 @@ MATCH (k:ApiKey {key_id: $key_id})
 SET k.revoked = true, k.revoked_at = datetime()
 RETURN count(k) AS n
 """
+# The keys revoked after $since, and the server's clock (the next poll's lower bound).
+REVOKED_SINCE = """
+RETURN datetime.transaction() AS now,
+       COLLECT { MATCH (k:ApiKey) WHERE k.revoked_at > $since RETURN k.key_id } AS revoked
+"""
 LIST_KEYS = """
 MATCH (k:ApiKey)
 RETURN k.key_id AS key_id, k.name AS name, k.scopes AS scopes, k.revoked AS revoked,
@@ -94,6 +99,16 @@ def revoke_key(driver: Driver, key_id: str, database: str | None = None) -> bool
     return bool(records[0]["n"])
 
 
+def revoked_since(
+    driver: Driver, since: datetime, database: str | None = None
+) -> tuple[datetime, frozenset[str]]:
+    """The server's clock now and the ids of the keys revoked after ``since``."""
+    record = driver.execute_query(
+        REVOKED_SINCE, since=since, database_=database, routing_=RoutingControl.READ
+    ).records[0]
+    return record["now"].to_native(), frozenset(record["revoked"])
+
+
 def list_keys(driver: Driver, database: str | None = None) -> list[ApiKeyInfo]:
     return [
         ApiKeyInfo(
@@ -118,6 +133,10 @@ class ApiKeys(StoreArea):
 
     def revoke(self, key_id: str) -> bool:
         return revoke_key(self.driver, key_id, self.database)
+
+    def revoked_since(self, since: datetime) -> tuple[datetime, frozenset[str]]:
+        """The server's clock now and the ids of the keys revoked after ``since``."""
+        return revoked_since(self.driver, since, self.database)
 
     def all(self) -> list[ApiKeyInfo]:
         return list_keys(self.driver, self.database)

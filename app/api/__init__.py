@@ -27,6 +27,7 @@ def create_app(
     """
     from app.api import docs, events, graph, health, items, refresh, users
     from app.api.auth import init_auth
+    from app.api.common import init_body_limit
     from app.api.errors import register_error_handlers
     from app.api.metrics import init_metrics
     from app.api.wiring import build_services, init_services
@@ -42,6 +43,7 @@ def create_app(
     # 404; no rule ends in '/', so strict slashes answer 404 too, never a redirect.
     app.url_map.merge_slashes = False
     register_error_handlers(app)
+    init_body_limit(app)  # before the key check: nothing may read a chunked body before it
     init_auth(app, settings.api_auth, clock)
     metrics = init_metrics(app)
     # After the metrics: the lists report how many users they hold to its gauge.

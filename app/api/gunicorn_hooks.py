@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# The longest request line gunicorn bounds (its default is 4,094 bytes; 0 would read a line
+# without any bound). Longer lines get gunicorn's own 414 page, which is HTML: the app never
+# sees them. A thousand ids to exclude always fit in POST /users/{id}/recommendations' body.
+limit_request_line = 8190
+
 
 def post_worker_init(worker: Any) -> None:
     """Each worker loads the active model in the background as soon as it has its app."""

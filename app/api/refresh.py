@@ -11,9 +11,9 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool
 
-from app.api.common import json_body
+from app.api.common import validated_body
 from app.api.errors import ApiError
 from app.api.params import int_arg
 from app.api.spec import Param, documented
@@ -37,17 +37,7 @@ class RefreshIn(BaseModel):
 def _requested() -> RefreshIn:
     if not request.get_data(cache=True):
         return RefreshIn()  # the body is optional
-    payload = json_body()
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_input", 'send a JSON object like {"kind": "full"}')
-    try:
-        wanted = RefreshIn.model_validate(payload)
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"]) or "body"
-        raise ApiError(
-            400, "invalid_input", f"field '{field}': {problem['msg']}", {"field": field}
-        ) from None
+    wanted = validated_body(RefreshIn, '{"kind": "full"}')
     if wanted.force and wanted.kind != "full":
         message = "field 'force': applies to full retrains only (kind 'full')"
         raise ApiError(400, "invalid_input", message, {"field": "force"})

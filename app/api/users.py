@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.common import settings
+from app.api.common import settings, validated_body
 from app.api.errors import ApiError
 from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg, text_arg
 from app.api.spec import Param, documented
 from app.api.wiring import graph_store, services
+from app.ingest.ids import Identifier
 from app.serving.recommend import (
     RecommendationRequest,
     UnknownFilterValue,
@@ -26,24 +28,58 @@ from graphdb.reads import Filters
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
 
+_RECOMMEND_QUERY = {
+    "k": Param(int, "how many items", 20, 1, 1000),
+    "exclude_seen": Param(bool, "drop items the user interacted with", True),
+    "category": Param(str, "only items in this category (or below it)"),
+    "brand": Param(str, "only items of this brand"),
+    "diversity": Param(float, "0 = pure relevance, 1 = maximal MMR diversity", 0.0, 0, 1),
+    "q": Param(str, "steer toward a need stated in words (items whose text matches it)"),
+}
+MAX_EXCLUDE = 1000
+
+
+class ExcludeIn(BaseModel):
+    """Item ids to leave out of the recommendations (up to 1,000, each a stored item id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exclude: list[Identifier] = Field(default_factory=list, max_length=MAX_EXCLUDE)
+
+
 @bp.get("/<user_id>/recommendations")
 @documented(
     "Top-k items for a user: personal (ranked in the API worker over the active model's item "
     "vectors, which each worker holds in memory, with the user's newest events folded in) or "
     "a marked fallback",
     query={
-        "k": Param(int, "how many items", 20, 1, 1000),
-        "exclude_seen": Param(bool, "drop items the user interacted with", True),
-        "category": Param(str, "only items in this category (or below it)"),
-        "brand": Param(str, "only items of this brand"),
-        "exclude": Param(str, "comma-separated item ids to leave out"),
-        "diversity": Param(float, "0 = pure relevance, 1 = maximal MMR diversity", 0.0, 0, 1),
-        "q": Param(str, "steer toward a need stated in words (items whose text matches it)"),
+        **_RECOMMEND_QUERY,
+        "exclude": Param(
+            str,
+            "comma-separated item ids to leave out (up to 1,000, as long as the request line "
+            "fits 8,190 bytes; POST them in a body for more)",
+        ),
     },
 )
 def recommendations(user_id: str) -> Response:
+    return _recommend(user_id, list_arg("exclude", MAX_EXCLUDE))
+
+
+@bp.post("/<user_id>/recommendations")
+@documented(
+    'As GET, with the item ids to leave out in a JSON body {"exclude": [...]} (up to 1,000, '
+    "which a request line cannot always carry); read scope",
+    query=_RECOMMEND_QUERY,
+    body=ExcludeIn,
+)
+def recommendations_excluding(user_id: str) -> Response:
+    wanted = validated_body(ExcludeIn, '{"exclude": ["i1"]}')
+    return _recommend(user_id, tuple(dict.fromkeys(wanted.exclude)))
+
+
+def _recommend(user_id: str, exclude: tuple[str, ...]) -> Response:
     filters = Filters(
-        exclude=list_arg("exclude"),
+        exclude=exclude,
         exclude_seen=bool_arg("exclude_seen", True),
         category=str_arg("category"),
         brand=str_arg("brand"),

@@ -89,6 +89,30 @@ def test_revoked_key_is_refused_and_secrets_are_not_stored(
     assert stored and all(secret not in str(r["p"]) for r in stored)
 
 
+def test_a_revocation_reaches_every_worker_within_a_second(
+    graph: Driver, settings: Settings
+) -> None:
+    """Two apps stand for two API workers with their own key caches over one graph."""
+    now = [100.0]
+    workers = [create_app(settings, clock=lambda: now[0]) for _ in range(2)]
+    try:
+        first, second = (w.test_client() for w in workers)
+        key = create_key(graph, "soon revoked", ["read"])
+        for client in (first, second):  # both workers now hold the key in their caches
+            assert client.get("/api/v1/graph/stats", headers=_auth(key)).status_code == 200
+        now[0] += 0.2
+        assert second.get("/api/v1/graph/stats", headers=_auth(key)).status_code == 200
+        assert revoke_key(graph, key.split("_")[1])  # as the CLI or another worker would
+        now[0] += 0.6  # well under a second, and far under the cache's 30 s lifetime
+        for client in (second, first):
+            refused = client.get("/api/v1/graph/stats", headers=_auth(key))
+            assert refused.status_code == 401
+            assert refused.get_json()["error"]["code"] == "unauthorized"
+    finally:
+        for worker in workers:
+            worker.extensions[EXTENSION_KEY].close()
+
+
 def test_apikey_cli(
     graph: Driver,
     settings: Settings,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from neo4j import Driver
+from werkzeug.test import TestResponse
 
 URL = "/api/v1/events"
 
@@ -153,6 +157,28 @@ def test_oversize_body_is_413(app, client: FlaskClient) -> None:  # type: ignore
     response = client.post(URL, json=_event(type="review", text="x" * 5000))
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "request_entity_too_large"
+
+
+def _post_chunked(client: FlaskClient, body: bytes) -> TestResponse:
+    """Posts ``body`` as a chunked request (no Content-Length), as gunicorn hands it on."""
+    return client.post(
+        URL,
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_oversize_chunked_body_is_413_and_one_within_the_limit_is_read_whole(
+    app: Flask, client: FlaskClient
+) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 2048
+    oversize = _post_chunked(client, json.dumps(_event(type="review", text="x" * 5000)).encode())
+    assert oversize.status_code == 413
+    assert oversize.get_json()["error"]["code"] == "request_entity_too_large"
+    fits = _post_chunked(client, json.dumps(_event(type="review", text="x" * 1500)).encode())
+    assert fits.status_code == 200, fits.get_json()
 
 
 def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:

@@ -145,6 +145,12 @@ def test_malformed_jsonl_line_reports_file_and_line(tmp_path: Path) -> None:
     assert f"{path}:3:" in str(error) and "invalid JSON" in str(error)
 
 
+def test_deeply_nested_jsonl_line_is_a_reported_bad_line(tmp_path: Path) -> None:
+    deep = '{"a": ' * 100_000 + "1" + "}" * 100_000
+    error = error_for(write(tmp_path / "deep.jsonl", '{"a": 1}\n' + deep + "\n"))
+    assert error.line == 2 and "nested too deeply" in error.message
+
+
 def test_jsonl_line_that_is_not_an_object_is_rejected(tmp_path: Path) -> None:
     error = error_for(write(tmp_path / "list.jsonl", '{"a": 1}\n[1, 2]\n'))
     assert error.line == 2 and "expected a JSON object" in error.message
@@ -164,6 +170,7 @@ def test_csv_bad_number_counts_physical_lines_after_multiline_cell(tmp_path: Pat
         ("p1,T,,,,,maybe,", "in_stock"),
         ("p1,T,,,,,,[1]", "attributes must be a JSON object"),
         ("p1,T,,,,,,{bad", "attributes must be a JSON object"),
+        ("p1,T,,,,,," + "[" * 100_000, "nested too deeply"),
         ("p1,T,,,,nan,,", "price"),
         ("p1,T", "expected 8 cells, found 2"),
     ],

@@ -151,6 +151,8 @@ def read_json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise SourceFormatError(path, number, f"invalid JSON: {exc.msg}") from exc
+        except RecursionError:  # the parser recurses per level: '[' x 2000 exhausts the stack
+            raise SourceFormatError(path, number, "invalid JSON: nested too deeply") from None
         if not isinstance(record, dict):
             found = type(record).__name__
             raise SourceFormatError(path, number, f"expected a JSON object, got {found}")
@@ -286,6 +288,8 @@ def parse_attributes(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"attributes must be a JSON object: {exc.msg}") from exc
+    except RecursionError:  # deeper than the parser's stack: no object a catalog needs
+        raise ValueError("attributes must be a JSON object: nested too deeply") from None
     if not isinstance(value, dict):
         raise ValueError(f"attributes must be a JSON object, got {type(value).__name__}")
     return value
