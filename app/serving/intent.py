@@ -75,7 +75,7 @@ class IntentMix:
     session_gap_ms: float = 30 * 60_000.0
     session_items: int = 10
     open_prior_events: float = 2.0
-    popularity_events: float = 3.0
+    popularity_events: float = 0.0
     open_share: float = 0.05
     enabled: bool = True
 
@@ -161,8 +161,9 @@ def category_orders(
 
         m / (m + kappa) * z(own) + kappa / (m + kappa) * z(popularity),
 
-    so a category just entered is ordered mostly by what its shoppers pick, and the user's
-    own taste there takes over as they show it. ``-inf`` outside the category.
+    so with ``kappa`` > 0 a category just entered is ordered mostly by what its shoppers pick,
+    and the user's own taste there takes over as they show it (0, the default: the own items
+    alone). ``-inf`` outside the category.
     """
     orders: dict[str, np.ndarray] = {}
     popularity = index.popularity()
