@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from neo4j import Driver, RoutingControl
+from neo4j.exceptions import DriverError, Neo4jError
 
 from graphdb.area import StoreArea
 
@@ -134,9 +135,13 @@ class ApiKeys(StoreArea):
     def revoke(self, key_id: str) -> bool:
         return revoke_key(self.driver, key_id, self.database)
 
-    def revoked_since(self, since: datetime) -> tuple[datetime, frozenset[str]]:
-        """The server's clock now and the ids of the keys revoked after ``since``."""
-        return revoked_since(self.driver, since, self.database)
+    def revoked_since(self, since: datetime) -> tuple[datetime, frozenset[str]] | None:
+        """The server's clock now and the ids of the keys revoked after ``since``; ``None``
+        when the graph cannot be read (no neo4j error leaves this package)."""
+        try:
+            return revoked_since(self.driver, since, self.database)
+        except (Neo4jError, DriverError):
+            return None
 
     def all(self) -> list[ApiKeyInfo]:
         return list_keys(self.driver, self.database)

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, request
-from neo4j.exceptions import DriverError, Neo4jError
 
 from app.api.errors import ApiError
 from app.api.wiring import graph_store
@@ -79,15 +78,17 @@ class KeyCache:
         try:
             self._polled_at = now
             since = self._since or datetime.now(UTC) - self.overlap
-            server_now, revoked = graph_store().api_keys.revoked_since(since)
+            read = graph_store().api_keys.revoked_since(since)
+            if read is None:
+                # The graph is unreachable, so no revocation can be written either; cached
+                # keys stay trusted for at most ``ttl_s``; the next look re-reads ``since``.
+                log.warning("API-key revocations unreadable; keeping cached keys")
+                return
+            server_now, revoked = read
             self._since = server_now - self.overlap
             for raw, (_, info) in list(self._hits.items()):
                 if info.key_id in revoked:
                     self._hits.pop(raw, None)
-        except (Neo4jError, DriverError):
-            # The graph is unreachable, so no revocation can be written either; cached keys
-            # stay trusted for at most ``ttl_s`` and the next look re-reads from ``since``.
-            log.warning("API-key revocations unreadable; keeping cached keys", exc_info=True)
         finally:
             self._poll_lock.release()
 
