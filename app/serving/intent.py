@@ -46,6 +46,7 @@ import numpy as np
 
 from app.serving.item_index import ItemIndex
 from graphdb.reads import RecommendState
+from ml.shortterm import standardize_scores
 
 OPEN = ""  # the bucket of the model's own picks (no category id is empty)
 # How many of the user's newest items a category's direction is drawn from: bounds the work
@@ -176,7 +177,8 @@ def category_orders(
         rows = np.flatnonzero(index.leaf_mask(category))
         own = index.unit[rows] @ (direction / norm).astype(np.float32) + index.prior[rows]
         scores = np.full(len(index.ids), -np.inf)
-        scores[rows] = m / (m + kappa) * _z(own) + kappa / (m + kappa) * _z(popularity[rows])
+        taste, crowd = standardize_scores(own), standardize_scores(popularity[rows])
+        scores[rows] = m / (m + kappa) * taste + kappa / (m + kappa) * crowd
         orders[category] = scores
     return orders
 
@@ -201,13 +203,6 @@ def _own_directions(
                 total, count = directions.get(leaf, (np.zeros(index.unit.shape[1]), 0))
                 directions[leaf] = (total + weight * index.unit[pos], count + 1)
     return directions
-
-
-def _z(values: np.ndarray) -> np.ndarray:
-    """Shifted and scaled to mean 0 and standard deviation 1 (all zeros when constant)."""
-    values = np.asarray(values, dtype=np.float64)
-    std = float(values.std())
-    return (values - values.mean()) / std if std > 0 else np.zeros_like(values)
 
 
 def shared_out(
