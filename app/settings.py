@@ -135,11 +135,13 @@ class Settings(BaseSettings):
     rec_intent_session_gap_minutes: Annotated[float, Field(gt=0, le=10_080)] = 30.0
     rec_intent_session_items: Annotated[int, Field(ge=0, le=100)] = 10
     rec_open_prior_events: Annotated[float, Field(ge=0, le=1000)] = 2.0
-    # Within a category, its popularity counts as this many of the user's own items there.
-    # 0 by default: on the Amazon Beauty replay leaf popularity ordered worse than the user's
-    # own items (fold-in HR@20 0.092 at 3, 0.107 at 0); a shop whose shoppers pick within a
-    # category mostly by popularity gains from 3 (the drift bench's hit ratio 0.64 -> 0.80).
-    rec_intent_popularity_events: Annotated[float, Field(ge=0, le=1000)] = 0.0
+    # Within a category: its popularity counts as this many of the user's own items there,
+    # and the model's score takes this share of the order (app/serving/intent.py). Unset,
+    # each version's own choice applies, made on its training holdout (ml/category_order.py):
+    # a shop whose shoppers pick by popularity within a category gets a large count, one
+    # where each has their own taste (Amazon Beauty) the own items. Set, it overrides.
+    rec_intent_popularity_events: Annotated[float | None, Field(ge=0, le=1e6)] = None
+    rec_intent_model_weight: Annotated[float | None, Field(ge=0, le=1)] = None
     rec_open_share: Annotated[float, Field(ge=0, le=1)] = 0.05
     # Near-duplicates (same leaf category) of an item bought within the window of the user's
     # newest interaction leave their list, unless the category's learned repeat-purchase

@@ -14,6 +14,7 @@ from typing import Any
 from neo4j import Driver, RoutingControl
 
 from graphdb.area import StoreArea
+from graphdb.category_order import StoredCategoryOrder, category_order
 from graphdb.category_spread import CategorySpread, category_spread
 from graphdb.repeat_purchase import RepeatPurchases, repeat_purchases
 from graphdb.snapshot import READ_CLOCK
@@ -409,6 +410,10 @@ class Reads(StoreArea):
     def repeat_purchases(self) -> RepeatPurchases:
         """Each category's buyers and repeat buyers (see :mod:`graphdb.repeat_purchase`)."""
         return repeat_purchases(self.driver, database=self.database)
+
+    def category_order(self, version: str) -> StoredCategoryOrder:
+        """The within-category order ``version`` chose (see :mod:`graphdb.category_order`)."""
+        return category_order(self.driver, version, database=self.database)
 
     def category_spread(self) -> CategorySpread:
         """How users spread over categories (see :mod:`graphdb.category_spread`)."""

@@ -31,6 +31,7 @@ RETURN i.item_id AS item_id,
                  RETURN DISTINCT 'category:' + c.category_id } AS categories,
        COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN 'brand:' + b.brand_id } AS brands,
        COLLECT { MATCH (i)-[:HAS_TAG]->(t:Tag) RETURN 'tag:' + t.tag_id } AS tags,
+       COLLECT { MATCH (i)-[:IN_CATEGORY]->(c:Category) RETURN c.category_id } AS leaves,
        i.text_embedding AS text
 ORDER BY item_id
 """
@@ -77,6 +78,8 @@ class GraphSnapshot:
     raw_weight: np.ndarray | None = None  # float64[E], each at its own last_ts (undecayed)
     item_text: np.ndarray | None = None  # float32[n_items, dim], zero rows = no text; None = none
     interests: UserInterestRows | None = None  # INTERESTED_IN edges over the feature vocabulary
+    # The categories each item is filed in directly (its leaves), by category id.
+    item_leaves: list[list[str]] | None = None
 
     @property
     def n_users(self) -> int:
@@ -227,10 +230,11 @@ def interest_rows(
 def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapshot:
     as_of = tx.run(READ_CLOCK).single(strict=True)["now"].to_native()
     user_ids = [r["user_id"] for r in tx.run(READ_USERS)]
-    item_rows, texts = [], []
+    item_rows, texts, leaves = [], [], []
     for r in tx.run(READ_ITEMS):
         item_rows.append((r["item_id"], r["categories"] + r["brands"] + r["tags"]))
         texts.append(r["text"])
+        leaves.append(list(r["leaves"]))
     item_ids = [item_id for item_id, _ in item_rows]
     user_pos = {u: k for k, u in enumerate(user_ids)}
     item_pos = {i: k for k, i in enumerate(item_ids)}
@@ -258,6 +262,7 @@ def read_snapshot_tx(tx: ManagedTransaction, half_life_ms: float) -> GraphSnapsh
         raw_weight=raw,
         item_text=text_matrix(texts),
         interests=interests,
+        item_leaves=leaves,
     )
 
 

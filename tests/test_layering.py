@@ -128,7 +128,14 @@ def test_no_neo4j_record_type_outside_the_storage_layer() -> None:
 
 
 # What the API serves with: numpy only, by design (the short-term scorer, the query encoder).
-SERVING_ML_MODULES = {"ml", "ml.blend", "ml.shortterm", "ml.shortterm_store", "ml.query_encoder"}
+SERVING_ML_MODULES = {
+    "ml",
+    "ml.blend",
+    "ml.shortterm",
+    "ml.shortterm_store",
+    "ml.query_encoder",
+    "ml.category_order",
+}
 
 
 def test_importing_the_http_layer_does_not_load_torch() -> None:

@@ -86,6 +86,7 @@ def build_services(
             session_items=settings.rec_intent_session_items,
             open_prior_events=settings.rec_open_prior_events,
             popularity_events=settings.rec_intent_popularity_events,
+            model_weight=settings.rec_intent_model_weight,
             open_share=settings.rec_open_share,
             enabled=settings.rec_intent,
         ),  # fmt: skip

@@ -46,6 +46,7 @@ import numpy as np
 
 from app.serving.item_index import ItemIndex
 from graphdb.reads import RecommendState
+from ml.category_order import order_weights
 from ml.shortterm import standardize_scores
 
 OPEN = ""  # the bucket of the model's own picks (no category id is empty)
@@ -67,7 +68,9 @@ class IntentMix:
         session_items: At most this many of the session's newest items count.
         open_prior_events: ``alpha`` above where the graph gives none to fit it on.
         popularity_events: How many of the user's own items in a category its popularity
-            counts as when ordering it (:func:`category_orders`; 0: the own items alone).
+            counts as when ordering it (:func:`category_orders`; 0: the own items alone;
+            ``None``: the model version's choice, see :meth:`order_of`).
+        model_weight: The model's share of a category's order (``None``: the version's).
         open_share: The least share of the model's own picks, however long the history.
         enabled: Whether lists are shared out at all (off: the scores alone rank).
     """
@@ -76,9 +79,22 @@ class IntentMix:
     session_gap_ms: float = 30 * 60_000.0
     session_items: int = 10
     open_prior_events: float = 2.0
-    popularity_events: float = 0.0
+    popularity_events: float | None = None
+    model_weight: float | None = None
     open_share: float = 0.05
     enabled: bool = True
+
+    def order_of(self, index: ItemIndex) -> tuple[float, float]:
+        """``(kappa, beta)`` of :func:`category_orders`: the settings where set, else what
+        the version chose on its holdout (``ml.category_order``), else the own items alone."""
+        stored = index.category_order
+        kappa = self.popularity_events
+        if kappa is None:
+            kappa = stored.popularity_events or 0.0
+        beta = self.model_weight
+        if beta is None:
+            beta = stored.model_weight or 0.0
+        return kappa, beta
 
     def open_share_of(self, state: RecommendState, new_category_rate: float | None) -> float:
         """The share of the model's own picks for this user: ``max(floor, alpha/(n + alpha))``.
@@ -150,25 +166,29 @@ def category_orders(
     state: RecommendState,
     categories: Collection[str],
     half_life_ms: float,
-    popularity_events: float,
+    order: tuple[float, float],
+    scores: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Per category the user has embedded items in, the scores its items are ordered by.
 
-    Two parts, each standardised over the category's items: the user's own direction there
+    Three parts, each standardised over the category's items: the user's own direction there
     (:func:`_own_directions`) scored as the model scores a user's vector (cosine plus the
-    version's popularity prior), and the category's popularity, ``log(1 + degree)``. The
-    popularity is a prior worth ``kappa`` (``popularity_events``) of the user's items, as the
-    long-term interests are for the shares: with ``m`` own items in the category the order is
+    version's popularity prior), the category's popularity, ``log(1 + degree)``, and the
+    service's own ``scores``. With ``m`` own items in the category and ``order`` =
+    ``(kappa, beta)`` the order is
 
-        m / (m + kappa) * z(own) + kappa / (m + kappa) * z(popularity),
+        (1 - beta) * (m / (m + kappa) * z(own) + kappa / (m + kappa) * z(popularity))
+        + beta * z(scores),
 
-    so with ``kappa`` > 0 a category just entered is ordered mostly by what its shoppers pick,
-    and the user's own taste there takes over as they show it (0, the default: the own items
-    alone). ``-inf`` outside the category.
+    so popularity is a prior worth ``kappa`` of the user's own items, as the long-term
+    interests are for the shares: with ``kappa`` > 0 a category just entered is ordered
+    mostly by what its shoppers pick, and the user's own taste there takes over as they show
+    it. Each version chooses the pair on its training holdout (``ml.category_order``).
+    ``-inf`` outside the category.
     """
     orders: dict[str, np.ndarray] = {}
     popularity = index.popularity()
-    kappa = popularity_events
+    kappa, beta = order
     owned = _own_directions(index, state, categories, half_life_ms)
     for category, (direction, m) in owned.items():
         norm = float(np.linalg.norm(direction))
@@ -176,10 +196,13 @@ def category_orders(
             continue
         rows = np.flatnonzero(index.leaf_mask(category))
         own = index.unit[rows] @ (direction / norm).astype(np.float32) + index.prior[rows]
-        scores = np.full(len(index.ids), -np.inf)
-        taste, crowd = standardize_scores(own), standardize_scores(popularity[rows])
-        scores[rows] = m / (m + kappa) * taste + kappa / (m + kappa) * crowd
-        orders[category] = scores
+        w_own, w_crowd, w_model = order_weights(m, kappa, beta)
+        mixed = w_own * standardize_scores(own) + w_crowd * standardize_scores(popularity[rows])
+        if w_model > 0:
+            mixed += w_model * standardize_scores(scores[rows])
+        ordered = np.full(len(index.ids), -np.inf)
+        ordered[rows] = mixed
+        orders[category] = ordered
     return orders
 
 

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from app.serving.novelty import fit_new_category_rate
+from graphdb.category_order import StoredCategoryOrder
 from graphdb.reads import ItemVectorRow
 from graphdb.repeat_purchase import RepeatPurchases
 from graphdb.store import GraphStore
@@ -57,6 +58,8 @@ class ItemIndex:
     # The shop's rate of "somewhere new", fitted at the last full load (app.serving.intent;
     # ``None``: nothing to fit it on, the setting's rate applies).
     new_category_rate: float | None = None
+    # The order within a category the version chose on its holdout (app.serving.intent).
+    category_order: StoredCategoryOrder = field(default_factory=StoredCategoryOrder)
     # log(1 + degree) per item (the category orders' popularity; empty: all alike).
     log_degree: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     revision: int = 0
@@ -211,6 +214,7 @@ class ItemIndexCache:
                 index.revision, index.loaded_at = revision, loaded_at
                 # A shop-wide constant that moves slowly: refitted per version, not per patch.
                 index.new_category_rate = fit_new_category_rate(self.store.reads.category_spread())
+                index.category_order = self.store.reads.category_order(version)
             elif index.revision < revision:
                 loaded_at = self.store.reads.server_clock()
                 since = (index.loaded_at or loaded_at) - RELOAD_OVERLAP

@@ -221,7 +221,7 @@ def ranked_positions(
         # Shared out before the request's own exclusions, which then only drop items: the
         # order is the user's, so a list ranked in advance answers such a request exactly.
         orders = category_orders(
-            index, state, shares, mix.half_life_ms, mix.intent.popularity_events
+            index, state, shares, mix.half_life_ms, mix.intent.order_of(index), scores
         )
         open_share = mix.intent.open_share_of(state, index.new_category_rate)
         ordered = shared_out(index, scores, eligible, shares, pool + len(excluded),

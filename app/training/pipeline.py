@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from app.settings import Settings
+from app.training.category_order import choose_order
 from app.training.gate import GateInput, judge_challenger
 from app.training.text_index import embed_item_texts
 from graphdb.embeddings import NodeVectors
@@ -125,6 +126,10 @@ def run_training(
         raise ValueError("the graph has no interactions to learn from; import events first")
     device = default_device()
     result = train(graph, config, device)
+    # Chosen before saving, so the registry's metrics and the graph's version both hold it.
+    order = choose_order(result, snapshot, half_life)
+    result.best_metrics = {**result.best_metrics, **order.as_metrics()}
+    log.info("within-category order: %s", order)
     registry = ModelRegistry(settings.model_dir)
     version, metrics = _save_version(registry, result, graph, snapshot, config)
     metrics.update(_train_short_term(settings, graph, registry.versions_dir / version, device))

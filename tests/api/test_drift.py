@@ -103,3 +103,21 @@ def test_one_stray_event_keeps_the_established_interest(api: FlaskClient) -> Non
         _buy(api, user, "s5-i1", minutes=0)
         assert _share(api, user, 3) >= 0.5
         assert _share(api, user, 5) > 0.0  # the stray event is heard, in proportion
+
+
+def test_a_shop_whose_shoppers_pick_by_popularity_orders_a_new_category_so(
+    api: FlaskClient,
+) -> None:
+    """The version chose on its holdout to order a category by its popularity (these
+    shoppers pick by it), so one purchase in a new category brings its popular head."""
+    services = services_of(api.application)
+    active = services.store.embeddings.active_version()
+    assert active is not None
+    chosen = services.store.reads.category_order(active.version)
+    assert (chosen.popularity_events or 0.0) >= 10, chosen
+    user, new = "s2-u0", 7
+    _buy(api, user, f"s{new}-i0", minutes=0)
+    body = api.get(f"/api/v1/users/{user}/recommendations?k=20").get_json()
+    ranks = [int(i["item_id"].split("-i")[1]) for i in body["items"]
+             if i["item_id"].startswith(f"s{new}-")]  # fmt: skip
+    assert ranks and float(np.mean(ranks)) < 15, ranks  # uniform picks average about 40

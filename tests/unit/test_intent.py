@@ -7,6 +7,7 @@ import pytest
 
 from app.serving.intent import IntentMix, category_orders, category_shares, shared_out
 from app.serving.item_index import ItemIndex
+from graphdb.category_order import StoredCategoryOrder
 from graphdb.reads import ItemVectorRow, RecommendState
 
 DAY_MS = 86_400_000
@@ -139,7 +140,7 @@ def test_a_category_is_ordered_by_the_users_own_items_in_it() -> None:
     model = {"far": 3.0, "near-old": 2.0, "near-new": 1.0, "x0": 1.0, "x1": 3.0, "x2": 2.0}
     scores = np.asarray([model.get(i, 0.0) for i in index.ids])
     allowed = ~np.isin(np.arange(len(index.ids)), index.positions(["own-new", "own-old"]))
-    orders = category_orders(index, state, {"cat1", "cat2"}, HALF_LIFE_MS, 3.0)
+    orders = category_orders(index, state, {"cat1", "cat2"}, HALF_LIFE_MS, (3.0, 0.0), scores)
     assert set(orders) == {"cat1"}  # no own item in cat2: the model's order holds there
     picked = shared_out(index, scores, allowed, {"cat1": 1.0}, 3, 0.0, orders)
     assert [index.ids[p] for p in picked] == ["near-new", "near-old", "far"]
@@ -157,7 +158,7 @@ def test_the_popularity_prior_adds_to_a_categorys_order() -> None:
         version="v1", revision=0, embedding=None, categories=(("cat1", 10.0),),
         seen=(("own-new", True),), fresh=(), seen_ms=(0,), seen_weight=(8.0,),
     )  # fmt: skip
-    orders = category_orders(index, state, {"cat1"}, HALF_LIFE_MS, 3.0)
+    orders = category_orders(index, state, {"cat1"}, HALF_LIFE_MS, (3.0, 0.0), np.zeros(6))
     allowed = np.ones(len(index.ids), dtype=bool)
     allowed[index.position["own-new"]] = False
     picked = shared_out(index, np.zeros(len(index.ids)), allowed, {"cat1": 1.0}, 2, 0.0, orders)
@@ -182,7 +183,7 @@ def test_a_category_just_entered_is_ordered_by_popularity_until_the_user_shows_t
             seen=tuple((i, True) for i in own), fresh=(),
             seen_ms=tuple(0 for _ in own), seen_weight=tuple(1.0 for _ in own),
         )  # fmt: skip
-        orders = category_orders(index, state, {"cat"}, HALF_LIFE_MS, 3.0)
+        orders = category_orders(index, state, {"cat"}, HALF_LIFE_MS, (3.0, 0.0), np.zeros(30))
         allowed = ~np.isin(np.arange(30), index.positions(own))
         picked = shared_out(index, np.zeros(30), allowed, {"cat": 1.0}, 5, 0.0, orders)
         return [int(index.ids[p][1:]) for p in picked]
@@ -190,6 +191,36 @@ def test_a_category_just_entered_is_ordered_by_popularity_until_the_user_shows_t
     assert max(top5(["i20"])) < 10  # one item: the popular head
     # A clear taste (30 items in the corner): the corner's other four items lead.
     assert sorted(top5([f"i{k}" for k in range(20, 26)] * 5)[:4]) == [26, 27, 28, 29]
+
+
+def test_the_models_share_of_a_category_order_follows_beta() -> None:
+    """``beta`` 1: the service's scores order the category; 0: the user's own items do."""
+    index = _own_index()
+    state = RecommendState(
+        version="v1", revision=0, embedding=None, categories=(("cat1", 10.0),),
+        seen=(("own-new", True),), fresh=(), seen_ms=(0,), seen_weight=(8.0,),
+    )  # fmt: skip
+    model = {"far": 3.0, "near-old": 2.0, "near-new": 1.0}
+    scores = np.asarray([model.get(i, 0.0) for i in index.ids])
+    allowed = np.ones(len(index.ids), dtype=bool)
+    allowed[index.position["own-new"]] = False
+
+    def top(beta: float) -> list[str]:
+        orders = category_orders(index, state, {"cat1"}, HALF_LIFE_MS, (0.0, beta), scores)
+        picked = shared_out(index, scores, allowed, {"cat1": 1.0}, 2, 0.0, orders)
+        return [index.ids[p] for p in picked]
+
+    assert top(0.0)[0] == "near-new"
+    assert top(1.0) == ["far", "near-old"]
+
+
+def test_settings_override_the_versions_chosen_order() -> None:
+    index = _own_index()
+    index.category_order = StoredCategoryOrder(popularity_events=30.0, model_weight=0.25)
+    assert IntentMix().order_of(index) == (30.0, 0.25)
+    assert IntentMix(popularity_events=0.0, model_weight=1.0).order_of(index) == (0.0, 1.0)
+    index.category_order = StoredCategoryOrder()  # a version trained before the choice
+    assert IntentMix().order_of(index) == (0.0, 0.0)
 
 
 def test_the_model_picks_only_outside_the_shared_categories_so_shares_never_fall() -> None:
