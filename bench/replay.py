@@ -123,7 +123,8 @@ def _call(url: str, key: str, payload: Any | None = None) -> tuple[Any, float]:
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )  # fmt: skip
     tick = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=30) as response:
+    # Generous: the first answer of a version loads its item index, slow on a busy machine.
+    with urllib.request.urlopen(request, timeout=180) as response:
         body = json.loads(response.read())
     return body, (time.perf_counter() - tick) * 1000
 
