@@ -9,6 +9,7 @@ Layout (plain files, every write is atomic: temp file or folder, then rename)::
       versions/<version>/meta.json      data fingerprint, creation time, writer, extra notes
       versions/<version>/outcome.json   written once the gate decided: promoted or kept
       versions/.staging@<writer>@<rnd>/ a version being saved (renamed into place when done)
+      versions/.gone-<version>          a version removed after its training was killed
       ACTIVE                            a note: the version the graph last switched to
 
 A training killed mid-way can leave a ``.staging@`` folder or a version without an outcome;
@@ -53,6 +54,7 @@ class ModelShape:
 
 STAGING_MARK = ".staging@"
 REMOVING_PREFIX = ".removing-"
+GONE_PREFIX = ".gone-"  # an empty file: a removed version's name, kept so it is not reused
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -92,7 +94,9 @@ class ModelRegistry:
         ``writer`` names the process saving it (its training lease's holder), in the staging
         folder's name from the moment it exists and in ``meta.json``.
         """
-        existing = self.versions()
+        # Numbers of removed versions count too: a new version never reuses a dead one's.
+        gone = [p.name[len(GONE_PREFIX) :] for p in self.versions_dir.glob(GONE_PREFIX + "*")]
+        existing = sorted([*self.versions(), *gone])
         number = int(existing[-1].split("-")[0][1:]) + 1 if existing else 1
         version = f"v{number:05d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
         prefix = f"{STAGING_MARK}{writer.replace('/', '_')}@" if writer else ".staging-"
@@ -183,7 +187,9 @@ class ModelRegistry:
         return found
 
     def remove(self, version: str) -> None:
-        """Delete ``version``'s folder; it leaves :meth:`versions` at once (a rename)."""
+        """Delete ``version``'s folder; it leaves :meth:`versions` at once (a rename), and an
+        empty ``.gone-<version>`` file says it was there."""
+        (self.versions_dir / f"{GONE_PREFIX}{version}").touch()
         self.discard_folder(self.versions_dir / version)
 
     def discard_folder(self, path: Path) -> None:

@@ -104,3 +104,4 @@ def test_a_training_killed_before_its_write_back_is_noted_abandoned(
     assert done.abandoned == [saved] == done.folders_removed and registry.versions() == []
     listed = {v.version: (v.status, v.active) for v in store.inspection.model_versions()}
     assert listed == {saved: ("abandoned", False)}
+    assert _save(registry, None) > saved  # the next version never reuses its number
