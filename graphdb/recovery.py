@@ -10,6 +10,10 @@ Marking takes the version node's write lock first and only then reads its status
 switch (``graphdb.embeddings``) does: a writer that was merely slow and switches first leaves
 an ``active`` version the clean-up does not touch; one that comes second finds ``abandoned``
 and refuses to switch.
+
+A staging version with no ``writer`` was staged without a training lease (by code older than
+the leases, or a script calling ``write_model_version`` directly): nothing can say whether it
+is alive, so it is treated as dead, as the switch used to treat every older staging version.
 """
 
 from __future__ import annotations
