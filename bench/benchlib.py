@@ -19,6 +19,7 @@ from bench._common import write_result
 
 if TYPE_CHECKING:
     from app.settings import Settings
+    from graphdb.local.server import ServerConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,6 +27,7 @@ __all__ = [
     "REPO_ROOT",
     "free_port",
     "fresh_service_settings",
+    "local_server",
     "rss_mib",
     "start_api",
     "worker_rss_mib",
@@ -47,6 +49,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def local_server(state_dir: Path, heap: str = "1g", pagecache: str = "256m") -> ServerConfig:
+    """A bench's own local Neo4j (no auth, free ports) keeping its state in ``state_dir``."""
+    from graphdb.local.server import ServerConfig
+
+    return ServerConfig(
+        cache_dir=Path.home() / ".cache" / "interest-graph", state_dir=state_dir,
+        bolt_port=free_port(), http_port=free_port(), heap=heap, pagecache=pagecache, auth=False,
+    )  # fmt: skip
+
+
 def fresh_service_settings(name: str, **overrides: Any) -> Settings:
     """Settings for a bench's own local Neo4j: an emptied state folder ``var/bench/<name>``
     (server data and model registry), no auth, free ports, and that server's Bolt URI."""
@@ -61,13 +73,19 @@ def fresh_service_settings(name: str, **overrides: Any) -> Settings:
     return settings.model_copy(update={"neo4j_uri": settings.server_config().bolt_uri})
 
 
-def start_api(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """``interest-graph serve`` under gunicorn on a free port; returns it once ready."""
+def start_api(
+    env: dict[str, str], workers: int, access_log: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``interest-graph serve`` under gunicorn on a free port; returns it once ready.
+
+    ``access_log``: where gunicorn's access log (its stdout) goes; by default nowhere.
+    """
     port = free_port()
     env = {**os.environ, **env, "IG_PORT": str(port), "IG_WORKERS": str(workers)}
+    out = access_log.open("w") if access_log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "interest-graph"), "serve"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=out, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     for _ in range(120):

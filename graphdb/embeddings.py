@@ -36,10 +36,23 @@ MATCH (n:Item {item_id: row.id})
 CALL db.create.setNodeVectorProperty(n, 'embedding_staged', row.vector)
 SET n.staged_version = $version
 """
+# A version the crash clean-up already gave up on (``graphdb.abandoned``) is never staged
+# again: its writer lost its training lease, and the registry folder may be gone.
 CREATE_MODEL_VERSION = """
 MERGE (m:ModelVersion {version: $version})
+WITH m WHERE coalesce(m.status, '') <> 'abandoned'
 SET m.active = false, m.created_at = datetime(), m.dims = $dims, m.model = $model,
-    m.config = $config, m.metrics = $metrics, m.status = 'staging', m.prior_weight = $prior_weight
+    m.config = $config, m.metrics = $metrics, m.status = 'staging', m.prior_weight = $prior_weight,
+    m.writer = $writer
+RETURN count(m) AS created
+"""
+# The switch takes the version's write lock first, then reads its status, so it and the crash
+# clean-up (which locks the same node before marking it abandoned) are serialised.
+LOCK_STAGING_VERSION = """
+MATCH (m:ModelVersion {version: $version})
+SET m._lock = true
+REMOVE m._lock
+RETURN m.status AS status
 """
 PROMOTE_STAGED_USERS = """
 MATCH (n:User) WHERE n.staged_version = $version
@@ -60,11 +73,6 @@ MARK_SUPERSEDED = """
 MATCH (m:ModelVersion {active: true}) WHERE m.version <> $version
 SET m.status = 'superseded', m.superseded_at = datetime.transaction(), m.superseded_by = $version
 """
-# Versions a killed or failed writer left staging, older than the one switched to.
-MARK_ABANDONED = """
-MATCH (m:ModelVersion {status: 'staging'}) WHERE m.version < $version
-SET m.status = 'abandoned'
-"""
 ACTIVATE_VERSION = """
 MATCH (m:ModelVersion)
 SET m.active = (m.version = $version)
@@ -76,7 +84,10 @@ DISCARD_STAGED = """
 MATCH (n) WHERE (n:User OR n:Item) AND n.staged_version = $version
 REMOVE n.embedding_staged, n.staged_version
 """
-MARK_FAILED = "MATCH (m:ModelVersion {version: $version}) SET m.status = 'failed', m.error = $error"
+MARK_FAILED = """
+MATCH (m:ModelVersion {version: $version}) WHERE m.status <> 'abandoned'
+SET m.status = 'failed', m.error = $error
+"""
 READ_ACTIVE = """
 MATCH (m:ModelVersion {active: true})
 RETURN m.version AS version, m.dims AS dims, m.model AS model, m.activated_at AS activated_at,
@@ -126,10 +137,14 @@ def _stage_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], ve
 def _promote_tx(
     tx: ManagedTransaction, version: str, watermark: datetime | None
 ) -> tuple[int, int]:
+    status = tx.run(LOCK_STAGING_VERSION, version=version).single(strict=True)["status"]
+    if status != "staging":
+        # Abandoned by the crash clean-up while this writer could not renew its lease: its
+        # staged vectors may be half discarded, so it must not become the served version.
+        raise EmbeddingWriteError(f"version {version} is {status}, no longer staging")
     users = tx.run(PROMOTE_STAGED_USERS, version=version).single(strict=True)["n"]
     items = tx.run(PROMOTE_STAGED_ITEMS, version=version).single(strict=True)["n"]
     tx.run(MARK_SUPERSEDED, version=version).consume()
-    tx.run(MARK_ABANDONED, version=version).consume()
     tx.run(
         ACTIVATE_VERSION, version=version, n_users=users, n_items=items, watermark=watermark
     ).consume()
@@ -164,21 +179,26 @@ def write_model_version(
     watermark: datetime | None = None,
     database: str | None = None,
     prior_weight: float = 0.0,
+    writer: str | None = None,
 ) -> tuple[int, int]:
     """Stage every vector, then switch ``version`` active in one transaction.
 
     ``watermark`` is the time of the graph snapshot the vectors were computed from; an
     incremental refresh picks up whatever changed after it. ``prior_weight`` is the weight of
-    the popularity prior that readers add to cosine scores (``ml.popularity``).
+    the popularity prior that readers add to cosine scores (``ml.popularity``). ``writer`` is
+    the holder of the training lease (``app.training.recovery``): while it is live, the crash
+    clean-up leaves this version's staged vectors alone.
     """
     dims = int(users.vectors.shape[1])
     _check_dims(driver, dims, database)
-    driver.execute_query(
+    created = driver.execute_query(
         CREATE_MODEL_VERSION, version=version, dims=dims, model=model,
         config=json.dumps(dict(config), sort_keys=True, default=str),
         metrics=json.dumps(dict(metrics), sort_keys=True), prior_weight=float(prior_weight),
-        database_=database,
-    )  # fmt: skip
+        writer=writer, database_=database,
+    ).records[0]["created"]  # fmt: skip
+    if not created:
+        raise EmbeddingWriteError(f"version {version} was abandoned by the crash clean-up")
     try:
         with driver.session(database=database) as session:
             return _stage_and_switch(session, version, users, items, batch_size, watermark)
@@ -248,6 +268,7 @@ class Embeddings(StoreArea):
         batch_size: int = 5000,
         watermark: datetime | None = None,
         prior_weight: float = 0.0,
+        writer: str | None = None,
     ) -> tuple[int, int]:
         """Stage every vector, then switch ``version`` active in one transaction."""
         return write_model_version(
@@ -261,6 +282,7 @@ class Embeddings(StoreArea):
             batch_size=batch_size,
             watermark=watermark,
             prior_weight=prior_weight,
+            writer=writer,
             database=self.database,
         )
 

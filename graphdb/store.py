@@ -23,6 +23,7 @@ from graphdb.inspection import Inspection
 from graphdb.lease import Leases
 from graphdb.migrations import Migrations
 from graphdb.reads import Reads
+from graphdb.recovery import Recovery
 from graphdb.refresh_runs import RefreshRuns
 from graphdb.serving_feed import ServingFeed
 from graphdb.snapshot import Snapshots
@@ -111,6 +112,11 @@ class GraphStore:
     def reads(self) -> Reads:
         """What the API ranks with: recommendation state, item vectors, popular and similar."""
         return Reads(self._driver, self._database)
+
+    @cached_property
+    def recovery(self) -> Recovery:
+        """What killed trainings left behind: abandoned versions, their staged vectors."""
+        return Recovery(self._driver, self._database)
 
     @cached_property
     def runs(self) -> RefreshRuns:

@@ -6,8 +6,14 @@ Layout (plain files, every write is atomic: temp file or folder, then rename)::
       versions/<version>/weights.pt     torch.save(state_dict)
       versions/<version>/config.json    TrainConfig + model shape
       versions/<version>/metrics.json   validation (and optional test) metrics
-      versions/<version>/meta.json      data fingerprint, creation time, extra notes
+      versions/<version>/meta.json      data fingerprint, creation time, writer, extra notes
+      versions/<version>/outcome.json   written once the gate decided: promoted or kept
+      versions/.staging@<writer>@<rnd>/ a version being saved (renamed into place when done)
+      versions/.gone-<version>          a version removed after its training was killed
       ACTIVE                            a note: the version the graph last switched to
+
+A training killed mid-way can leave a ``.staging@`` folder or a version without an outcome;
+``app.training.recovery`` removes those whose writer's training lease has ended.
 
 Which version is active is decided by the graph (``(:ModelVersion {active: true})``), never by
 this folder: the promotion gate (``ml.gate``) scores the graph's active version, and ``ACTIVE``
@@ -46,6 +52,11 @@ class ModelShape:
         return cls(graph.n_users, graph.n_items, graph.n_features, graph.text_dim)
 
 
+STAGING_MARK = ".staging@"
+REMOVING_PREFIX = ".removing-"
+GONE_PREFIX = ".gone-"  # an empty file: a removed version's name, kept so it is not reused
+
+
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
@@ -76,19 +87,28 @@ class ModelRegistry:
         metrics: dict[str, float],
         fingerprint: str,
         extra: dict[str, Any] | None = None,
+        writer: str | None = None,
     ) -> str:
-        """Stores a new version (not yet active) and returns its id."""
-        existing = self.versions()
+        """Stores a new version (not yet active) and returns its id.
+
+        ``writer`` names the process saving it (its training lease's holder), in the staging
+        folder's name from the moment it exists and in ``meta.json``.
+        """
+        # Numbers of removed versions count too: a new version never reuses a dead one's.
+        gone = [p.name[len(GONE_PREFIX) :] for p in self.versions_dir.glob(GONE_PREFIX + "*")]
+        existing = sorted([*self.versions(), *gone])
         number = int(existing[-1].split("-")[0][1:]) + 1 if existing else 1
         version = f"v{number:05d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.versions_dir))
+        prefix = f"{STAGING_MARK}{writer.replace('/', '_')}@" if writer else ".staging-"
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.versions_dir))
         try:
             torch.save(model.state_dict(), staging / "weights.pt")
             _write_json_atomic(
                 staging / "config.json", {"train": config.to_dict(), "shape": shape.__dict__}
             )
             _write_json_atomic(staging / "metrics.json", dict(metrics))
-            meta = {"fingerprint": fingerprint, "created": time.time(), "extra": extra or {}}
+            meta = {"fingerprint": fingerprint, "created": time.time(), "extra": extra or {},
+                    "writer": writer}  # fmt: skip
             _write_json_atomic(staging / "meta.json", meta)
             os.rename(staging, self.versions_dir / version)
         except BaseException:
@@ -142,3 +162,46 @@ class ModelRegistry:
         tmp = pointer.with_name(f".ACTIVE.tmp{os.getpid()}")
         tmp.write_text(version + "\n")
         os.replace(tmp, pointer)
+
+    def writer(self, version: str) -> str | None:
+        """Who saved ``version`` (``None``: saved before writers were noted)."""
+        writer = self.metadata(version).get("writer")
+        return str(writer) if writer else None
+
+    def note_outcome(self, version: str, outcome: str, reason: str) -> None:
+        """Note what the gate decided for ``version`` (``promoted`` or ``kept``)."""
+        _write_json_atomic(
+            self.versions_dir / version / "outcome.json", {"outcome": outcome, "reason": reason}
+        )
+
+    def outcome(self, version: str) -> str | None:
+        """What the gate decided for ``version``; ``None`` when its training never got there."""
+        path = self.versions_dir / version / "outcome.json"
+        return str(json.loads(path.read_text())["outcome"]) if path.exists() else None
+
+    def staging_folders(self) -> dict[Path, str]:
+        """Versions being saved (or left half saved), by the writer their name carries."""
+        found = {}
+        for path in self.versions_dir.glob(STAGING_MARK + "*@*"):
+            found[path] = path.name[len(STAGING_MARK) :].rsplit("@", 1)[0]
+        return found
+
+    def remove(self, version: str) -> None:
+        """Delete ``version``'s folder; it leaves :meth:`versions` at once (a rename), and an
+        empty ``.gone-<version>`` file says it was there."""
+        (self.versions_dir / f"{GONE_PREFIX}{version}").touch()
+        self.discard_folder(self.versions_dir / version)
+
+    def discard_folder(self, path: Path) -> None:
+        """Delete a folder under ``versions/``, first renamed out of sight."""
+        doomed = path.with_name(f"{REMOVING_PREFIX}{path.name}.{os.getpid()}")
+        try:
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            return  # another clean-up got there first
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def purge_removed(self) -> None:
+        """Finish deletions a killed clean-up left renamed out of sight."""
+        for path in self.versions_dir.glob(REMOVING_PREFIX + "*"):
+            shutil.rmtree(path, ignore_errors=True)

@@ -89,14 +89,14 @@ def separated_shop(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return items, events
 
 
-def separated_settings(server: Neo4jTestServer, tmp_path: Path) -> Settings:
+def separated_settings(server: Neo4jTestServer, tmp_path: Path, **overrides: Any) -> Settings:
     """Settings to train on :func:`separated_shop` in seconds (no short-term component)."""
     target = server.target
-    return load_settings(
-        neo4j_uri=target.uri, neo4j_password=target.password,
-        neo4j_auth=target.password is not None, model_dir=tmp_path / "models",
-        train_epochs=8, model_kind="inductive", short_term_weight=0.0,
-    )  # fmt: skip
+    return load_settings(**{
+        "neo4j_uri": target.uri, "neo4j_password": target.password,
+        "neo4j_auth": target.password is not None, "model_dir": tmp_path / "models",
+        "train_epochs": 8, "model_kind": "inductive", "short_term_weight": 0.0, **overrides,
+    })  # fmt: skip
 
 
 def trained_shop(

@@ -21,6 +21,7 @@ import torch
 from app.settings import Settings
 from app.training.category_order import choose_order
 from app.training.gate import GateInput, judge_challenger
+from app.training.recovery import TrainingLease, clean_up_after_crashes
 from app.training.text_index import embed_item_texts
 from graphdb.embeddings import NodeVectors
 from graphdb.snapshot import GraphSnapshot, feature_kind
@@ -113,7 +114,25 @@ def run_training(
 ) -> TrainingReport:
     """Train on the current graph; promote and write back unless the serving model scores
     better on the same, new holdout (``app.training.gate``), or whatever the scores if
-    ``force``."""
+    ``force``.
+
+    It first takes back what killed trainings left behind (``app.training.recovery``), under a
+    training lease of its own that keeps the next one from taking back this run's work.
+    """
+    registry = ModelRegistry(settings.model_dir)
+    with TrainingLease(store, settings.lease_ttl_s) as lease:
+        clean_up_after_crashes(store, registry)
+        return _train_and_promote(store, settings, config, registry, lease.holder, force)
+
+
+def _train_and_promote(
+    store: GraphStore,
+    settings: Settings,
+    config: TrainConfig,
+    registry: ModelRegistry,
+    writer: str,
+    force: bool,
+) -> TrainingReport:
     started = time.perf_counter()
     if config.model in INDUCTIVE_KINDS and config.use_text:
         # Item text is an input of the inductive model: vectors for new or edited catalog
@@ -130,8 +149,7 @@ def run_training(
     order = choose_order(result, snapshot, half_life)
     result.best_metrics = {**result.best_metrics, **order.as_metrics()}
     log.info("within-category order: %s", order)
-    registry = ModelRegistry(settings.model_dir)
-    version, metrics = _save_version(registry, result, graph, snapshot, config)
+    version, metrics = _save_version(registry, result, graph, snapshot, config, writer)
     metrics.update(_train_short_term(settings, graph, registry.versions_dir / version, device))
     curve = registry.versions_dir / version / "training_curve.png"
     plot_training_curve(result.history, curve, metric=config.monitor)
@@ -142,19 +160,15 @@ def run_training(
     if promotion.promoted:
         tick = time.perf_counter()
         # The graph switches in one transaction after every vector is staged: a failure or a
-        # kill before it leaves the graph on the previous version, and nothing to undo here.
+        # kill before it leaves the graph on the previous version (a kill's leftovers are the
+        # next run's clean-up), and nothing to undo here.
         report.written_users, report.written_items = _write_back(
-            store,
-            version,
-            result.model,
-            graph,
-            snapshot,
-            config,
-            metrics,
-            settings.train_write_batch,
-        )
+            store, version, result.model, graph, snapshot, config, metrics,
+            settings.train_write_batch, writer,
+        )  # fmt: skip
         report.writeback_s = time.perf_counter() - tick
         registry.note_active(version)
+    registry.note_outcome(version, "promoted" if promotion.promoted else "kept", promotion.reason)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -165,6 +179,7 @@ def _save_version(
     graph: InteractionGraph,
     snapshot: GraphSnapshot,
     config: TrainConfig,
+    writer: str,
 ) -> tuple[str, dict[str, float]]:
     metrics = {k: float(v) for k, v in result.best_metrics.items() if isinstance(v, int | float)}
     # The item order and feature vocabulary let an incremental refresh (and the gate) line
@@ -172,7 +187,9 @@ def _save_version(
     extra = {"as_of": snapshot.as_of.isoformat(), "seconds_per_epoch": result.seconds_per_epoch,
              "feature_ids": snapshot.feature_ids, "item_ids": snapshot.item_ids}  # fmt: skip
     shape = ModelShape.of(graph)
-    version = registry.save(result.model, config, shape, metrics, graph.fingerprint(), extra)
+    version = registry.save(
+        result.model, config, shape, metrics, graph.fingerprint(), extra, writer=writer
+    )
     return version, metrics
 
 
@@ -226,6 +243,7 @@ def _write_back(
     config: TrainConfig,
     metrics: dict[str, float],
     batch_size: int,
+    writer: str,
 ) -> tuple[int, int]:
     # Propagate over the full graph (validation edges included) with the trained weights.
     ops = GraphOperators.build(graph, default_device())
@@ -234,6 +252,6 @@ def _write_back(
     items = NodeVectors(snapshot.item_ids, vectors[graph.n_users :])
     return store.embeddings.write_model_version(
         version, users, items, model=config.model, config=config.to_dict(),
-        batch_size=batch_size,
+        batch_size=batch_size, writer=writer,
         metrics=metrics, watermark=snapshot.as_of, prior_weight=metrics.get("prior_weight", 0.0),
     )  # fmt: skip

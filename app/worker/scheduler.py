@@ -15,6 +15,9 @@ An APScheduler ``BlockingScheduler`` runs seven jobs, every one with ``max_insta
   interests of the users they affect (``app.worker.tagging``);
 - ``lease-heartbeat`` (every ``lease_ttl_s / 3``): take or renew the worker lease.
 
+On taking the lease, the worker first takes back what a killed training left behind (its
+abandoned version's staged vectors and registry folder, ``app.training.recovery``).
+
 Every job works only while this process holds the ``(:WorkerLease {name: 'refresh-worker'})``
 (see ``graphdb.lease``), confirmed at the start of each job, so several worker processes may
 run and exactly one does the work; the others stand by and take over when the holder's lease
@@ -133,12 +136,25 @@ class Worker:
                 orphans = self.store.runs.fail_orphaned_runs(self.lease.holder)
                 log.info("holding the worker lease as %s (%d orphaned runs failed)",
                          self.lease.holder, orphans)  # fmt: skip
+                self._clean_up_after_crashes()
         except Exception as exc:
             log.warning("could not take or renew the worker lease: %s", short_error(exc))
             return False
         if was_held and not held:
             log.warning("lost the worker lease; standing by")
         return held
+
+    def _clean_up_after_crashes(self) -> None:
+        """What a killed training left (``app.training.recovery``), taken back on taking over."""
+        from app.training.recovery import clean_up_after_crashes
+        from ml.registry import ModelRegistry
+
+        try:
+            clean_up_after_crashes(
+                self.store, ModelRegistry(self.settings.model_dir), self.lease.clock
+            )
+        except Exception as exc:  # the next training cleans up as well
+            log.warning("crash clean-up failed: %s", short_error(exc))
 
     def heartbeat(self) -> None:
         if not self.stopping.is_set():
