@@ -19,12 +19,14 @@ from bench._common import write_result
 
 if TYPE_CHECKING:
     from app.settings import Settings
+    from graphdb.local.server import ServerConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = [
     "REPO_ROOT",
     "free_port",
+    "bench_server_config",
     "fresh_service_settings",
     "rss_mib",
     "start_api",
@@ -45,6 +47,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def bench_server_config(state_dir: Path) -> ServerConfig:
+    """A bench's own local Neo4j (no auth, free ports, 1 GiB heap) keeping its state in
+    ``state_dir``."""
+    from graphdb.local.server import ServerConfig
+
+    return ServerConfig(
+        cache_dir=Path.home() / ".cache" / "interest-graph", state_dir=state_dir,
+        bolt_port=free_port(), http_port=free_port(), heap="1g", pagecache="256m", auth=False,
+    )  # fmt: skip
 
 
 def fresh_service_settings(name: str, **overrides: Any) -> Settings:

@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.benchlib import REPO_ROOT, free_port, start_api, write_result
+from bench.benchlib import REPO_ROOT, bench_server_config, start_api, write_result
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
@@ -217,10 +217,7 @@ def main() -> int:
         popularity[event["item_id"]] = popularity.get(event["item_id"], 0) + 1
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    config = ServerConfig(
-        cache_dir=Path.home() / ".cache" / "interest-graph", state_dir=WORK / "neo4j",
-        bolt_port=free_port(), http_port=free_port(), heap="1g", pagecache="256m", auth=False,
-    )  # fmt: skip
+    config = bench_server_config(WORK / "neo4j")
     procs, base = stack(config, WORK / "models")
     try:
         load(base, history)
