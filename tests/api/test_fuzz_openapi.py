@@ -51,6 +51,9 @@ def fuzz_app(driver: Driver, neo4j_server: Neo4jTestServer) -> Iterator[tuple[Fl
         load_settings(
             neo4j_uri=target.uri, neo4j_password=target.password,
             neo4j_auth=target.password is not None, api_auth=True,
+            # Smaller batches and texts than the defaults keep the run quick; the document
+            # follows the settings, so the contract checked is still exactly the served one.
+            max_batch_events=20, max_text_chars=500,
         ),
         wall_clock=lambda: PINNED_NOW_S,
     )  # fmt: skip
