@@ -115,7 +115,8 @@ def fuzz_metrics(base_url: str, api_key: str | None) -> dict[str, float]:
     Args:
         base_url: The service's root, e.g. ``http://127.0.0.1:8000``.
         api_key: A key of the admin scope (every operation is called), or ``None`` where the
-            service runs without keys.
+            service runs without keys (the document still declares them, so the auth checks
+            then count failures: that deployment does not do what the document says).
     """
     return _run(base_url, api_key, EXAMPLES, 0)[0]
 
