@@ -16,6 +16,7 @@ def create_app(
     *,
     clock: Callable[[], float] = time.monotonic,
     autostart_lists: bool = True,
+    wall_clock: Callable[[], float] = time.time,
 ) -> Flask:
     """Build the WSGI app. Neo4j may be down at start: requests then answer 503 until it is back.
 
@@ -24,10 +25,13 @@ def create_app(
         clock: Monotonic seconds the in-process caches age by (a test may step its own).
         autostart_lists: Whether the first request that uses the lists ranked in advance
             starts their change feed (as under any WSGI server); off, a test drives it.
+        wall_clock: Epoch seconds that event intake's time window and the OpenAPI document's
+            bound on an event's time both follow (a test may pin it to make them one).
     """
     from app.api import docs, events, graph, health, items, refresh, users
     from app.api.auth import init_auth
     from app.api.common import init_body_limit
+    from app.api.converters import IdConverter
     from app.api.errors import register_error_handlers
     from app.api.metrics import init_metrics
     from app.api.wiring import build_services, init_services
@@ -36,12 +40,14 @@ def create_app(
     # The Browser style sheet (app/static) stays downloadable at /static/, as before the split.
     app = Flask(__name__, static_folder=str(Path(__file__).resolve().parents[1] / "static"))
     app.config["SETTINGS"] = settings
+    app.config["WALL_CLOCK"] = wall_clock
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # Never redirect to another resource: '/users/a%2F/interests' arrives (decoded) as
     # '/users/a//interests', which merged slashes would redirect to user 'a'. Unmerged it is a
     # 404; no rule ends in '/', so strict slashes answer 404 too, never a redirect.
     app.url_map.merge_slashes = False
+    app.url_map.converters["id"] = IdConverter
     register_error_handlers(app)
     init_body_limit(app)  # before the key check: nothing may read a chunked body before it
     init_auth(app, settings.api_auth, clock)

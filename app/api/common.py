@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
@@ -51,6 +52,11 @@ def validated_body(model: type[M], example: str) -> M:
 
 def intake_limits() -> IntakeLimits:
     return limits_from_settings(settings())
+
+
+def wall_now() -> datetime:
+    """Now, by the app's wall clock (``create_app(wall_clock=...)``)."""
+    return datetime.fromtimestamp(current_app.config["WALL_CLOCK"](), UTC)
 
 
 def init_body_limit(app: Flask) -> None:

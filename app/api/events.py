@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from app.api.common import intake_limits, json_body, settings
+from app.api.common import intake_limits, json_body, settings, wall_now
 from app.api.spec import documented
 from app.api.wiring import services
 from app.ingest.validation import EventIn, parse_events
@@ -16,11 +16,12 @@ bp = Blueprint("events", __name__, url_prefix="/api/v1/events")
 @documented(
     'Store behaviour events (one, a list, or {"events": [...]}); all or nothing',
     body=EventIn,
+    batch="events",
     scope="write",
     responses={400: "a record is invalid", 413: "body too large", 415: "not JSON"},
 )
 def post_events() -> tuple[Response, int]:
-    rows = parse_events(json_body(), intake_limits())
+    rows = parse_events(json_body(), intake_limits(), now=wall_now())
     serving = services()
     result = serving.store.events.write_events(rows, settings().fold_config())
     lists = serving.serving_lists()

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify
 from app.api.common import intake_limits, json_body
 from app.api.errors import ApiError
 from app.api.params import int_arg, text_arg
-from app.api.spec import Param, documented
+from app.api.spec import Param, documented, text_param
 from app.api.wiring import graph_store, services
 from app.ingest.validation import ItemIn, parse_items
 from app.serving.search import MAX_QUERY_CHARS, search
@@ -20,7 +20,12 @@ bp = Blueprint("items", __name__, url_prefix="/api/v1/items")
 
 
 @bp.put("")
-@documented('Upsert catalog items (one, a list, or {"items": [...]})', body=ItemIn, scope="write")
+@documented(
+    'Upsert catalog items (one, a list, or {"items": [...]})',
+    body=ItemIn,
+    batch="items",
+    scope="write",
+)
 def put_items() -> tuple[Response, int]:
     rows = parse_items(json_body(), intake_limits())
     upserted = graph_store().catalog.upsert_items(rows)
@@ -31,7 +36,9 @@ def put_items() -> tuple[Response, int]:
 @documented(
     "Items whose text (title, description, categories, brand) is nearest a query in meaning",
     query={
-        "q": Param(str, "what to look for, in words (1 to 500 characters)"),
+        "q": text_param(
+            "what to look for, in words (1 to 500 characters)", MAX_QUERY_CHARS, required=True
+        ),
         "k": Param(int, "how many items", 20, 1, 100),
     },
 )
@@ -41,7 +48,7 @@ def search_items() -> Response:
     return jsonify({"query": query, "items": [asdict(m) for m in matches]})
 
 
-@bp.get("/<item_id>")
+@bp.get("/<id:item_id>")
 @documented("An item with its categories, brand and audience size", responses={404: "unknown item"})
 def get_item(item_id: str) -> Response:
     item = graph_store().inspection.read_item(item_id)
@@ -50,7 +57,7 @@ def get_item(item_id: str) -> Response:
     return jsonify(asdict(item))
 
 
-@bp.get("/<item_id>/similar")
+@bp.get("/<id:item_id>/similar")
 @documented(
     "Items nearest to an item in embedding space (exact, in memory; vector index fallback)",
     query={"k": Param(int, "how many items", 20, 1, 1000)},

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import request
 
 from app.api.errors import ApiError
+from app.ingest.ids import WHITE_SPACE
 
-TRUE = {"true", "1", "yes"}
-FALSE = {"false", "0", "no"}
+# A boolean is spelled as the OpenAPI document's query serialisation spells it, nothing else.
+TRUE = {"true"}
+FALSE = {"false"}
 
 
 def _bad(name: str, message: str) -> ApiError:
@@ -18,7 +20,7 @@ def _bad(name: str, message: str) -> ApiError:
 
 def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:  # an empty value ('k=') is not a number: refused, as the document says
         return default
     try:
         value = int(raw)
@@ -31,7 +33,7 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 
 def float_arg(name: str, default: float, low: float, high: float) -> float:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:  # an empty value ('k=') is not a number: refused, as the document says
         return default
     try:
         value = float(raw)
@@ -44,11 +46,11 @@ def float_arg(name: str, default: float, low: float, high: float) -> float:
 
 def bool_arg(name: str, default: bool) -> bool:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:  # an empty value ('k=') is not a number: refused, as the document says
         return default
-    if raw.lower() in TRUE:
+    if raw in TRUE:
         return True
-    if raw.lower() in FALSE:
+    if raw in FALSE:
         return False
     raise _bad(name, f"expected true or false, got {raw!r}")
 
@@ -71,7 +73,7 @@ def text_arg(name: str, max_chars: int, required: bool = False) -> str | None:
     raw = request.args.get(name)
     if raw is None and not required:
         return None
-    text = (raw or "").strip()
+    text = (raw or "").strip(WHITE_SPACE)  # the white space the document's pattern means
     if not text or len(text) > max_chars:
         raise _bad(name, f"give 1 to {max_chars} characters of text")
     return text

@@ -28,7 +28,16 @@ class RefreshIn(BaseModel):
     retrains the model on the whole graph. ``force`` (full only) promotes the new model even
     if the active one scores better on today's holdout."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The document says what _requested refuses: force true only with kind full.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"force": {"const": False}}},
+                {"properties": {"kind": {"const": "full"}}, "required": ["kind"]},
+            ]
+        },
+    )
 
     kind: Literal["incremental", "full"] = "incremental"
     force: StrictBool = False
@@ -60,6 +69,7 @@ def _public(run: RefreshRun) -> dict[str, Any]:
     "A run of the same kind still queued is returned instead of a new one (made forced, if "
     "this request is)",
     body=RefreshIn,
+    body_required=False,
     scope="admin",
     responses={
         202: "queued; Location names the run",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.common import settings, validated_body
 from app.api.errors import ApiError
 from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg, text_arg
-from app.api.spec import Param, documented
+from app.api.spec import Param, documented, text_param
 from app.api.wiring import graph_store, services
 from app.ingest.ids import Identifier
 from app.serving.recommend import (
@@ -31,10 +31,13 @@ bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 _RECOMMEND_QUERY = {
     "k": Param(int, "how many items", 20, 1, 1000),
     "exclude_seen": Param(bool, "drop items the user interacted with", True),
-    "category": Param(str, "only items in this category (or below it)"),
-    "brand": Param(str, "only items of this brand"),
+    "category": Param(str, "only items in this category (or below it); blank: any; unknown: 404"),
+    "brand": Param(str, "only items of this brand; blank: any; unknown: 404"),
     "diversity": Param(float, "0 = pure relevance, 1 = maximal MMR diversity", 0.0, 0, 1),
-    "q": Param(str, "steer toward a need stated in words (items whose text matches it)"),
+    "q": text_param(
+        "steer toward a need stated in words (items whose text matches it; 1 to 500 characters)",
+        MAX_QUERY_CHARS,
+    ),
 }
 MAX_EXCLUDE = 1000
 
@@ -47,7 +50,7 @@ class ExcludeIn(BaseModel):
     exclude: list[Identifier] = Field(default_factory=list, max_length=MAX_EXCLUDE)
 
 
-@bp.get("/<user_id>/recommendations")
+@bp.get("/<id:user_id>/recommendations")
 @documented(
     "Top-k items for a user: personal (ranked in the API worker over the active model's item "
     "vectors, which each worker holds in memory, with the user's newest events folded in) or "
@@ -60,17 +63,19 @@ class ExcludeIn(BaseModel):
             "fits 8,190 bytes; POST them in a body for more)",
         ),
     },
+    responses={404: "unknown category or brand"},
 )
 def recommendations(user_id: str) -> Response:
     return _recommend(user_id, list_arg("exclude", MAX_EXCLUDE))
 
 
-@bp.post("/<user_id>/recommendations")
+@bp.post("/<id:user_id>/recommendations")
 @documented(
     'As GET, with the item ids to leave out in a JSON body {"exclude": [...]} (up to 1,000, '
     "which a request line cannot always carry); read scope",
     query=_RECOMMEND_QUERY,
     body=ExcludeIn,
+    responses={404: "unknown category or brand"},
 )
 def recommendations_excluding(user_id: str) -> Response:
     wanted = validated_body(ExcludeIn, '{"exclude": ["i1"]}')
@@ -99,11 +104,9 @@ def _recommend(user_id: str, exclude: tuple[str, ...]) -> Response:
     try:
         body = recommend(request, serving.ranking)
     except UnknownFilterValue as exc:
+        # 404, as for an unknown item or user: the value is well formed, what it names is absent.
         raise ApiError(
-            400,
-            "invalid_parameter",
-            f"query parameter '{exc.name}': {exc}",
-            {"parameter": exc.name},
+            404, "not_found", f"query parameter '{exc.name}': {exc}", {"parameter": exc.name}
         ) from None
     return jsonify(body)
 
@@ -117,24 +120,37 @@ def _stated_need() -> dict[str, tuple[float, str | None]] | None:
     return {row.item_id: (row.score, row.title) for row in found}
 
 
-WINDOW = re.compile(r"^(\d{1,4})([hdw])$")
+WINDOW = re.compile(r"^([1-9][0-9]{0,3})([hdw])$")
 UNIT_MS = {"h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 # Ten years: twelve windows then reach back 120 years, well inside what dates can hold.
 MAX_WINDOW_MS = 3650 * UNIT_MS["d"]
+# The same set as one pattern, for the OpenAPI document: 1-9999h, 1-3650d, 1-521w.
+WINDOW_PATTERN = (
+    r"^(?:[1-9][0-9]{0,3}h"
+    r"|(?:[1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|36[0-4][0-9]|3650)d"
+    r"|(?:[1-9][0-9]?|[1-4][0-9]{2}|5[01][0-9]|52[01])w)$"
+)
+
+
+def parse_window(raw: str) -> int:
+    """Milliseconds of a window such as ``30d``; a ValueError says what is wrong."""
+    match = WINDOW.match(raw)
+    if match is None:
+        raise ValueError(f"expected a duration like 30d, 12h or 2w, got {raw!r}")
+    window_ms = int(match.group(1)) * UNIT_MS[match.group(2)]
+    if window_ms > MAX_WINDOW_MS:
+        raise ValueError(f"at most 3650d or 521w, got {raw!r}")
+    return window_ms
 
 
 def _window_ms() -> tuple[str, int]:
     raw = request.args.get("window", "30d")
-    match = WINDOW.match(raw.strip())
-    if match is None or int(match.group(1)) == 0:
-        problem = f"expected a duration like 30d, 12h or 2w, got {raw!r}"
-    elif int(match.group(1)) * UNIT_MS[match.group(2)] > MAX_WINDOW_MS:
-        problem = f"at most 3650d or 521w, got {raw!r}"
-    else:
-        return raw, int(match.group(1)) * UNIT_MS[match.group(2)]
-    raise ApiError(
-        400, "invalid_parameter", f"query parameter 'window': {problem}", {"parameter": "window"}
-    )
+    try:
+        return raw, parse_window(raw)
+    except ValueError as exc:
+        raise ApiError(
+            400, "invalid_parameter", f"query parameter 'window': {exc}", {"parameter": "window"}
+        ) from None
 
 
 def _require_user(user_id: str) -> None:
@@ -142,12 +158,17 @@ def _require_user(user_id: str) -> None:
         raise ApiError(404, "not_found", f"no user {user_id!r}")
 
 
-@bp.get("/<user_id>/interests")
+@bp.get("/<id:user_id>/interests")
 @documented(
     "Categories and brands a user is interested in, the tags they like, and how their "
     "interest moved across windows",
     query={
-        "window": Param(str, "window length: 30d, 12h, 2w; at most 3650d or 521w", "30d"),
+        "window": Param(
+            str,
+            "window length: 30d, 12h, 2w; at most 3650d or 521w",
+            "30d",
+            pattern=WINDOW_PATTERN,
+        ),
         "windows": Param(int, "how many consecutive windows up to now", 3, 1, 12),
         "limit": Param(int, "most interests listed, and most tags listed", 20, 1, 200),
     },
@@ -202,7 +223,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
 
 
-@bp.get("/<user_id>/graph")
+@bp.get("/<id:user_id>/graph")
 @documented(
     "Nodes and edges around a user, for drawing",
     query={
@@ -224,7 +245,7 @@ def user_graph(user_id: str) -> Response:
     )
 
 
-@bp.delete("/<user_id>")
+@bp.delete("/<id:user_id>")
 @documented(
     "Erase a user: node, interactions, edges (tag interests too), embedding",
     scope="admin",

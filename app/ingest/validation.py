@@ -210,6 +210,10 @@ def _pydantic_problems(exc: ValidationError, index: int | None) -> list[FieldPro
 
 def _as_records(payload: Any, key: str) -> list[Any]:
     if isinstance(payload, Mapping) and key in payload:
+        others = sorted(str(name) for name in payload if name != key)
+        if others:  # {"events": [...], "evnets": ...} would otherwise drop what was meant
+            problem = FieldProblem(None, others[0], f"unknown field beside '{key}'")
+            raise InvalidInput([problem], what=key.removesuffix("s"))
         payload = payload[key]
     elif isinstance(payload, Mapping):
         payload = [payload]

@@ -284,9 +284,11 @@ def test_bad_parameters_get_a_400_and_leave_the_lists_as_they_were(app: Flask) -
     lists.build()
     api = app.test_client()
     served = lists.answer(RecommendationRequest("a-u0", 5))
-    for query, parameter in (("k=0", "k"), ("k=1001", "k"), ("category=nowhere", "category")):
+    for query, parameter, status in (
+        ("k=0", "k", 400), ("k=1001", "k", 400), ("category=nowhere", "category", 404)
+    ):  # fmt: skip
         response = api.get(f"/api/v1/users/a-u0/recommendations?{query}")
-        assert response.status_code == 400, query
+        assert response.status_code == status, query
         assert parameter in response.get_json()["error"]["message"]
     assert lists.users == 30
     again = lists.answer(RecommendationRequest("a-u0", 5))

@@ -140,19 +140,26 @@ def test_unknown_user_gets_a_marked_fallback(reader: FlaskClient) -> None:
     assert body["items"][0]["reasons"][0]["type"] == "popular"
 
 
+BAD = "invalid_parameter"
+
+
 @pytest.mark.parametrize(
-    ("query", "parameter"),
-    [("k=0", "k"), ("k=1001", "k"), ("k=ten", "k"), ("diversity=2", "diversity"),
-     ("exclude_seen=maybe", "exclude_seen"), ("category=no-such-category", "category"),
-     ("brand=no-such-brand", "brand"), ("colour=red", "colour")],
+    ("query", "parameter", "status", "code"),
+    [("k=0", "k", 400, BAD), ("k=1001", "k", 400, BAD), ("k=ten", "k", 400, BAD),
+     ("k=", "k", 400, BAD), ("diversity=2", "diversity", 400, BAD),
+     ("exclude_seen=maybe", "exclude_seen", 400, BAD),
+     ("exclude_seen=1", "exclude_seen", 400, BAD), ("colour=red", "colour", 400, BAD),
+     # Well formed (any text is a valid name) but naming nothing stored: as an unknown item.
+     ("category=no-such-category", "category", 404, "not_found"),
+     ("brand=no-such-brand", "brand", 404, "not_found")],
 )  # fmt: skip
-def test_bad_parameters_are_400_naming_them(
-    reader: FlaskClient, query: str, parameter: str
+def test_bad_parameters_are_4xx_naming_them(
+    reader: FlaskClient, query: str, parameter: str, status: int, code: str
 ) -> None:
     response = reader.get(f"/api/v1/users/u1/recommendations?{query}")
-    assert response.status_code == 400
+    assert response.status_code == status
     error = response.get_json()["error"]
-    assert error["code"] == "invalid_parameter" and error["details"]["parameter"] == parameter
+    assert error["code"] == code and error["details"]["parameter"] == parameter
     assert f"'{parameter}'" in error["message"]
 
 
