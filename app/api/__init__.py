@@ -26,6 +26,7 @@ def create_app(
             starts their change feed (as under any WSGI server); off, a test drives it.
     """
     from app.api import docs, events, graph, health, items, refresh, users
+    from app.api.access_log import init_route_tagging
     from app.api.auth import init_auth
     from app.api.common import init_body_limit
     from app.api.errors import register_error_handlers
@@ -43,6 +44,7 @@ def create_app(
     # 404; no rule ends in '/', so strict slashes answer 404 too, never a redirect.
     app.url_map.merge_slashes = False
     register_error_handlers(app)
+    init_route_tagging(app)  # first: the access log then names every request by its route
     init_body_limit(app)  # before the key check: nothing may read a chunked body before it
     init_auth(app, settings.api_auth, clock)
     metrics = init_metrics(app)
