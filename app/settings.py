@@ -7,10 +7,11 @@ later inside a request.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graphdb.driver import Neo4jTarget
@@ -154,6 +155,12 @@ class Settings(BaseSettings):
     rec_repeat_window_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
     short_term_epochs: Annotated[int, Field(ge=1, le=10_000)] = 100
 
+    # The secret the erasure tombstones are keyed with (HMAC-SHA-256 of the user id; see
+    # docs/privacy.md). Unset, one is generated on first use into <state_dir>/erasure-salt,
+    # readable only by its owner. API workers on several hosts must share it: set this to the
+    # same value (at least 32 characters) on each.
+    erasure_salt: SecretStr | None = Field(default=None, min_length=32)
+
     # Serving.
     api_auth: bool = True
     host: str = "127.0.0.1"
@@ -235,8 +242,35 @@ class Settings(BaseSettings):
             database=self.neo4j_database,
         )
 
+    def tombstone_salt(self) -> bytes:
+        """The erasure salt: ``IG_ERASURE_SALT``, else the one generated into the state folder."""
+        if self.erasure_salt is not None:
+            return self.erasure_salt.get_secret_value().encode("utf-8")
+        return read_or_create_secret(self.state_dir / "erasure-salt")
+
     def fold_config(self) -> FoldConfig:
         return FoldConfig(type_weights=self.type_weights, half_life_days=self.half_life_days)
+
+
+def read_or_create_secret(path: Path) -> bytes:
+    """The secret in ``path``, made there first (256 random bits, mode 0600) if missing.
+
+    Written to a private temporary file and linked into place, so processes starting together
+    agree on one secret and none reads a half-written file.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is the one
+        finally:
+            temporary.unlink()
+    return path.read_text().strip().encode("utf-8")
 
 
 def setting_default(name: str) -> Any:

@@ -5,13 +5,14 @@ and must learn quickly which of them went stale. The change feed is one small in
 the active model version, the server clock, the users stamped ``changed_at`` since a given
 instant (every event and catalog write stamps it), and the users erased since then. An
 erasure deletes the user node, so it leaves a short-lived ``(:Erasure)`` tombstone holding
-only a hash of the user id (see :func:`erasure_key`); the worker's upkeep deletes tombstones
-older than a day.
+only a keyed hash of the user id (see :func:`erasure_key`); the worker's upkeep deletes
+tombstones older than :data:`ERASURE_KEEP_S`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,9 +69,27 @@ RETURN count(*) AS n
 """
 
 
-def erasure_key(user_id: str) -> str:
-    """The tombstone's key: a hash, so no id of an erased person stays in the graph."""
-    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+# How long a tombstone must stay: an API worker whose change feed was away longer than an hour
+# drops all its lists (``app.serving.rec_lists.FEED_GAP_REBUILD_S``), so one that missed a
+# tombstone rebuilds without the user; two hours leave that rule a full hour of margin. The
+# worker's upkeep runs every ``IG_DECAY_INTERVAL_S`` (an hour by default), so a tombstone
+# lives between two and three hours.
+ERASURE_KEEP_S = 7200.0
+
+
+def erasure_key(user_id: str, salt: bytes) -> str:
+    """The tombstone's key: HMAC-SHA-256 of the id under the deployment's secret salt.
+
+    No id of an erased person stays in the graph, and without the salt (kept outside the
+    graph, see ``app.settings.Settings.erasure_salt``) nobody holding a copy of the graph can
+    test a guessed id against a tombstone, as an unkeyed hash would let them.
+
+    Raises:
+        ValueError: ``salt`` is empty (a key without it would be a plain hash).
+    """
+    if not salt:
+        raise ValueError("an erasure key needs the deployment's salt")
+    return hmac.new(salt, user_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def create_app(
             bound on an event's time both follow (a test may pin it to make them one).
     """
     from app.api import docs, events, graph, health, items, refresh, users
+    from app.api.access_log import init_route_tagging
     from app.api.auth import init_auth
     from app.api.common import init_body_limit
     from app.api.converters import IdConverter
@@ -49,6 +50,7 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.converters["id"] = IdConverter
     register_error_handlers(app)
+    init_route_tagging(app)  # first: the access log then names every request by its route
     init_body_limit(app)  # before the key check: nothing may read a chunked body before it
     init_auth(app, settings.api_auth, clock)
     metrics = init_metrics(app)

@@ -8,6 +8,8 @@ from typing import Any
 # without any bound). Longer lines get gunicorn's own 414 page, which is HTML: the app never
 # sees them. A thousand ids to exclude always fit in POST /users/{id}/recommendations' body.
 limit_request_line = 8190
+# Access lines carry the route template, never a user id from the path (docs/privacy.md).
+logger_class = "app.api.access_log.RouteAccessLogger"
 
 
 def post_worker_init(worker: Any) -> None:

@@ -24,6 +24,7 @@ from app.serving.recommend import (
 )
 from app.serving.search import MAX_QUERY_CHARS, STEER_CANDIDATES, search
 from graphdb.reads import Filters
+from graphdb.serving_feed import erasure_key
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
@@ -247,22 +248,40 @@ def user_graph(user_id: str) -> Response:
 
 @bp.delete("/<id:user_id>")
 @documented(
-    "Erase a user: node, interactions, edges (tag interests too), embedding",
+    "Erase a user: node, interactions, edges (tag interests too), embedding; items only their "
+    "events made and tags only their reviews gave; then the transaction log holding it is "
+    "rotated so Neo4j prunes it at its next checkpoint (docs/privacy.md)",
     scope="admin",
-    responses={404: "unknown user"},
+    responses={
+        200: "deleted: counts of what went; items_marked_for_refresh; transaction_logs: "
+        "rotated, and purged_within_s (seconds until the erased records leave Neo4j's "
+        "transaction logs; null where the server's settings give no bound)",
+        404: "unknown user",
+    },
 )
 def delete_user(user_id: str) -> Response:
     serving = services()
-    erasure = serving.store.erasure.erase_user(user_id)
+    key = erasure_key(user_id, serving.erasure_salt)
+    erasure = serving.store.erasure.erase_user(user_id, key)
     if not erasure.user_found:
         raise ApiError(404, "not_found", f"no user {user_id!r}")
     lists = serving.serving_lists()
     if lists is not None:  # other workers learn it from the change feed within a second
         lists.forget([user_id])
+    log = erasure.log
     return jsonify(
         {
             "user_id": user_id,
-            "deleted": {"user": 1, "interactions": erasure.interactions},
+            "deleted": {
+                "user": 1,
+                "interactions": erasure.interactions,
+                "items": erasure.items_deleted,
+                "tags": erasure.tags_deleted,
+            },
             "items_marked_for_refresh": erasure.items_marked,
+            "transaction_logs": {
+                "rotated": bool(log and log.rotated),
+                "purged_within_s": log.purged_within_s if log else None,
+            },
         }
     )

@@ -37,6 +37,7 @@ class ApiServices:
         store: The process's graph store (its one driver).
         ranking: Ranking settings and caches: item vectors, short-term model, popular lists.
         lists: The lists ranked in advance (``None`` when ``IG_REC_LISTS`` is off).
+        erasure_salt: The deployment's secret erasure tombstones are keyed with.
         autostart_lists: Whether the first request that uses the lists starts their change
             feed. Under any WSGI server the lists then serve without a server hook; tests
             that drive the feed by hand turn it off.
@@ -45,6 +46,7 @@ class ApiServices:
     store: GraphStore
     ranking: Ranking
     lists: RecLists | None
+    erasure_salt: bytes
     autostart_lists: bool = True
 
     def serving_lists(self) -> RecLists | None:
@@ -97,6 +99,7 @@ def build_services(
         ),
     )
     lists = None
+    salt = settings.tombstone_salt()
     if settings.rec_lists:
         list_settings = ListSettings(
             depth=settings.rec_lists_depth,
@@ -105,9 +108,10 @@ def build_services(
             poll_s=settings.rec_lists_poll_s,
             feed_overlap_s=settings.rec_lists_feed_overlap_s,
             read_your_writes=settings.rec_lists_read_your_writes,
+            erasure_salt=salt,
         )
         lists = RecLists(ranking, list_settings, report=report_lists, clock=clock)
-    return ApiServices(store, ranking, lists, autostart_lists)
+    return ApiServices(store, ranking, lists, salt, autostart_lists)
 
 
 def init_services(app: Flask, services: ApiServices) -> None:

@@ -75,6 +75,8 @@ class ListSettings:
     # Before a list is served, read the user's changed_at: an event another worker accepted
     # a moment ago then shows at once rather than at the next poll.
     read_your_writes: bool = True
+    # The deployment's secret the erasure tombstones are keyed with (``Settings.erasure_salt``).
+    erasure_salt: bytes = b""
 
     @property
     def feed_overlap(self) -> timedelta:
@@ -112,11 +114,11 @@ class ListGeneration:
         for user_id in user_ids:
             self.rows.pop(user_id, None)
 
-    def drop_stale(self, feed: ChangeFeed) -> None:
-        """Forgets the users the feed reports changed or erased."""
+    def drop_stale(self, feed: ChangeFeed, salt: bytes) -> None:
+        """Forgets the users the feed reports changed or erased (tombstones keyed with ``salt``)."""
         self.forget(feed.changed)
         if feed.erased:
-            self.forget({u for u in list(self.rows) if erasure_key(u) in feed.erased})
+            self.forget({u for u in list(self.rows) if erasure_key(u, salt) in feed.erased})
 
 
 def servable(request: RecommendationRequest, depth: int) -> bool:
@@ -226,7 +228,7 @@ class RecLists:
         with self._apply:
             generation = self._generation
             if generation is not None:
-                generation.drop_stale(feed)
+                generation.drop_stale(feed, self.settings.erasure_salt)
                 if started - self._polled_ok > FEED_GAP_REBUILD_S:
                     self._generation = None  # tombstones of a gap this long may be gone
             self._active = (feed.version, feed.revision)
@@ -318,7 +320,7 @@ class RecLists:
         since = feed.now - self.settings.feed_overlap
         catch_up = self.store.feed.read_change_feed(since)
         with self._apply:
-            generation.drop_stale(catch_up)
+            generation.drop_stale(catch_up, self.settings.erasure_salt)
             self._active = (catch_up.version, catch_up.revision)
             self._polled_ok = max(self._polled_ok, polled)
             if catch_up.version != generation.version:

@@ -51,6 +51,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from app.settings import Settings
 from graphdb.lease import Clock, Lease, wall_clock
 from graphdb.refresh_runs import RefreshRun, RunOutcome, short_error
+from graphdb.serving_feed import ERASURE_KEEP_S
 from graphdb.store import GraphStore
 
 if TYPE_CHECKING:
@@ -67,9 +68,6 @@ JOB_HEARTBEAT = "lease-heartbeat"
 JOB_TEXT = "item-text-vectors"
 JOB_TAGS = "item-tags"
 RETRAIN_MISFIRE_S = 3600  # a worker back within the hour still does the nightly retrain
-# API workers read tombstones within a second; one left for a day covers any outage after
-# which a worker would still trust its precomputed lists (app.serving.rec_lists drops them sooner).
-ERASURE_KEEP_S = 86_400.0
 WORKER_RETRY_S = 15.0  # managed transactions ride out a short graph outage
 ABANDONED = "WorkerStopped: the worker was stopped before the run finished"
 

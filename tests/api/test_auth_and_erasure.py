@@ -150,7 +150,8 @@ def test_deleting_a_user_erases_everything_of_theirs(
     client = make_app().test_client()
     response = client.delete(f"/api/v1/users/{victim}", headers=_auth(admin))
     assert response.status_code == 200
-    assert response.get_json()["deleted"] == {"user": 1, "interactions": victim_events}
+    deleted = response.get_json()["deleted"]
+    assert deleted["user"] == 1 and deleted["interactions"] == victim_events
     left = graph.execute_query(
         "MATCH (n) WHERE n.user_id = $u OR any(k IN keys(n) WHERE n[k] = $u) RETURN count(n) AS n",
         u=victim,
