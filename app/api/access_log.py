@@ -10,6 +10,7 @@ holds free text) and the referer, and writes ``-`` for a path that matched no ro
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, request
@@ -20,6 +21,13 @@ UNMATCHED = "-"
 # Environ entries that hold the path, the query or the referer.
 _PATH_KEYS = ("RAW_URI", "PATH_INFO", "REQUEST_URI")
 _DROPPED_KEYS = ("QUERY_STRING", "HTTP_REFERER")
+# A rule's converter (``<id:user_id>``) is routing detail: the log names the variable alone.
+_CONVERTER = re.compile(r"<[^:<>]+:([^<>]+)>")
+
+
+def route_template(rule: str) -> str:
+    """``/users/<id:user_id>`` as ``/users/<user_id>``."""
+    return _CONVERTER.sub(r"<\1>", rule)
 
 
 def init_route_tagging(app: Flask) -> None:
@@ -28,7 +36,7 @@ def init_route_tagging(app: Flask) -> None:
 
     def tag_route() -> None:
         rule = request.url_rule
-        request.environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED
+        request.environ[ROUTE_KEY] = route_template(rule.rule) if rule is not None else UNMATCHED
 
     app.before_request_funcs.setdefault(None, []).insert(0, tag_route)
 
