@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from tests.conftest import Neo4jTestServer, free_port
 
 def _request_line_limit_is_gunicorns_highest(base: str) -> None:
     """A line of 8,000 bytes (over gunicorn's 4,094 default) reaches the app; one over 8,190
-    gets gunicorn's own 414 (documented in the README: the app never sees it)."""
+    gets gunicorn's own 414, which the app never sees, in the API's JSON error shape."""
     url = f"{base}/api/v1/users/u/recommendations?exclude="
     ids = ",".join(f"{n:03d}".ljust(60, "x") for n in range(200))
     with urllib.request.urlopen(url + ids[: 8000 - len(url)], timeout=10) as response:
@@ -28,6 +29,9 @@ def _request_line_limit_is_gunicorns_highest(base: str) -> None:
         raise AssertionError("a request line over 8,190 bytes was served")
     except urllib.error.HTTPError as refused:
         assert refused.code == 414
+        assert refused.headers["Content-Type"] == "application/json"
+        error = json.loads(refused.read())["error"]
+        assert error["code"] == "uri_too_long" and "body" in error["message"], error
 
 
 def test_gunicorn_serves_without_torch(graph: Driver, neo4j_server: Neo4jTestServer) -> None:
