@@ -123,7 +123,8 @@ class ItemDetails:
     """One item as ``/items/<id>`` shows it: its catalog properties (``None`` where it has
     none), the categories it is filed in directly, its brands and how many users interacted with
     it. ``in_catalog`` is ``False`` for an item seen only in events so far; ``attributes`` is the
-    JSON object text the catalog stored; ``embedding_version`` is the version of its vector.
+    object the catalog stored (kept as JSON text on the node, a map of scalars);
+    ``embedding_version`` is the version of its vector.
     """
 
     item_id: str
@@ -133,7 +134,7 @@ class ItemDetails:
     in_stock: bool | None
     in_catalog: bool | None
     brand_name: str | None
-    attributes: str | None
+    attributes: dict[str, Any] | None
     embedding_version: str | None
     categories: tuple[CategoryRef, ...]
     brands: tuple[BrandRef, ...]
@@ -255,7 +256,21 @@ def read_item(driver: Driver, item_id: str, database: str | None = None) -> Item
         for c in row["categories"]
     )
     brands = tuple(BrandRef(b["brand_id"], b["name"]) for b in row["brands"])
-    return ItemDetails(**row["item"], categories=categories, brands=brands, users=int(row["users"]))
+    item = dict(row["item"])
+    item["attributes"] = _attributes(item.get("attributes"))
+    return ItemDetails(**item, categories=categories, brands=brands, users=int(row["users"]))
+
+
+def _attributes(stored: object) -> dict[str, Any] | None:
+    """The attributes' JSON text as the object it is (``None``: none, or unreadable text
+    written by hand in Cypher)."""
+    if not isinstance(stored, str):
+        return None
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def graph_stats(driver: Driver, database: str | None = None) -> GraphStats:

@@ -42,6 +42,7 @@ from datetime import UTC
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -49,6 +50,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from app.settings import Settings
+from app.worker.quiet_skips import install as install_quiet_skips
 from graphdb.lease import Clock, Lease, wall_clock
 from graphdb.refresh_runs import RefreshRun, RunOutcome, short_error
 from graphdb.serving_feed import ERASURE_KEEP_S
@@ -330,6 +332,10 @@ class Worker:
                 func, trigger, id=job_id, name=job_id, max_instances=1, coalesce=True,
                 misfire_grace_time=misfire_s, replace_existing=True,
             )  # fmt: skip
+        quiet = install_quiet_skips()
+        scheduler.add_listener(
+            lambda event: quiet.job_ran(event.job_id), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+        )
         return scheduler
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:

@@ -35,7 +35,9 @@ def test_upsert_creates_item_category_chain_and_brand(client: FlaskClient, graph
     assert record["brand"] == "fleet-feet"
     item = record["i"]
     assert item["title"] == "Trail runner" and item["price"] == 120.5 and item["in_catalog"] is True
-    assert json.loads(item["attributes"]) == {"colour": "red", "size": 42}
+    assert json.loads(item["attributes"]) == {"colour": "red", "size": 42}  # stored as text
+    shown = client.get("/api/v1/items/sku-1").get_json()
+    assert shown["attributes"] == {"colour": "red", "size": 42}  # served as the object it is
 
 
 def test_partial_update_keeps_unsent_fields_and_moves_category(
