@@ -58,8 +58,10 @@ def _runs() -> RefreshRuns:
 
 
 def _public(run: RefreshRun) -> dict[str, Any]:
-    """A run as JSON: every field, timestamps in ISO 8601 (null while not reached)."""
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(run).items()}
+    """A run as JSON: every field, timestamps in ISO 8601 (null while not reached); its id is
+    ``run_id``, as ``POST /refresh`` names it."""
+    fields = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(run).items()}
+    return {"run_id": fields.pop("id"), **fields}
 
 
 @bp.post("")

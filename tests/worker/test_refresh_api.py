@@ -25,7 +25,12 @@ def test_post_queues_an_incremental_run_by_default(client: FlaskClient) -> None:
     assert body["status"] == "queued" and body["kind"] == "incremental" and body["run_id"]
     assert response.headers["Location"] == f"/api/v1/refresh/runs/{body['run_id']}"
     run = client.get(response.headers["Location"]).get_json()
-    assert run["id"] == body["run_id"] and run["status"] == "queued" and run["trigger"] == "api"
+    assert (
+        run["run_id"] == body["run_id"]
+        and "id" not in run
+        and run["status"] == "queued"
+        and run["trigger"] == "api"
+    )
     assert run["requested_at"].endswith("+00:00") and run["finished_at"] is None
 
 
@@ -85,10 +90,10 @@ def test_runs_are_listed_newest_first_up_to_limit(client: FlaskClient, graph: Dr
     ids = [start_run(graph, "incremental", "w").id for _ in range(3)]
     finish_run(graph, ids[0], "succeeded", RunOutcome(seconds=0.5, written=4))
     runs = client.get("/api/v1/refresh/runs?limit=2").get_json()["runs"]
-    assert [r["id"] for r in runs] == ids[::-1][:2]
+    assert [r["run_id"] for r in runs] == ids[::-1][:2]
     everything = client.get("/api/v1/refresh/runs?limit=100").get_json()["runs"]
     oldest = everything[-1]
-    assert oldest["id"] == ids[0] and oldest["status"] == "succeeded" and oldest["written"] == 4
+    assert oldest["run_id"] == ids[0] and oldest["status"] == "succeeded" and oldest["written"] == 4
     assert "worker" not in oldest  # the holder's host and pid stay in the graph
 
 
