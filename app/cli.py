@@ -141,6 +141,7 @@ def cmd_apikey(args: argparse.Namespace, settings: Settings) -> int:
                 raise ValueError(f"no API key with id {args.key_id!r}")
             _say(f"revoked {args.key_id}")
         else:
+            print("key_id\tstate\tscopes\tname")
             for info in store.api_keys.all():
                 state = "revoked" if info.revoked else "active"
                 print(f"{info.key_id}\t{state}\t{','.join(info.scopes)}\t{info.name}")
@@ -240,11 +241,29 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    imp = sub.add_parser("import", help="load events, items, a public dataset or demo data")
-    imp.add_argument("kind", choices=["events", "items", "dataset", "demo"])
-    imp.add_argument("source", nargs="?", help="FILE for events/items; NAME for dataset")
+    from app.ingest.sources.datasets import DATASETS
+    from graphdb.fold import EVENT_TYPES
+
+    imp = sub.add_parser(
+        "import", help="load events, items, a public dataset or demo data",
+        description="Load events or items from a file (CSV with a header row or JSON Lines, "
+        "gzip or not), a public dataset, or the demo shop.",
+        epilog="event columns: event_id, user_id, item_id, type, ts, value, text, session_id "
+        f"(user_id, item_id, type and ts required; type one of {', '.join(EVENT_TYPES)}). "
+        "item columns: item_id, title, description, category_path "
+        "('Root > Middle > Leaf'), brand, price, in_stock, attributes (a JSON object); item_id "
+        f"required. datasets: {', '.join(sorted(DATASETS))}, read from ../shared/data/NAME or "
+        "PATH (docs/datasets.md says where to get them and what each file holds).",
+    )  # fmt: skip
+    imp.add_argument("kind", choices=["events", "items", "dataset", "demo"], help="what to load")
+    imp.add_argument(
+        "source",
+        nargs="?",
+        help=f"FILE for events/items; NAME for dataset ({', '.join(sorted(DATASETS))})",
+    )
     imp.add_argument("path", nargs="?", type=Path, help="dataset folder (dataset only)")
-    imp.add_argument("--batch-size", type=int, default=5000)
+    imp.add_argument("--batch-size", type=int, default=5000,
+                     help="events or items written per transaction (default 5000)")  # fmt: skip
     imp.add_argument(
         "--offline",
         action="store_true",
@@ -254,11 +273,20 @@ def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     imp.set_defaults(handler=cmd_import)
 
 
+# Plain text for --help (the module docstring is written for the code's readers).
+DESCRIPTION = (
+    "A live user-interest graph in Neo4j with GNN recommendations: run the local Neo4j, "
+    "apply the schema, import events and catalogs, train, serve the API and run the worker. "
+    "`interest-graph demo` does all of it on a demo shop. Settings come from IG_* variables "
+    "(see the README)."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="interest-graph", description=__doc__)
+    parser = argparse.ArgumentParser(prog="interest-graph", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     neo = sub.add_parser("neo4j", help="fetch, start, stop or inspect the local Neo4j server")
-    neo.add_argument("action", choices=["start", "stop", "status"])
+    neo.add_argument("action", choices=["start", "stop", "status"], help="what to do")
     neo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for Bolt")
     neo.set_defaults(handler=cmd_neo4j)
     mig = sub.add_parser("migrate", help="apply pending schema migrations")
@@ -267,8 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(handler=cmd_migrate)
     _add_import(sub)
     trn = sub.add_parser("train", help="learn embeddings from the graph and write them back")
-    trn.add_argument("--model", choices=["interest", "inductive", "lightgcn"], default=None)
-    trn.add_argument("--epochs", type=int, default=None)
+    trn.add_argument("--model", choices=["interest", "inductive", "lightgcn"], default=None,
+                     help="model kind (default: IG_MODEL_KIND, interest)")  # fmt: skip
+    trn.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="most epochs (default: IG_TRAIN_EPOCHS; early stopping may end sooner)",
+    )
     trn.add_argument("--time-budget", type=float, default=None, help="seconds of training")
     trn.add_argument(
         "--force",
@@ -288,19 +322,26 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="train and score on a public benchmark split")
     ev.add_argument("benchmark", choices=["gowalla", "amazon-beauty"])
     ev.add_argument("--path", type=Path, default=None, help="dataset folder")
-    ev.add_argument("--out", type=Path, default=Path("var/evaluation"))
-    ev.add_argument("--model", choices=["interest", "inductive", "lightgcn"], default=None)
-    ev.add_argument("--epochs", type=int, default=None)
+    ev.add_argument("--out", type=Path, default=Path("var/evaluation"),
+                    help="where the scores and the training curve go")  # fmt: skip
+    ev.add_argument("--model", choices=["interest", "inductive", "lightgcn"], default=None,
+                    help="model kind (default: IG_MODEL_KIND, interest)")  # fmt: skip
+    ev.add_argument("--epochs", type=int, default=None, help="most epochs")
     ev.add_argument("--time-budget", type=float, default=None, help="seconds of training")
     ev.set_defaults(handler=cmd_evaluate)
     key = sub.add_parser("apikey", help="create, revoke or list API keys")
-    key.add_argument("action", choices=["create", "revoke", "list"])
+    key.add_argument(
+        "action",
+        choices=["create", "revoke", "list"],
+        help="create a key (printed once), revoke one by id, or list them",
+    )
     key.add_argument("key_id", nargs="?", help="the key id to revoke")
     key.add_argument("--name", default="unnamed", help="who or what the key is for")
     key.add_argument("--scopes", default="read", help="comma list of read, write, admin")
     key.set_defaults(handler=cmd_apikey)
     srv = sub.add_parser("serve", help="run the API under gunicorn")
-    srv.add_argument("--workers", type=int, default=None)
+    srv.add_argument("--workers", type=int, default=None,
+                     help="gunicorn worker processes (default: IG_WORKERS)")  # fmt: skip
     srv.set_defaults(handler=cmd_serve)
     wrk = sub.add_parser(
         "worker", help="run scheduled refreshes, retrains and requested runs (one process)"
