@@ -127,12 +127,16 @@ class Settings(BaseSettings):
     short_term_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
     short_term_max_len: Annotated[int, Field(ge=2, le=500)] = 50
     # Lists shared out between a user's category interests in proportion to the evidence
-    # (app/serving/intent.py): the decayed INTERESTED_IN weights count as prior_events
-    # events against the current session's items (a session ends at a gap longer than
-    # session_gap_minutes); the model's own picks outside those categories get
+    # (app/serving/intent.py): a change-point model asks whether the current session (it
+    # ends at a gap longer than session_gap_minutes) moved the user's focus; one event in a
+    # new category makes that switch_after_one likely, a moved focus puts `focus` of the
+    # list in its category, an unmoved user strays anywhere at stray_rate; the model's own
+    # picks outside those categories get
     # max(open_share, open_prior_events / (n + open_prior_events)) for a user with n items.
     rec_intent: bool = True
-    rec_intent_prior_events: Annotated[float, Field(ge=0, le=1000)] = 3.0
+    rec_intent_switch_after_one: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    rec_intent_focus: Annotated[float, Field(gt=0, le=1)] = 0.8
+    rec_intent_stray_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
     rec_intent_session_gap_minutes: Annotated[float, Field(gt=0, le=10_080)] = 30.0
     rec_intent_session_items: Annotated[int, Field(ge=0, le=100)] = 10
     rec_open_prior_events: Annotated[float, Field(ge=0, le=1000)] = 2.0

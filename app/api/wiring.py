@@ -83,7 +83,9 @@ def build_services(
         foldin_weight=settings.foldin_weight,
         short_term_weight=settings.short_term_weight,
         intent=IntentMix(
-            prior_events=settings.rec_intent_prior_events,
+            switch_after_one=settings.rec_intent_switch_after_one,
+            focus=settings.rec_intent_focus,
+            stray_rate=settings.rec_intent_stray_rate,
             session_gap_ms=settings.rec_intent_session_gap_minutes * 60_000.0,
             session_items=settings.rec_intent_session_items,
             open_prior_events=settings.rec_open_prior_events,

@@ -6,17 +6,22 @@ behaviour: a user whose interests moved is still shown mostly what they used to 
 graph knows better. Each ``(:User)-[:INTERESTED_IN]->(:Category)`` edge holds the decayed sum
 of the user's events in that category, so the shares of those weights ``w_c`` (decayed to the
 user's newest interest, so only relative age matters and no clock is read) are the long-term
-evidence for each interest. What the user is doing right now is their current *session*: the
-run of their newest items with no gap longer than ``session_gap_ms``, ``k`` items of which a
-share ``r_c`` lies in category ``c``. The list is filled category by category in proportion to
-the posterior mean of the next event's category, the long-term shares acting as a prior worth
-``kappa`` events:
+evidence for each interest. What the user is doing right now is their current *session*: the run
+of their newest items with no gap longer than ``session_gap_ms``. Has their focus moved? A
+change-point model weighs the session against the interests as they stood before it
+(:func:`_switch_posteriors`): ``P(H_c)``, the chance that the user is now shopping category
+``c``, is set by how far ONE event in a category they never used moves it
+(``switch_after_one``, a quarter by default), and grows fast when the session stays there,
+since two strays in a row in the same new category are unlikely. The list is filled category
+by category in proportion to the predicted category of the next event,
 
-    p_c = (kappa * w_c + k * r_c) / (kappa + k).
+    p_c = (1 - rho * sum_f P(H_f)) * w_c + rho * P(H_c),
 
-One event elsewhere after a long history therefore takes ``1 / (kappa + 1)`` of the list plus
-its long-term weight (with ``kappa`` 3: a quarter, so the established interests keep the
-rest); every further event of the session moves more, and nothing moves against it.
+where a moved focus puts a share ``rho`` (``focus``) of the next events in its category and
+the rest follows the long-term interests. One event elsewhere after a long history therefore
+takes about ``rho / 4`` of the list plus its long-term weight, so the established interests
+keep the rest; a second event there moves most of the list; nothing moves against the
+evidence.
 
 A share ``o`` of the list stays the model's own: its best items outside those categories, for
 an interest the graph has no edge for yet. Read as a Chinese restaurant process, a user with
@@ -39,6 +44,7 @@ has no embedded item in a category, the model's scores order it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -60,9 +66,11 @@ class IntentMix:
     """How a list is shared out between a user's interests.
 
     Attributes:
-        prior_events: ``kappa`` above: how many events the long-term interests count as
-            against the current session's (more: a session needs more events to move the
-            list as far).
+        switch_after_one: ``P(H_c)`` after one session event in a category the user had no
+            interest in (:func:`_switch_posteriors`; more: a stray moves the list further).
+        focus: ``rho``: the share of a moved user's next events in the category they moved to.
+        stray_rate: ``eps``: the chance that an event of an unmoved user lies anywhere,
+            not where their interests say.
         session_gap_ms: A gap longer than this between two of the user's events ends a
             session.
         session_items: At most this many of the session's newest items count.
@@ -75,7 +83,9 @@ class IntentMix:
         enabled: Whether lists are shared out at all (off: the scores alone rank).
     """
 
-    prior_events: float = 3.0
+    switch_after_one: float = 0.25
+    focus: float = 0.8
+    stray_rate: float = 0.1
     session_gap_ms: float = 30 * 60_000.0
     session_items: int = 10
     open_prior_events: float = 2.0
@@ -111,54 +121,126 @@ class IntentMix:
 def category_shares(
     state: RecommendState, index: ItemIndex, mix: IntentMix, half_life_ms: float
 ) -> dict[str, float]:
-    """``p_c`` for every category with evidence (empty: none, so nothing is shared out)."""
-    interests = _interest_shares(state, half_life_ms)
-    session, k = _session_leaves(state, index, mix)
-    kappa = mix.prior_events if interests else 0.0
-    if kappa + k <= 0:
-        return {}
-    shares = {c: kappa * w / (kappa + k) for c, w in interests.items()}
-    for c, r in session.items():
-        shares[c] = shares.get(c, 0.0) + k * r / (kappa + k)
-    return shares
+    """``p_c`` for every category with evidence (empty: none, so nothing is shared out).
+
+    ``p_c = (1 - rho * sum_f P(H_f)) * w_c + rho * P(H_c)``: the long-term shares, less what
+    the session's focus takes (:func:`_switch_posteriors`).
+    """
+    weights, newest = _decayed_interests(state, half_life_ms)
+    total = sum(weights.values())
+    interests = {c: w / total for c, w in weights.items()} if total > 0 else {}
+    session = _session_items(state, index, mix, newest, half_life_ms)
+    if not session:
+        return interests
+    before = _before_session(weights, session)
+    switch = _switch_posteriors(before, session, mix, index.leaf_count())
+    moved = mix.focus * sum(switch.values())
+    shares = {c: (1.0 - moved) * w for c, w in interests.items()}
+    for c, p in switch.items():
+        shares[c] = shares.get(c, 0.0) + mix.focus * p
+    norm = sum(shares.values())
+    return {c: v / norm for c, v in shares.items()} if norm > 0 else {}
 
 
-def _interest_shares(state: RecommendState, half_life_ms: float) -> dict[str, float]:
-    """The interest weights decayed to the user's newest interest, as shares (``w_c``)."""
+def _decayed_interests(
+    state: RecommendState, half_life_ms: float
+) -> tuple[dict[str, float], float | None]:
+    """The interest weights decayed to the user's newest interest, and that time (epoch ms)."""
     interests = [(c, w, state.category_last_ms.get(c)) for c, w in state.categories if w > 0]
     newest = max((ms for _, _, ms in interests if ms is not None), default=None)
     decayed = {
         c: w * (2.0 ** (-(newest - ms) / half_life_ms) if newest and ms else 1.0)
         for c, w, ms in interests
     }
-    total = sum(decayed.values())
-    return {c: w / total for c, w in decayed.items()} if total > 0 else {}
+    return decayed, newest
 
 
-def _session_leaves(
-    state: RecommendState, index: ItemIndex, mix: IntentMix
-) -> tuple[dict[str, float], int]:
-    """Each category's share of the current session's items (``r_c``), and their number ``k``.
+def _session_items(
+    state: RecommendState,
+    index: ItemIndex,
+    mix: IntentMix,
+    reference_ms: float | None,
+    half_life_ms: float,
+) -> list[tuple[tuple[str, ...], float]]:
+    """The current session's items as ``(categories, weight decayed to reference_ms)``.
 
     The session is the run of the user's newest items with no gap longer than
     ``session_gap_ms`` between them (only the newest when no times were read), at most
-    ``session_items`` of them; an item's categories split it.
+    ``session_items`` of them; items without a category are passed over.
     """
-    counts: dict[str, float] = {}
-    taken = 0
-    times = state.seen_ms
+    items: list[tuple[tuple[str, ...], float]] = []
+    times, weights = state.seen_ms, state.seen_weight
     for n, item_id in enumerate(state.seen_ids):
-        if taken >= mix.session_items:
+        if len(items) >= mix.session_items:
             break
         if n > 0 and (n >= len(times) or times[n - 1] - times[n] > mix.session_gap_ms):
             break
         pos = index.position.get(item_id)
         if pos is None or not index.leaves[pos]:
             continue
-        taken += 1
-        for leaf in index.leaves[pos]:
-            counts[leaf] = counts.get(leaf, 0.0) + 1.0 / len(index.leaves[pos])
-    return ({c: v / taken for c, v in counts.items()} if taken else {}), taken
+        weight = weights[n] if n < len(weights) else 0.0
+        if reference_ms is not None and n < len(times):
+            weight *= 2.0 ** (-(reference_ms - times[n]) / half_life_ms)
+        items.append((tuple(index.leaves[pos]), weight))
+    return items
+
+
+def _before_session(
+    weights: dict[str, float], session: list[tuple[tuple[str, ...], float]]
+) -> dict[str, float]:
+    """The interest shares as they stood before the session: its items' weights taken out
+    (never below zero, as the event types may weigh an interest and an item differently)."""
+    before = dict(weights)
+    for leaves, weight in session:
+        for leaf in leaves:
+            if leaf in before:
+                before[leaf] = max(0.0, before[leaf] - weight / len(leaves))
+    total = sum(before.values())
+    return {c: w / total for c, w in before.items()} if total > 0 else {}
+
+
+def _switch_posteriors(
+    before: dict[str, float],
+    session: list[tuple[tuple[str, ...], float]],
+    mix: IntentMix,
+    n_categories: int,
+) -> dict[str, float]:
+    """``P(H_c | session)`` for each category ``c`` of the session: has the user's focus
+    moved to ``c``?
+
+    A change-point model. Under ``H_0`` (no move) each session item lies in category ``e``
+    with ``q_0(e) = (1 - eps) * b_e + eps / C``: the shares ``b`` from before the session, or
+    a stray anywhere among the ``C`` categories. Under ``H_c`` it lies in ``c`` with
+    probability ``rho`` (``focus``), else as under ``H_0``. Each ``H_c``'s prior odds are
+    set so that ONE item in a category the user had no weight in gives ``P(H_c)`` =
+    ``switch_after_one``; a second one there is far likelier under ``H_c`` than as a second
+    stray, so the list follows a session that stays in a new category at once, while a single
+    stray event after a long history moves it little. An item of several categories is split
+    evenly between them.
+    """
+    eps, rho = mix.stray_rate, mix.focus
+    stray = eps / max(n_categories, 1)
+
+    def q_none(leaf: str) -> float:
+        return (1.0 - eps) * before.get(leaf, 0.0) + stray
+
+    def log_likelihood(focus: str | None) -> float:
+        total = 0.0
+        for leaves in (leaves for leaves, _ in session):
+            q = sum(rho * (leaf == focus) + (1.0 - rho * (focus is not None)) * q_none(leaf)
+                    for leaf in leaves)  # fmt: skip
+            total += math.log(max(q / len(leaves), 1e-300))
+        return total
+
+    after_one = min(max(mix.switch_after_one, 1e-9), 1.0 - 1e-9)
+    fresh_odds = stray / (rho + (1.0 - rho) * stray)  # H_c against H_0 for one such item
+    log_prior = math.log(after_one / (1.0 - after_one)) + math.log(fresh_odds)
+    candidates = sorted({leaf for leaves, _ in session for leaf in leaves})
+    logs = {c: log_prior + log_likelihood(c) for c in candidates}
+    base = log_likelihood(None)
+    top = max([base, *logs.values()])
+    norm = math.exp(base - top) + sum(math.exp(v - top) for v in logs.values())
+    return {c: math.exp(v - top) / norm for c, v in logs.items()}
 
 
 def category_orders(

@@ -67,6 +67,7 @@ class ItemIndex:
     position: dict[str, int] = field(init=False)
     has_prior: bool = field(init=False)  # checked per request: skip the add when all zero
     _masks: dict[tuple[str, str], np.ndarray] = field(init=False, default_factory=dict)
+    _counts: dict[str, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.position = {item_id: k for k, item_id in enumerate(self.ids)}
@@ -159,6 +160,12 @@ class ItemIndex:
                 (category in v for v in self.leaves), bool, len(self.leaves)
             )
         return self._masks[key]
+
+    def leaf_count(self) -> int:
+        """How many categories items are filed directly in (cached)."""
+        if "leaf_count" not in self._counts:
+            self._counts["leaf_count"] = len({leaf for v in self.leaves for leaf in v})
+        return self._counts["leaf_count"]
 
     def positions(self, item_ids: Sequence[str]) -> np.ndarray:
         found = [self.position[i] for i in item_ids if i in self.position]

@@ -25,14 +25,17 @@ def _index(categories: int = 4, per: int = 30, seed: int = 0) -> ItemIndex:
 
 
 def _state(
-    weights: dict[str, tuple[float, int]], seen: list[str], seen_ms: list[int] | None = None
+    weights: dict[str, tuple[float, int]],
+    seen: list[str],
+    seen_ms: list[int] | None = None,
+    seen_weight: list[float] | None = None,
 ) -> RecommendState:
     return RecommendState(
         version="v1", revision=0, embedding=None,
         categories=tuple((c, w) for c, (w, _) in weights.items()),
         seen=tuple((i, False) for i in seen), fresh=(),
         category_last_ms={c: ms for c, (_, ms) in weights.items()},
-        seen_ms=tuple(seen_ms or ()),
+        seen_ms=tuple(seen_ms or ()), seen_weight=tuple(seen_weight or ()),
     )  # fmt: skip
 
 
@@ -44,16 +47,30 @@ def test_shares_follow_decayed_weights_and_the_session() -> None:
     interests_only = category_shares(state, index, IntentMix(), HALF_LIFE_MS)
     assert interests_only == pytest.approx({"cat0": 1 / 3, "cat1": 2 / 3})
     # The session (no gap over 30 minutes) is the three cat2 items; the cat0 item a day
-    # before is not in it. The interests count as kappa = 3 events against its 3.
+    # before is not in it. Three items in a category the user had no interest in: the focus
+    # has moved there, so it takes rho = 0.8 of the list.
     minute = 60_000
     state = _state({"cat0": (20.0, now)}, seen=["c2-i1", "c2-i2", "c2-i3", "c0-i1"],
                    seen_ms=[now, now - minute, now - 2 * minute, now - DAY_MS])  # fmt: skip
-    mixed = category_shares(state, index, IntentMix(prior_events=3.0), HALF_LIFE_MS)
-    assert mixed == pytest.approx({"cat0": 0.5, "cat2": 0.5})
+    mixed = category_shares(state, index, IntentMix(focus=0.8), HALF_LIFE_MS)
+    assert mixed == pytest.approx({"cat0": 0.2, "cat2": 0.8}, abs=0.01)
     assert category_shares(_state({}, []), index, IntentMix(), HALF_LIFE_MS) == {}
 
 
-def test_one_stray_event_moves_a_quarter_and_a_session_moves_more_each_event() -> None:
+def test_one_event_in_a_new_category_moves_the_list_as_far_as_the_setting_says() -> None:
+    index = _index()
+    now, minute = 100 * DAY_MS, 60_000
+    history = [f"c0-i{i}" for i in range(20)]
+    times = [now] + [now - 30 * DAY_MS - i * minute for i in range(20)]
+    state = _state({"cat0": (60.0, now - 30 * DAY_MS)}, seen=["c1-i0", *history], seen_ms=times)
+    for after_one in (0.1, 0.25, 0.5):
+        mix = IntentMix(switch_after_one=after_one, focus=0.8)
+        shares = category_shares(state, index, mix, HALF_LIFE_MS)
+        assert shares["cat1"] == pytest.approx(0.8 * after_one)
+        assert shares["cat0"] == pytest.approx(1 - 0.8 * after_one)
+
+
+def test_one_stray_event_moves_little_and_a_session_moves_more_each_event() -> None:
     index = _index()
     now, minute = 100 * DAY_MS, 60_000
     history = [f"c0-i{i}" for i in range(20)]
@@ -62,11 +79,11 @@ def test_one_stray_event_moves_a_quarter_and_a_session_moves_more_each_event() -
         session = [f"c1-i{i}" for i in range(k)]
         times = [now - i * minute for i in range(k)] + [now - 30 * DAY_MS] * len(history)
         state = _state({"cat0": (60.0, now - 30 * DAY_MS), "cat1": (8.0 * k, now)},
-                       seen=session + history, seen_ms=times)  # fmt: skip
+                       seen=session + history, seen_ms=times,
+                       seen_weight=[8.0] * k + [3.0] * len(history))  # fmt: skip
         shares.append(category_shares(state, index, IntentMix(), HALF_LIFE_MS)["cat1"])
-    w1 = 8.0 / (8.0 + 30.0)  # cat0's 60 decayed by one half-life
-    assert shares[0] == pytest.approx((3 * w1 + 1) / 4)
     assert shares[0] < 0.5  # the established interest keeps most of the list
+    assert shares[1] > 0.5  # a second event in the same new category is no stray
     assert all(b > a for a, b in zip(shares, shares[1:], strict=False))
 
 
