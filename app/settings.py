@@ -135,7 +135,8 @@ class Settings(BaseSettings):
     # max(open_share, open_prior_events / (n + open_prior_events)) for a user with n items.
     rec_intent: bool = True
     rec_intent_switch_after_one: Annotated[float, Field(gt=0, lt=1)] = 0.25
-    rec_intent_focus: Annotated[float, Field(gt=0, le=1)] = 0.8
+    # Unset: fitted to how the shop's users keep to a category (app/serving/novelty.py).
+    rec_intent_focus: Annotated[float | None, Field(gt=0, le=1)] = None
     rec_intent_stray_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
     rec_intent_session_gap_minutes: Annotated[float, Field(gt=0, le=10_080)] = 30.0
     rec_intent_session_items: Annotated[int, Field(ge=0, le=100)] = 10

@@ -28,6 +28,45 @@ ORDER BY items, categories
 """
 
 
+# Per user, their positively interacted items filed in a category in time order (by each
+# item's newest event): how many consecutive pairs there are and in how many the later item
+# shares a leaf category with the earlier one. Summed over users: how strongly the shop's
+# users keep to the category they are in.
+CATEGORY_CONTINUITY = """
+MATCH (u:User)
+CALL (u) {
+  MATCH (u)-[r:INTERACTED]->(i:Item)-[:IN_CATEGORY]->(c:Category)
+  WHERE r.weight > 0
+  WITH i, r.last_ts.epochMillis AS ms, collect(c.category_id) AS leaves
+  ORDER BY ms, i.item_id
+  WITH collect(leaves) AS seq
+  UNWIND range(1, size(seq) - 1) AS k
+  RETURN count(k) AS pairs,
+         sum(CASE WHEN any(x IN seq[k] WHERE x IN seq[k - 1]) THEN 1 ELSE 0 END) AS stays
+}
+RETURN sum(pairs) AS pairs, sum(stays) AS stays
+"""
+
+
+@dataclass(frozen=True)
+class CategoryContinuity:
+    """Consecutive pairs of a user's items (in time order, summed over users) and how many of
+    them stay in a leaf category of the earlier item."""
+
+    pairs: int = 0
+    stays: int = 0
+
+
+def category_continuity(driver: Driver, database: str | None = None) -> CategoryContinuity:
+    """How often a user's next item lies in the category of their previous one (one pass)."""
+    records = driver.execute_query(
+        CATEGORY_CONTINUITY, database_=database, routing_=RoutingControl.READ
+    ).records
+    if not records:
+        return CategoryContinuity()
+    return CategoryContinuity(int(records[0]["pairs"] or 0), int(records[0]["stays"] or 0))
+
+
 @dataclass(frozen=True)
 class CategorySpread:
     """``(items, categories, users)``: how many users had that many items in that many

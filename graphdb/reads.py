@@ -15,7 +15,12 @@ from neo4j import Driver, RoutingControl
 
 from graphdb.area import StoreArea
 from graphdb.category_order import StoredCategoryOrder, category_order
-from graphdb.category_spread import CategorySpread, category_spread
+from graphdb.category_spread import (
+    CategoryContinuity,
+    CategorySpread,
+    category_continuity,
+    category_spread,
+)
 from graphdb.repeat_purchase import RepeatPurchases, repeat_purchases
 from graphdb.snapshot import READ_CLOCK
 
@@ -414,6 +419,10 @@ class Reads(StoreArea):
     def category_order(self, version: str) -> StoredCategoryOrder:
         """The within-category order ``version`` chose (see :mod:`graphdb.category_order`)."""
         return category_order(self.driver, version, database=self.database)
+
+    def category_continuity(self) -> CategoryContinuity:
+        """How users keep to a category (see :mod:`graphdb.category_spread`)."""
+        return category_continuity(self.driver, database=self.database)
 
     def category_spread(self) -> CategorySpread:
         """How users spread over categories (see :mod:`graphdb.category_spread`)."""

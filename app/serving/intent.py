@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.serving.item_index import ItemIndex
+from app.serving.novelty import DEFAULT_FOCUS
 from graphdb.reads import RecommendState
 from ml.category_order import order_weights
 from ml.shortterm import standardize_scores
@@ -68,7 +69,9 @@ class IntentMix:
     Attributes:
         switch_after_one: ``P(H_c)`` after one session event in a category the user had no
             interest in (:func:`_switch_posteriors`; more: a stray moves the list further).
-        focus: ``rho``: the share of a moved user's next events in the category they moved to.
+        focus: ``rho``: the share of a moved user's next events in the category they moved to
+            (``None``: fitted to how the shop's users keep to a category,
+            ``app.serving.novelty.fit_focus``, else its default).
         stray_rate: ``eps``: the chance that an event of an unmoved user lies anywhere,
             not where their interests say.
         session_gap_ms: A gap longer than this between two of the user's events ends a
@@ -84,7 +87,7 @@ class IntentMix:
     """
 
     switch_after_one: float = 0.25
-    focus: float = 0.8
+    focus: float | None = None
     stray_rate: float = 0.1
     session_gap_ms: float = 30 * 60_000.0
     session_items: int = 10
@@ -105,6 +108,12 @@ class IntentMix:
         if beta is None:
             beta = stored.model_weight or 0.0
         return kappa, beta
+
+    def focus_of(self, index: ItemIndex) -> float:
+        """``rho``: the setting where set, else the shop's fitted focus, else the default."""
+        if self.focus is not None:
+            return self.focus
+        return index.focus if index.focus is not None else DEFAULT_FOCUS
 
     def open_share_of(self, state: RecommendState, new_category_rate: float | None) -> float:
         """The share of the model's own picks for this user: ``max(floor, alpha/(n + alpha))``.
@@ -133,11 +142,12 @@ def category_shares(
     if not session:
         return interests
     before = _before_session(weights, session)
-    switch = _switch_posteriors(before, session, mix, index.leaf_count())
-    moved = mix.focus * sum(switch.values())
-    shares = {c: (1.0 - moved) * w for c, w in interests.items()}
+    rho = mix.focus_of(index)
+    switch = _switch_posteriors(before, session, mix.switch_after_one, mix.stray_rate, rho,
+                                index.leaf_count())  # fmt: skip
+    shares = {c: (1.0 - rho * sum(switch.values())) * w for c, w in interests.items()}
     for c, p in switch.items():
-        shares[c] = shares.get(c, 0.0) + mix.focus * p
+        shares[c] = shares.get(c, 0.0) + rho * p
     norm = sum(shares.values())
     return {c: v / norm for c, v in shares.items()} if norm > 0 else {}
 
@@ -202,7 +212,9 @@ def _before_session(
 def _switch_posteriors(
     before: dict[str, float],
     session: list[tuple[tuple[str, ...], float]],
-    mix: IntentMix,
+    switch_after_one: float,
+    eps: float,
+    rho: float,
     n_categories: int,
 ) -> dict[str, float]:
     """``P(H_c | session)`` for each category ``c`` of the session: has the user's focus
@@ -218,7 +230,6 @@ def _switch_posteriors(
     stray event after a long history moves it little. An item of several categories is split
     evenly between them.
     """
-    eps, rho = mix.stray_rate, mix.focus
     stray = eps / max(n_categories, 1)
 
     def q_none(leaf: str) -> float:
@@ -232,7 +243,7 @@ def _switch_posteriors(
             total += math.log(max(q / len(leaves), 1e-300))
         return total
 
-    after_one = min(max(mix.switch_after_one, 1e-9), 1.0 - 1e-9)
+    after_one = min(max(switch_after_one, 1e-9), 1.0 - 1e-9)
     fresh_odds = stray / (rho + (1.0 - rho) * stray)  # H_c against H_0 for one such item
     log_prior = math.log(after_one / (1.0 - after_one)) + math.log(fresh_odds)
     candidates = sorted({leaf for leaves, _ in session for leaf in leaves})

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from app.serving.novelty import fit_new_category_rate
+from app.serving.novelty import fit_focus, fit_new_category_rate
 from graphdb.category_order import StoredCategoryOrder
 from graphdb.reads import ItemVectorRow
 from graphdb.repeat_purchase import RepeatPurchases
@@ -58,6 +58,9 @@ class ItemIndex:
     # The shop's rate of "somewhere new", fitted at the last full load (app.serving.intent;
     # ``None``: nothing to fit it on, the setting's rate applies).
     new_category_rate: float | None = None
+    # How strongly the shop's users keep to the category they are in, fitted at the last full
+    # load (app.serving.novelty.fit_focus; ``None``: nothing to fit it on).
+    focus: float | None = None
     # The order within a category the version chose on its holdout (app.serving.intent).
     category_order: StoredCategoryOrder = field(default_factory=StoredCategoryOrder)
     # log(1 + degree) per item (the category orders' popularity; empty: all alike).
@@ -221,6 +224,7 @@ class ItemIndexCache:
                 index.revision, index.loaded_at = revision, loaded_at
                 # A shop-wide constant that moves slowly: refitted per version, not per patch.
                 index.new_category_rate = fit_new_category_rate(self.store.reads.category_spread())
+                index.focus = fit_focus(self.store.reads.category_continuity())
                 index.category_order = self.store.reads.category_order(version)
             elif index.revision < revision:
                 loaded_at = self.store.reads.server_clock()

@@ -12,7 +12,12 @@ import math
 
 import numpy as np
 
-from graphdb.category_spread import CategorySpread
+from graphdb.category_spread import CategoryContinuity, CategorySpread
+
+# The focus assumed before the graph says anything, and how many consecutive pairs of items
+# that assumption is worth (a small shop's few pairs should not swing it to an extreme).
+DEFAULT_FOCUS = 0.8
+FOCUS_PRIOR_PAIRS = 10.0
 
 
 def fit_new_category_rate(spread: CategorySpread) -> float | None:
@@ -45,3 +50,16 @@ def fit_new_category_rate(spread: CategorySpread) -> float | None:
         else:
             high = b
     return math.exp((low + high) / 2.0)
+
+
+def fit_focus(continuity: CategoryContinuity) -> float | None:
+    """The share of a moved user's next events in the category they moved to (``rho`` of
+    ``app.serving.intent``), from how often the shop's users' next item lies in the category
+    of their previous one: ``(stays + m * rho_0) / (pairs + m)``, the default ``rho_0`` worth
+    ``m`` pairs, kept within ``[0.05, 0.99]`` so neither the session nor the long-term
+    interests ever take the whole list. ``None`` without a single pair.
+    """
+    if continuity.pairs <= 0:
+        return None
+    stays = continuity.stays + FOCUS_PRIOR_PAIRS * DEFAULT_FOCUS
+    return min(0.99, max(0.05, stays / (continuity.pairs + FOCUS_PRIOR_PAIRS)))

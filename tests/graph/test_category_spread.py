@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from app.ingest.importer import import_events, import_items
 from app.ingest.validation import IntakeLimits
-from app.serving.novelty import fit_new_category_rate
+from app.serving.novelty import fit_focus, fit_new_category_rate
+from graphdb.category_spread import CategoryContinuity
 from graphdb.fold import FoldConfig
 from graphdb.store import GraphStore
 
@@ -38,9 +39,14 @@ def test_each_user_counts_their_items_and_the_leaves_they_lie_in(store: GraphSto
     assert spread.rows == ((3, 1, 2), (3, 3, 1))
     rate = fit_new_category_rate(spread)
     assert rate is not None and 0 < rate < 10
+    # In time order each user has two consecutive pairs; the keeper's and the twin's stay in
+    # tea, the wanderer's never stay.
+    assert store.reads.category_continuity() == CategoryContinuity(pairs=6, stays=4)
 
 
 def test_a_graph_without_users_gives_nothing_to_fit(store: GraphStore) -> None:
     import_items(store, _items(), progress=False)
     assert store.reads.category_spread().rows == ()
     assert fit_new_category_rate(store.reads.category_spread()) is None
+    assert store.reads.category_continuity() == CategoryContinuity()
+    assert fit_focus(store.reads.category_continuity()) is None

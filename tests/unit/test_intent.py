@@ -70,6 +70,17 @@ def test_one_event_in_a_new_category_moves_the_list_as_far_as_the_setting_says()
         assert shares["cat0"] == pytest.approx(1 - 0.8 * after_one)
 
 
+def test_an_unset_focus_is_the_shop_s_fitted_one() -> None:
+    index = _index()
+    assert IntentMix().focus_of(index) == 0.8
+    index.focus = 0.95
+    assert IntentMix().focus_of(index) == 0.95
+    assert IntentMix(focus=0.5).focus_of(index) == 0.5
+    now = 100 * DAY_MS
+    state = _state({}, seen=["c1-i0", "c1-i1"], seen_ms=[now, now - 60_000])
+    assert category_shares(state, index, IntentMix(), HALF_LIFE_MS)["cat1"] == pytest.approx(1.0)
+
+
 def test_one_stray_event_moves_little_and_a_session_moves_more_each_event() -> None:
     index = _index()
     now, minute = 100 * DAY_MS, 60_000

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from app.serving.novelty import fit_new_category_rate
-from graphdb.category_spread import CategorySpread
+from app.serving.novelty import DEFAULT_FOCUS, fit_focus, fit_new_category_rate
+from graphdb.category_spread import CategoryContinuity, CategorySpread
 
 
 def _spread_drawn_with(alpha: float, users: int = 3000, seed: int = 0) -> CategorySpread:
@@ -34,3 +34,13 @@ def test_users_who_keep_to_one_category_give_a_rate_near_zero() -> None:
 
 def test_no_users_with_two_items_give_no_rate() -> None:
     assert fit_new_category_rate(CategorySpread()) is None
+
+
+def test_the_focus_follows_how_users_keep_to_a_category() -> None:
+    assert fit_focus(CategoryContinuity()) is None
+    assert fit_focus(CategoryContinuity(pairs=1000, stays=950)) == pytest.approx(
+        (950 + 10 * DEFAULT_FOCUS) / 1010
+    )
+    assert fit_focus(CategoryContinuity(pairs=1000, stays=200)) < 0.25  # a wandering shop
+    assert fit_focus(CategoryContinuity(pairs=1, stays=0)) > 0.7  # one pair says little
+    assert fit_focus(CategoryContinuity(pairs=10**6, stays=10**6)) == 0.99
