@@ -70,8 +70,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from app.ingest.loading import load_source, offline_load, open_source
+    from app.ingest.loading import check_source, load_source, offline_load, open_source
 
+    check_source(args.kind, args.source, args.path)  # a missing file says so before connecting
     if args.offline:
         print(offline_load(settings, open_source(args.kind, args.source, args.path)).summary())
         return 0
@@ -366,13 +367,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from graphdb.local.server import ServerError
-        from graphdb.migrations import MigrationError
+        message = _error_message(exc, settings)
+        if message is None:
+            raise
+        _say(message)
+        return 1
 
-        if isinstance(exc, ServerError | MigrationError | ValueError | FileNotFoundError):
-            _say(f"error: {exc}")
-            return 1
-        raise
+
+def _error_message(exc: Exception, settings: Settings) -> str | None:
+    """What a person reads for an expected failure; None for a bug (the traceback helps then)."""
+    from app.ingest.import_failure import ImportFailed
+    from graphdb.driver import is_unavailable
+    from graphdb.local.server import ServerError
+    from graphdb.migrations import MigrationError
+
+    cause = exc.cause if isinstance(exc, ImportFailed) else exc
+    if cause is not None and is_unavailable(cause):
+        reason = " ".join(str(cause).split()) or type(cause).__name__  # the driver's is multi-line
+        unreachable = (
+            f"error: cannot reach Neo4j at {settings.neo4j_uri}: {reason}; start it with "
+            "`interest-graph neo4j start` or set IG_NEO4J_URI to a running server"
+        )
+        return unreachable + (f"\n{exc}" if isinstance(exc, ImportFailed) else "")
+    if isinstance(exc, ServerError | MigrationError | ValueError | FileNotFoundError):
+        return f"error: {exc}"
+    return None
 
 
 if __name__ == "__main__":

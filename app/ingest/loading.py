@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from app.ingest.import_failure import Numbered
 from app.ingest.importer import ImportStats, chunked, import_events, import_items
 from app.ingest.sources.datasets import open_dataset
 from app.ingest.sources.demo import demo_stream
-from app.ingest.sources.files import count_records, read_events, read_items
+from app.ingest.sources.files import Kind, count_records, read_numbered_records
 from app.ingest.sources.stream import DatasetStream
 from app.ingest.validation import IntakeLimits, limits_from_settings, parse_items
 from app.settings import Settings
@@ -50,6 +51,22 @@ def open_source(kind: str, source: str | None, path: Path | None) -> DatasetStre
     raise ValueError("--offline takes `import dataset NAME [PATH]` or `import demo`")
 
 
+def _existing_file(kind: str, source: str) -> Path:
+    file = Path(source)
+    if not file.is_file():
+        where = f" (looked for {file.resolve()})" if not file.is_absolute() else ""
+        raise FileNotFoundError(f"{kind} file not found: {file}{where}")
+    return file
+
+
+def check_source(kind: str, source: str | None, path: Path | None) -> None:
+    """Fail on a missing file or dataset before the command connects to the graph."""
+    if kind == "dataset" and source:
+        open_dataset(source, path)
+    elif kind in ("events", "items") and source:
+        _existing_file(kind, source)
+
+
 def load_source(
     store: GraphStore,
     settings: Settings,
@@ -63,17 +80,16 @@ def load_source(
         return load_stream(store, settings, open_source(kind, source, path), batch_size)
     if source is None:
         raise ValueError(f"import {kind} needs a {'NAME' if kind == 'dataset' else 'FILE'}")
-    file = Path(source)
-    if not file.exists():
-        raise FileNotFoundError(f"no such file: {file}")
+    file = _existing_file(kind, source)
+    file_kind: Kind = "items" if kind == "items" else "events"
+    records = Numbered(read_numbered_records(file, file_kind), unit="line", source=str(file))
     if kind == "items":
         stats = import_items(
-            store, read_items(file), total=count_records(file),
-            limits=limits_from_settings(settings),
+            store, records, total=count_records(file), limits=limits_from_settings(settings),
         )  # fmt: skip
         return _report("items", stats)
     stats = import_events(
-        store, read_events(file), settings.fold_config(), limits_from_settings(settings),
+        store, records, settings.fold_config(), limits_from_settings(settings),
         batch_size=batch_size, total=count_records(file),
     )  # fmt: skip
     return _report("events", stats)

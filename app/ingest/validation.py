@@ -57,8 +57,12 @@ class FieldProblem:
 class InvalidInput(ValueError):
     """One or more records failed validation; ``problems`` names each index and field."""
 
-    def __init__(self, problems: Sequence[FieldProblem], what: str = "event") -> None:
+    def __init__(
+        self, problems: Sequence[FieldProblem], what: str = "event", total: int | None = None
+    ) -> None:
         self.problems = list(problems)
+        # How many problems there were in all: ``problems`` may hold only the first of them.
+        self.total = max(total or 0, len(self.problems))
         first = self.problems[0]
         where = f"{what} {first.index}" if first.index is not None else what
         more = f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
@@ -255,8 +259,13 @@ def _event_problems(fields: Mapping[str, Any], limits: IntakeLimits) -> list[tup
     return problems
 
 
-def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None) -> list[EventRow]:
-    """Validate a single event, a list, or ``{"events": [...]}``; all or nothing."""
+def parse_events(
+    payload: Any, limits: IntakeLimits, now: datetime | None = None, *, sentiment: bool = True
+) -> list[EventRow]:
+    """Validate a single event, a list, or ``{"events": [...]}``; all or nothing.
+
+    ``sentiment=False`` skips scoring review texts: for a check whose rows are not stored.
+    """
     records = _as_records(payload, "events")
     if not records:
         raise InvalidInput([FieldProblem(None, "events", "the batch is empty")])
@@ -293,8 +302,8 @@ def parse_events(payload: Any, limits: IntakeLimits, now: datetime | None = None
         ))  # fmt: skip
     if problems:
         problems.sort(key=lambda p: p.index or 0)  # by record; stable: fields keep their order
-        raise InvalidInput(problems[:50])
-    return _with_sentiment(rows)
+        raise InvalidInput(problems[:50], total=len(problems))
+    return _with_sentiment(rows) if sentiment else rows
 
 
 def _with_sentiment(rows: list[EventRow]) -> list[EventRow]:
@@ -344,7 +353,7 @@ def parse_items(payload: Any, limits: IntakeLimits) -> list[ItemRow]:
             continue
         rows.append(_item_row(item))
     if problems:
-        raise InvalidInput(problems[:50], what="item")
+        raise InvalidInput(problems[:50], what="item", total=len(problems))
     return rows
 
 

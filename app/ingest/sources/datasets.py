@@ -337,6 +337,38 @@ def _as_str(value: object) -> str | None:
 
 # --------------------------------------------------------------------------- registry
 
+# Where each dataset comes from (docs/datasets.md and ../shared/data/README.md say more).
+DATASET_SOURCES: dict[str, tuple[str, str]] = {
+    "gowalla": (
+        "train.txt, test.txt, item_list.txt",
+        "the LightGCN split, data/gowalla/ of https://github.com/gusye1234/LightGCN-PyTorch",
+    ),
+    "amazon-beauty": (
+        "Beauty.txt, Beauty_item2attributes.json",
+        "S3-Rec's copy, data/ of https://github.com/RUCAIBox/CIKM2020-S3Rec",
+    ),
+    "amazon-gift-cards": (
+        "Gift_Cards_5.json.gz, meta_Gift_Cards.json.gz",
+        "Amazon Review Data (2018), the Gift Cards 5-core and metadata files, "
+        "https://nijianmo.github.io/amazon/",
+    ),
+}
+
+
+class DatasetNotFound(FileNotFoundError):
+    """A dataset's files are not where the import looks; the message says where to get them."""
+
+    def __init__(self, name: str, folder: Path, missing: object) -> None:
+        files, origin = DATASET_SOURCES[name]
+        super().__init__(
+            f"dataset {name!r} not found: no {missing} (the import reads {files} from "
+            f"{folder}). Get it from {origin}, then put the files in {folder}, pass their "
+            f"folder as PATH, or set IG_SHARED_DATA to the folder that holds {name}/ "
+            "(docs/datasets.md describes each dataset)."
+        )
+        self.folder = folder
+
+
 DATASETS: dict[str, Callable[..., DatasetStream]] = {
     "gowalla": gowalla,
     "amazon-beauty": amazon_beauty,
@@ -351,4 +383,8 @@ def open_dataset(name: str, path: Path | str | None = None, **options: Any) -> D
     except KeyError:
         known = ", ".join(sorted(DATASETS))
         raise ValueError(f"unknown dataset {name!r}; known: {known}") from None
-    return mapper(Path(path) if path is not None else shared_data_dir() / name, **options)
+    folder = Path(path) if path is not None else shared_data_dir() / name
+    try:
+        return mapper(folder, **options)
+    except FileNotFoundError as exc:
+        raise DatasetNotFound(name, folder.absolute(), exc.filename or exc) from None

@@ -125,9 +125,14 @@ def read_items(path: Path | str) -> Iterator[Item]:
 
 
 def read_records(path: Path | str, kind: Kind) -> Iterator[dict[str, Any]]:
+    return (record for _, record in read_numbered_records(path, kind))
+
+
+def read_numbered_records(path: Path | str, kind: Kind) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(first physical line, record) pairs, so import errors can name the file's line."""
     if detect_format(path) == "csv":
         return _read_csv(Path(path), kind)
-    return _read_jsonl(Path(path))
+    return read_json_objects(Path(path))
 
 
 def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -159,12 +164,7 @@ def read_json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    for _, record in read_json_objects(path):
-        yield record
-
-
-def _read_csv(path: Path, kind: Kind) -> Iterator[dict[str, Any]]:
+def _read_csv(path: Path, kind: Kind) -> Iterator[tuple[int, dict[str, Any]]]:
     line_numbers = _LineTracker(_decoded_lines(path))
     reader = csv.reader(line_numbers, strict=True)
     try:
@@ -188,7 +188,7 @@ def _read_csv(path: Path, kind: Kind) -> Iterator[dict[str, Any]]:
         if len(row) != len(columns):
             message = f"expected {len(columns)} cells, found {len(row)}"
             raise SourceFormatError(path, start, message)
-        yield _convert_row(path, start, columns, row, converters)
+        yield start, _convert_row(path, start, columns, row, converters)
 
 
 class _LineTracker:
