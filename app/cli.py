@@ -1,4 +1,5 @@
-"""The ``interest-graph`` command: server, schema, import, serve and the all-in-one demo."""
+"""The ``interest-graph`` command: server, schema, import, serve and the all-in-one demo
+(backup and restore in app/cli_backup.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.cli_backup import add_backup_commands
 from app.settings import Settings, load_settings, shared_data_dir
 
 if TYPE_CHECKING:
@@ -295,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--folder", type=Path, default=None, help="migrations folder")
     mig.set_defaults(handler=cmd_migrate)
     _add_import(sub)
+    add_backup_commands(sub)
     trn = sub.add_parser("train", help="learn embeddings from the graph and write them back")
     trn.add_argument("--model", choices=["interest", "inductive", "lightgcn"], default=None,
                      help="model kind (default: IG_MODEL_KIND, interest)")  # fmt: skip

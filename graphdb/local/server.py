@@ -181,8 +181,8 @@ def run_admin_tool(config: ServerConfig, *args: str, heap: str = "1g") -> float:
     return time.perf_counter() - started
 
 
-def _ensure_password(config: ServerConfig) -> None:
-    """Generate and set the initial password before the very first start."""
+def ensure_password(config: ServerConfig) -> None:
+    """Generate and set the initial password before the very first start (or restore)."""
     if not config.auth or config.password_file.exists():
         return
     if (config.data_dir / "databases").exists():
@@ -252,7 +252,7 @@ def start(config: ServerConfig, timeout_s: float = 180.0) -> ServerStatus:
         raise ServerError(f"port {config.bolt_port} is already in use by another process")
     ensure_distribution(config)
     prepare_state(config)
-    _ensure_password(config)
+    ensure_password(config)
     proc = _launch(config, _class_archive_options(config))
     config.pid_file.write_text(f"{proc.pid}\n")
     wait_until_ready(config, proc.pid, timeout_s)
