@@ -84,9 +84,10 @@ RETURN count(*) AS deleted
 """
 # What /metrics needs: when the embeddings were last made fresh, and runs finished lately.
 READ_FRESHNESS = """
+CALL () { MATCH (u:User) RETURN count(u) AS users }
 OPTIONAL MATCH (m:ModelVersion {active: true})
-WITH max(m.activated_at) AS trained, max(m.refreshed_at) AS refreshed
-RETURN trained, refreshed,
+WITH users, max(m.activated_at) AS trained, max(m.refreshed_at) AS refreshed
+RETURN users, trained, refreshed,
        COLLECT { MATCH (r:RefreshRun) WHERE r.finished_at IS NOT NULL AND r.status = 'succeeded'
                  RETURN r.finished_at ORDER BY r.finished_at DESC LIMIT 1 }[0] AS succeeded,
        COLLECT { MATCH (r:RefreshRun) WHERE r.finished_at IS NOT NULL
@@ -175,11 +176,13 @@ class FinishedRun:
 class Freshness:
     """``fresh_at``: the last full training or succeeded refresh (None: never). ``finished``:
     runs finished after the reader's watermark, oldest first; ``watermark``: the server's
-    timestamp to pass as ``after`` next time (kept as Neo4j's nanosecond ``DateTime``)."""
+    timestamp to pass as ``after`` next time (kept as Neo4j's nanosecond ``DateTime``);
+    ``users``: users in the graph (from the count store: the metrics' list coverage)."""
 
     fresh_at: datetime | None
     finished: list[FinishedRun]
     watermark: DateTime
+    users: int = 0
 
 
 def short_error(exc: BaseException) -> str:
@@ -332,11 +335,11 @@ def _freshness_tx(tx: ManagedTransaction, after: DateTime | None, limit: int) ->
     stamps = [_native(row[key]) for key in ("trained", "refreshed", "succeeded")]
     fresh = max((s for s in stamps if s is not None), default=None)
     if after is None:  # a new reader counts runs that finish from now on
-        return Freshness(fresh, [], row["latest"] or EPOCH)
+        return Freshness(fresh, [], row["latest"] or EPOCH, row["users"])
     records = list(tx.run(READ_FINISHED_SINCE, after=after, limit=limit))
     finished = [FinishedRun(r["kind"], r["status"], float(r["seconds"])) for r in records]
     watermark = records[-1]["finished_at"] if records else after
-    return Freshness(fresh, finished, watermark)
+    return Freshness(fresh, finished, watermark, row["users"])
 
 
 def read_freshness(

@@ -6,6 +6,7 @@ so they need the Docker client with its compose plugin; no Docker engine is cont
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -65,14 +66,14 @@ def test_secrets_come_from_the_environment_text() -> None:
 
 def test_services_image_and_commands() -> None:
     services = compose_config()["services"]
-    assert set(services) == {"neo4j", "api", "migrate", "worker"}
+    assert set(services) == {"neo4j", "api", "migrate", "worker", "prometheus", "grafana"}
     assert services["neo4j"]["image"] == NEO4J_IMAGE
     assert not any("profiles" in service for service in services.values())  # all start
     assert services["api"]["command"][:2] == ["interest-graph", "serve"]
     assert services["migrate"]["command"][:2] == ["interest-graph", "migrate"]
     assert services["worker"]["command"][:2] == ["interest-graph", "worker"]
     published = {p["target"] for s in services.values() for p in s.get("ports", [])}
-    assert {7474, 7687, 8000} <= published
+    assert {7474, 7687, 8000, 9090, 3000} <= published
 
 
 def test_healthchecks_and_start_order() -> None:
@@ -102,20 +103,61 @@ def test_password_is_taken_from_the_environment() -> None:
     assert default != f"neo4j/{SENTINEL}" and default.startswith("neo4j/")
 
 
+def mounts(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A service's volumes by target: source, target, read_only (either syntax)."""
+    found = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):  # docker-compose v1 prints the short syntax
+            source, target, *mode = volume.split(":")
+            volume = {"source": source, "target": target, "read_only": mode == ["ro"]}
+        found[volume["target"]] = volume
+    return found
+
+
 def test_the_api_reads_the_registry_the_worker_writes() -> None:
     """The API serves the short-term model from the registry: the worker's volume, read-only."""
-    services = compose_config()["services"]
-
-    def mounts(name: str) -> dict[str, dict[str, Any]]:
-        found = {}
-        for volume in services[name].get("volumes", []):
-            if isinstance(volume, str):  # docker-compose v1 prints the short syntax
-                source, target, *mode = volume.split(":")
-                volume = {"source": source, "target": target, "read_only": mode == ["ro"]}
-            found[volume["target"]] = volume
-        return found
-
-    writer = mounts("worker")["/app/var/models"]
-    reader = mounts("api")["/app/var/models"]
+    services = {name: mounts(service) for name, service in compose_config()["services"].items()}
+    writer = services["worker"]["/app/var/models"]
+    reader = services["api"]["/app/var/models"]
     assert reader["source"] == writer["source"] == "models"
     assert reader.get("read_only") is True and not writer.get("read_only")
+
+
+def _mounted_file(service: dict[str, Any], target: str) -> Path:
+    """The repository file or folder bind-mounted, read-only, at ``target``."""
+    mount = mounts(service)[target]
+    source = Path(mount["source"])
+    assert mount.get("read_only") is True, target
+    assert source.exists() and source.resolve().is_relative_to(REPO_ROOT), source
+    return source
+
+
+def test_prometheus_scrapes_the_api() -> None:
+    service = compose_config()["services"]["prometheus"]
+    config_file = _mounted_file(service, "/etc/prometheus/prometheus.yml")
+    assert "--config.file=/etc/prometheus/prometheus.yml" in service["command"]
+    jobs = yaml.safe_load(config_file.read_text())["scrape_configs"]
+    targets = {t for job in jobs for group in job["static_configs"] for t in group["targets"]}
+    assert "api:8000" in targets  # the api service's port inside the compose network
+    assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in jobs)
+
+
+def test_grafana_is_provisioned_with_the_datasource_and_dashboard() -> None:
+    """The datasource points at the prometheus service under the uid the panels name; the
+    dashboard provider reads the folder the dashboards are mounted at."""
+    service = compose_config(GRAFANA_PASSWORD=SENTINEL)["services"]["grafana"]
+    assert service["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == SENTINEL
+    provisioning = _mounted_file(service, "/etc/grafana/provisioning")
+    dashboards = _mounted_file(service, "/var/lib/grafana/dashboards")
+    (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "interest-graph.yml").read_text())[
+        "providers"
+    ]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    dashboard = json.loads((dashboards / "interest-graph.json").read_text())
+    uids = {p["datasource"]["uid"] for p in dashboard["panels"]}
+    uids |= {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
+    assert uids == {source["uid"]}

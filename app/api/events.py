@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from app.api.common import intake_limits, json_body, settings, wall_now
+from app.api.metrics import metrics_of
 from app.api.spec import documented
 from app.api.wiring import services
 from app.ingest.validation import EventIn, parse_events
@@ -24,6 +25,9 @@ def post_events() -> tuple[Response, int]:
     rows = parse_events(json_body(), intake_limits(), now=wall_now())
     serving = services()
     result = serving.store.events.write_events(rows, settings().fold_config())
+    counted = metrics_of(current_app).events_ingested
+    counted.labels("accepted").inc(result.created)
+    counted.labels("duplicate").inc(result.duplicates)
     lists = serving.serving_lists()
     if lists is not None:  # this worker answers live at once; others within a second
         lists.forget([row.user_id for row in rows])

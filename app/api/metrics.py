@@ -1,5 +1,6 @@
-"""Prometheus metrics: request latency per route; embedding staleness and refresh-run
-durations read from the graph (at most every few seconds) at scrape.
+"""Prometheus metrics: request latency per route and events taken in; embedding staleness,
+refresh-run durations, users in the graph and whether Neo4j answers, read from the graph (at
+most every few seconds) at scrape. docs/monitoring/ holds the dashboard that shows them.
 
 Under gunicorn every worker is a process; with ``PROMETHEUS_MULTIPROC_DIR`` set (``serve``
 sets it) the exposition aggregates all workers, otherwise it shows this process only. The app
@@ -23,6 +24,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Counter,
     Gauge,
     Histogram,
     generate_latest,
@@ -41,8 +43,9 @@ METRICS_KEY = "interest_graph.metrics"
 bp = Blueprint("metrics", __name__)
 
 
-class RefreshMetrics(Collector):
-    """Embedding staleness and refresh-run durations, from what the worker wrote to the graph.
+class GraphMetrics(Collector):
+    """Embedding staleness and refresh-run durations (from what the worker wrote to the graph),
+    users in the graph and whether the last read of it succeeded (``ig_neo4j_up``).
 
     Staleness is the time since the last full training or succeeded refresh (NaN before the
     first). Durations are the runs that finished since this process first looked, fed into a
@@ -57,6 +60,8 @@ class RefreshMetrics(Collector):
         self._state = threading.Lock()  # held only to update or copy what was read
         self._read_at = -math.inf
         self._fresh_at: datetime | None = None
+        self._users = math.nan  # unknown until a read succeeds
+        self._up = 0.0
         self._watermark: Any = None
         self._counts: dict[tuple[str, str], list[int]] = {}  # per bucket, not cumulative
         self._sums: dict[tuple[str, str], float] = {}
@@ -70,8 +75,10 @@ class RefreshMetrics(Collector):
                 runs = graph_store().runs
                 fresh = runs.read_freshness(self._watermark)
             except Exception:  # the graph being down must not break the scrape
+                self._up = 0.0
                 return
         with self._state:
+            self._up, self._users = 1.0, float(fresh.users)
             self._fresh_at, self._watermark = fresh.fresh_at, fresh.watermark
             for run in fresh.finished:
                 key = (run.kind, run.status)
@@ -86,7 +93,7 @@ class RefreshMetrics(Collector):
             finally:
                 self._reading.release()
         with self._state:
-            fresh_at = self._fresh_at
+            fresh_at, users, up = self._fresh_at, self._users, self._up
             series = [(key, list(counts), self._sums[key]) for key, counts in self._counts.items()]
         gauge = GaugeMetricFamily(
             "ig_embedding_staleness_seconds",
@@ -94,6 +101,10 @@ class RefreshMetrics(Collector):
         )
         gauge.add_metric([], time.time() - fresh_at.timestamp() if fresh_at else float("nan"))
         yield gauge
+        yield GaugeMetricFamily(
+            "ig_neo4j_up", "1 when the last read of the graph (at scrape) succeeded", value=up
+        )
+        yield GaugeMetricFamily("ig_graph_users", "Users stored in the graph", value=users)
         histogram = HistogramMetricFamily(
             "ig_refresh_run_duration_seconds",
             "Duration of finished refresh runs (read from the graph)",
@@ -111,14 +122,17 @@ class ApiMetrics:
     """The metrics of one app.
 
     Attributes:
-        registry: This process's registry: request latency and the lists gauge.
-        refresh: Staleness and refresh-run durations, read from the graph at scrape.
+        registry: This process's registry: request latency, events and the lists gauge.
+        graph: Staleness, refresh-run durations, users and Neo4j up, read at scrape.
         rec_lists_users: How many users this worker can answer from a list ranked in advance.
+        events_ingested: Events ``POST /api/v1/events`` took in, by ``outcome`` (``accepted``
+            or ``duplicate``).
     """
 
     registry: CollectorRegistry
-    refresh: RefreshMetrics
+    graph: GraphMetrics
     rec_lists_users: Gauge
+    events_ingested: Counter
 
 
 def metrics_of(app: Flask) -> ApiMetrics:
@@ -138,7 +152,11 @@ def init_metrics(app: Flask) -> ApiMetrics:
         "ig_rec_lists_users", "Users with a list ranked in advance in this worker",
         registry=registry, multiprocess_mode="liveall",
     )  # fmt: skip
-    metrics = ApiMetrics(registry, RefreshMetrics(app), rec_lists_users)
+    events_ingested = Counter(
+        "ig_events_ingested", "Events taken in through the API, by outcome",
+        ["outcome"], registry=registry,
+    )  # fmt: skip
+    metrics = ApiMetrics(registry, GraphMetrics(app), rec_lists_users, events_ingested)
     app.extensions[METRICS_KEY] = metrics
 
     @app.before_request
@@ -168,6 +186,6 @@ def expose() -> Response:
         multiprocess.MultiProcessCollector(registry)
     body = generate_latest(registry)
     scrape = CollectorRegistry()
-    scrape.register(metrics.refresh)
+    scrape.register(metrics.graph)
     body += generate_latest(scrape)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -139,7 +139,7 @@ def test_requesting_a_refresh_needs_the_admin_scope(secured: Flask, graph: Drive
 
 def test_metrics_show_run_durations_and_staleness(app: Flask, graph: Driver) -> None:
     client = app.test_client()
-    collector = metrics_of(app).refresh
+    collector = metrics_of(app).graph
     collector.every_s = 0.0  # read the graph at every scrape
     assert "ig_embedding_staleness_seconds NaN" in client.get("/metrics").get_data(as_text=True)
     finish_run(graph, start_run(graph, "incremental", "w").id, "succeeded", RunOutcome(seconds=3.0))
