@@ -291,12 +291,17 @@ def _positive(text: str) -> int:
 
 def _add_demo_shape(imp: argparse.ArgumentParser) -> None:
     """The demo shop's size: any size, the same shop for the same numbers and seed."""
+    from app.ingest.sources.demo import DemoShape
+
+    shape = DemoShape()
     for flag, default, what in (
-        ("--users", 500, "users"), ("--items", 400, "items"), ("--events", 30_000, "events"),
+        ("--users", shape.n_users, "users"), ("--items", shape.n_items, "items"),
+        ("--events", shape.n_events, "events"),
     ):  # fmt: skip
         imp.add_argument(flag, type=_positive, default=default,
                          help=f"demo only: {what} in the shop (default {default:,})")  # fmt: skip
-    imp.add_argument("--seed", type=int, default=42, help="demo only: the shop's seed (default 42)")
+    imp.add_argument("--seed", type=int, default=shape.seed,
+                     help=f"demo only: the shop's seed (default {shape.seed})")  # fmt: skip
 
 
 # Plain text for --help (the module docstring is written for the code's readers).

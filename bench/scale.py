@@ -79,7 +79,7 @@ def neo4j_rss_gib(settings: Any) -> float:
 
 
 def own_peak_gib() -> float:
-    """Peak RSS of this process and (separately) of its largest finished child, in GiB."""
+    """The larger of this process's peak RSS and its largest finished child's, in GiB."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, children) / 1024 / 1024
