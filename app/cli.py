@@ -73,13 +73,18 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from app.ingest.loading import check_source, load_source, offline_load, open_source
+    from app.ingest.sources.demo import DemoShape
 
     check_source(args.kind, args.source, args.path)  # a missing file says so before connecting
+    shape = DemoShape(args.users, args.items, args.events, args.seed)
     if args.offline:
-        print(offline_load(settings, open_source(args.kind, args.source, args.path)).summary())
+        stream = open_source(args.kind, args.source, args.path, shape)
+        print(offline_load(settings, stream).summary())
         return 0
     with _store(settings) as store:
-        summary = load_source(store, settings, args.kind, args.source, args.path, args.batch_size)
+        summary = load_source(
+            store, settings, args.kind, args.source, args.path, args.batch_size, shape
+        )
     print(summary)
     return 0
 
@@ -193,7 +198,30 @@ def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="initial bulk load of a dataset/demo into an EMPTY local graph with neo4j-admin "
         "import (the local server is stopped while it runs)",
     )
+    _add_demo_shape(imp)
     imp.set_defaults(handler=cmd_import)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_demo_shape(imp: argparse.ArgumentParser) -> None:
+    """The demo shop's size: any size, the same shop for the same numbers and seed."""
+    from app.ingest.sources.demo import DemoShape
+
+    shape = DemoShape()
+    for flag, default, what in (
+        ("--users", shape.n_users, "users"), ("--items", shape.n_items, "items"),
+        ("--events", shape.n_events, "events"),
+    ):  # fmt: skip
+        imp.add_argument(flag, type=_positive, default=default,
+                         help=f"demo only: {what} in the shop (default {default:,})")  # fmt: skip
+    imp.add_argument("--seed", type=int, default=shape.seed,
+                     help=f"demo only: the shop's seed (default {shape.seed})")  # fmt: skip
 
 
 # Plain text for --help (the module docstring is written for the code's readers).

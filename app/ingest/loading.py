@@ -10,7 +10,7 @@ from pathlib import Path
 from app.ingest.import_failure import Numbered
 from app.ingest.importer import ImportStats, chunked, import_events, import_items
 from app.ingest.sources.datasets import open_dataset
-from app.ingest.sources.demo import demo_stream
+from app.ingest.sources.demo import DemoShape
 from app.ingest.sources.files import Kind, count_records, read_numbered_records
 from app.ingest.sources.stream import DatasetStream
 from app.ingest.validation import IntakeLimits, limits_from_settings, parse_items
@@ -42,10 +42,12 @@ def load_stream(
     return _report("items", items) + "\n" + _report("events", events)
 
 
-def open_source(kind: str, source: str | None, path: Path | None) -> DatasetStream:
-    """The stream behind ``import demo`` or ``import dataset NAME [PATH]``."""
+def open_source(
+    kind: str, source: str | None, path: Path | None, demo: DemoShape | None = None
+) -> DatasetStream:
+    """The stream behind ``import demo`` (of ``demo``'s size) or ``import dataset NAME [PATH]``."""
     if kind == "demo":
-        return demo_stream()
+        return (demo or DemoShape()).stream()
     if kind == "dataset" and source:
         return open_dataset(source, path)
     raise ValueError("--offline takes `import dataset NAME [PATH]` or `import demo`")
@@ -74,10 +76,11 @@ def load_source(
     source: str | None,
     path: Path | None,
     batch_size: int,
+    demo: DemoShape | None = None,
 ) -> str:
     """Dispatch ``import events|items FILE``, ``import dataset NAME [PATH]`` and ``import demo``."""
     if kind == "demo" or (kind == "dataset" and source):
-        return load_stream(store, settings, open_source(kind, source, path), batch_size)
+        return load_stream(store, settings, open_source(kind, source, path, demo), batch_size)
     if source is None:
         raise ValueError(f"import {kind} needs a {'NAME' if kind == 'dataset' else 'FILE'}")
     file = _existing_file(kind, source)

@@ -96,8 +96,8 @@ class ListGeneration:
         scores: ``float32[users, depth]``.
         contexts: Each row's reason context.
         built_at: The lists' clock when the build finished.
-        as_of: The server's clock when the build began: a user stamped ``changed_at`` later
-            has a stale row.
+        as_of: The server's clock when the build began, less the feed overlap: a user
+            stamped ``changed_at`` later has a stale row.
     """
 
     version: str
@@ -368,6 +368,10 @@ class RecLists:
                 scores[row, : len(positions)] = ranked
                 contexts.append(ReasonContext.of(index, state))
         n = len(contexts)
+        # changed_at is a write's transaction start: one that began before the build's feed
+        # read yet committed after the catch-up read would pass a check against feed.now.
+        # Users stamped within the overlap are dropped by the catch-up anyway, so checking
+        # against its start costs no list and still catches such a write on every read.
         return ListGeneration(version, feed.revision, index, rows, picked[:n].copy(),
                               scores[:n].copy(), contexts, built_at=self._clock(),
-                              as_of=feed.now)  # fmt: skip
+                              as_of=feed.now - self.settings.feed_overlap)  # fmt: skip

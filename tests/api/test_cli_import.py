@@ -203,3 +203,20 @@ def test_unreachable_neo4j_is_one_clear_line(
     assert err.startswith(f"error: cannot reach Neo4j at {uri}: ")
     assert "interest-graph neo4j start" in err and "IG_NEO4J_URI" in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_import_demo_of_a_chosen_size(cli_env: Driver) -> None:
+    args = ["import", "demo", "--users", "40", "--items", "50", "--events", "600", "--seed", "5"]
+    assert main(args) == 0
+    assert _count(cli_env, "MATCH (u:User) RETURN count(u)") == 40
+    assert _count(cli_env, "MATCH (i:Item) RETURN count(i)") == 50
+    events = _count(cli_env, "MATCH (x:Interaction) RETURN count(x)")
+    assert 0.8 * 600 <= events <= 1.2 * 600
+    assert main(args) == 0  # the same shop again: the same event ids, nothing added
+    assert _count(cli_env, "MATCH (x:Interaction) RETURN count(x)") == events
+
+
+def test_import_demo_rejects_a_size_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["import", "demo", "--users", "0"])
+    assert "--users: must be at least 1" in capsys.readouterr().err

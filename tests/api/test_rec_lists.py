@@ -306,3 +306,18 @@ def test_list_settings_out_of_range_stop_start_up_naming_the_setting() -> None:
                         ("rec_lists_rebuild_s", 1.0)):  # fmt: skip
         with pytest.raises(ValidationError, match=name):
             load_settings(**{name: value})
+
+
+def test_a_write_begun_before_the_build_yet_committed_after_it_is_not_served(
+    app: Flask, graph: Driver
+) -> None:
+    """``changed_at`` is a transaction's start: a write that began before the build's feed
+    read and committed after its catch-up read must still stop the list, with no poll."""
+    lists = _lists(app)
+    began = graph.execute_query("RETURN datetime.transaction() AS t").records[0]["t"]
+    assert lists.build() is not None  # its feed read starts after ``began``
+    request = RecommendationRequest("a-u0", 5)
+    assert lists.answer(request) is not None
+    graph.execute_query("MATCH (u:User {user_id: 'a-u0'}) SET u.changed_at = $began", began=began)
+    assert lists.answer(request) is None
+    assert lists.answer(RecommendationRequest("a-u1", 5)) is not None

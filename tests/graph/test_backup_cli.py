@@ -74,6 +74,15 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, out.out + out.err
 
 
+def _started_shop(capsys: pytest.CaptureFixture[str]) -> tuple[int, int, str | None, int]:
+    """Starts the local server, migrates, writes a shop with model ``v-original``; its picture."""
+    assert _run(capsys, "neo4j", "start")[0] == 0
+    assert _run(capsys, "migrate")[0] == 0
+    with closing(_store()) as store:
+        _write_shop(store, "v-original", seed=1)
+        return _picture(store)
+
+
 def test_backup_then_restore_brings_the_graph_and_active_version_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -81,11 +90,7 @@ def test_backup_then_restore_brings_the_graph_and_active_version_back(
     dump = tmp_path / "backups" / "shop.dump"
     config = load_settings().server_config()
     try:
-        assert _run(capsys, "neo4j", "start")[0] == 0
-        assert _run(capsys, "migrate")[0] == 0
-        with closing(_store()) as store:
-            _write_shop(store, "v-original", seed=1)
-            before = _picture(store)
+        before = _started_shop(capsys)
         assert before[0] == 2 and before[1] >= 4 and before[2:] == ("v-original", 0)
         code, said = _run(capsys, "backup", str(dump))
         assert code == 1 and "running" in said and "neo4j stop" in said and not dump.exists()
@@ -126,11 +131,7 @@ def test_restore_into_a_fresh_state_folder(
     dump = tmp_path / "shop.dump"
     old = load_settings().server_config()
     try:
-        assert _run(capsys, "neo4j", "start")[0] == 0
-        assert _run(capsys, "migrate")[0] == 0
-        with closing(_store()) as store:
-            _write_shop(store, "v-original", seed=1)
-            before = _picture(store)
+        before = _started_shop(capsys)
     finally:
         stop(old)
     assert _run(capsys, "backup", str(dump))[0] == 0

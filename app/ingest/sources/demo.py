@@ -16,6 +16,7 @@ The same arguments always give the same output (one ``random.Random(seed)`` driv
 from __future__ import annotations
 
 import hashlib
+import heapq
 import random
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -24,7 +25,10 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from typing import NamedTuple
 
+import numpy as np
+
 from app.ingest.sources import demo_catalog as vocab
+from app.ingest.sources.demo_plan import plan_sessions, plan_users
 from app.ingest.sources.stream import DatasetStream, Event, Item, rfc3339
 
 ZIPF_EXPONENT = 1.1  # item popularity ~ 1 / rank^s
@@ -33,8 +37,6 @@ EVENTS_PER_SESSION = 4.0  # measured mean of the funnel below; sizes the session
 CLICK_RATE, CART_RATE, PURCHASE_RATE = 0.32, 0.28, 0.55  # each step given the previous one
 FAVORITE_RATE = 0.06  # of clicked items
 RATING_RATE, REVIEW_RATE = 0.22, 0.10  # of purchases, some days later
-# Evening-heavy shopping hours (weights for 00h..23h).
-HOUR_WEIGHTS = (1, 1, 1, 1, 1, 1, 2, 3, 4, 4, 4, 5, 6, 5, 4, 4, 5, 6, 8, 9, 10, 9, 6, 3)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class _DemoItem:
 
 
 class _Row(NamedTuple):
-    """A compact event kept until the whole stream is sorted by time."""
+    """A compact event, held until no later session can precede it."""
 
     ts: int
     user: int
@@ -73,6 +75,19 @@ class _Catalog:
 
     def pick_any(self, rng: random.Random) -> int:
         return bisect_right(self.all_cum_weights, rng.random() * self.all_cum_weights[-1])
+
+
+@dataclass(frozen=True)
+class DemoShape:
+    """The size of a demo shop (``interest-graph import demo --users --items --events``)."""
+
+    n_users: int = 500
+    n_items: int = 400
+    n_events: int = 30_000
+    seed: int = 42
+
+    def stream(self, now: datetime | None = None) -> DatasetStream:
+        return demo_stream(self.n_users, self.n_items, self.n_events, self.seed, now=now)
 
 
 def demo_stream(
@@ -108,7 +123,6 @@ def demo_stream(
         rng = random.Random(seed)
         catalog = _build_catalog(rng, n_items)
         rows = _simulate(rng, catalog, n_users, n_events, end - days * 86_400, end, drift_share)
-        rows.sort()
         for row in rows:
             yield _row_to_event(row, catalog, run_key)
 
@@ -187,39 +201,7 @@ def _make_item(rng: random.Random, index: int, leaf: vocab.Leaf) -> _DemoItem:
     return _DemoItem(index, noun, rng.gauss(0.0, 1.0), in_stock, record)
 
 
-# --------------------------------------------------------------------------- users and sessions
-
-
-@dataclass
-class _User:
-    index: int
-    sessions: int
-    before: list[int]  # preferred leaves until the drift point (first = main preference)
-    after: list[int]  # preferred leaves after it (same list when the user does not drift)
-    drift_at: float  # fraction of the user's sessions after which ``after`` applies
-
-
-def _make_users(
-    rng: random.Random, n_users: int, n_sessions: int, drift_share: float
-) -> list[_User]:
-    activity = [rng.paretovariate(1.5) for _ in range(n_users)]
-    scale = n_sessions / sum(activity)
-    by_department: dict[str, list[int]] = {}
-    for leaf_index, leaf in enumerate(vocab.LEAVES):
-        by_department.setdefault(leaf.path[0], []).append(leaf_index)
-    departments = sorted(by_department)
-    users = []
-    for index, weight in enumerate(activity):
-        main, other = rng.sample(departments, 2)
-        before = rng.sample(by_department[main], 2) + [rng.choice(by_department[other])]
-        after = before
-        if rng.random() < drift_share:
-            # The new main interest comes from a department the user did not care about before.
-            new = rng.choice([d for d in departments if d not in (main, other)])
-            after = rng.sample(by_department[new], 2) + [before[2]]
-        sessions = max(1, round(weight * scale))
-        users.append(_User(index, sessions, before, after, rng.uniform(0.35, 0.65)))
-    return users
+# --------------------------------------------------------------------------- sessions in time order
 
 
 def _simulate(
@@ -230,28 +212,36 @@ def _simulate(
     start: int,
     end: int,
     drift_share: float,
-) -> list[_Row]:
+) -> Iterator[_Row]:
+    """The shop's rows in time order, streamed: a session's rows (and the ratings that follow
+    a purchase days later) wait in a heap until the next session starts after them, so memory
+    holds the plan and a few hours of rows, never the event list."""
     n_sessions = max(n_users, round(n_events / EVENTS_PER_SESSION))
-    rows: list[_Row] = []
-    for user in _make_users(rng, n_users, n_sessions, drift_share):
-        recorder = _Recorder(user.index, end, rows)
-        starts = sorted(_session_start(rng, start, end) for _ in range(user.sessions))
-        for number, session_start in enumerate(starts):
-            leaves = user.before if number < user.drift_at * user.sessions else user.after
-            leaf = _choose_leaf(rng, catalog, leaves)
-            session_id = f"demo:s{user.index}-{number}"
-            _session(rng, catalog, leaf, session_start, session_id, recorder)
-    return rows
+    users = plan_users(rng, n_users, n_sessions, drift_share)
+    sessions = plan_sessions(rng, users, start, end)
+    recorder = _Recorder(end, np.zeros(n_users, np.int64))
+    for user, number, begin in zip(
+        sessions.user.tolist(), sessions.number.tolist(), sessions.start.tolist(), strict=True
+    ):
+        # Every later session starts at ``begin`` or after and its rows come after its start.
+        while recorder.pending and recorder.pending[0].ts <= begin:
+            yield heapq.heappop(recorder.pending)
+        leaf = _choose_leaf(rng, catalog, list(users.leaves(user, number)))
+        recorder.user = user
+        _session(rng, catalog, leaf, begin, f"demo:s{user}-{number}", recorder)
+    while recorder.pending:
+        yield heapq.heappop(recorder.pending)
 
 
 @dataclass
 class _Recorder:
-    """Appends one user's rows, numbering them so event ids are unique and stable."""
+    """Holds rows until they are due, numbering each user's rows so event ids are unique and
+    stable."""
 
-    user: int
     end: int
-    rows: list[_Row]
-    seq: int = 0
+    seq: np.ndarray  # per user, rows numbered so far
+    pending: list[_Row] = field(default_factory=list)  # a heap by (ts, user, seq)
+    user: int = 0  # whose session is being recorded
 
     def emit(
         self,
@@ -262,16 +252,11 @@ class _Recorder:
         value: float | None = None,
         text: str | None = None,
     ) -> None:
-        self.seq += 1
+        self.seq[self.user] += 1
+        seq = int(self.seq[self.user])
         # A session that starts just before ``now`` is cut at ``now`` rather than leaking past it.
-        row = _Row(min(ts, self.end - 1), self.user, self.seq, item, kind, value, text, session)
-        self.rows.append(row)
-
-
-def _session_start(rng: random.Random, start: int, end: int) -> int:
-    day = start + rng.randrange(max((end - start) // 86_400, 1)) * 86_400
-    hour = rng.choices(range(24), weights=HOUR_WEIGHTS)[0]
-    return min(day + hour * 3600 + rng.randrange(3600), end - 3600)
+        row = _Row(min(ts, self.end - 1), self.user, seq, item, kind, value, text, session)
+        heapq.heappush(self.pending, row)
 
 
 def _choose_leaf(rng: random.Random, catalog: _Catalog, preferred: list[int]) -> int:
