@@ -89,6 +89,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _say_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from app.training.pipeline import run_training, train_config_from
 
@@ -96,7 +100,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
     )
     with _store(settings) as store:
-        report = run_training(store, settings, config, force=args.force)
+        report = run_training(store, settings, config, force=args.force, say=_say_stderr)
     print(report.summary())
     if report.curve:
         print(f"training curve: {report.curve}")

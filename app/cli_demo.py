@@ -81,7 +81,7 @@ def _train_once(store: GraphStore, settings: Settings) -> None:
         return
     config = train_config_from(settings)
     _say(f"training the interest model (at most {config.epochs} epochs) ...")
-    report = run_training(store, settings, config)
+    report = run_training(store, settings, config, say=_say)
     _say(report.summary())
 
 
