@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.cli_backup import add_backup_commands
+from app.cli_demo import add_demo_commands
 from app.settings import Settings, load_settings, shared_data_dir
 
 if TYPE_CHECKING:
@@ -89,6 +89,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _say_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from app.training.pipeline import run_training, train_config_from
 
@@ -96,7 +100,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
     )
     with _store(settings) as store:
-        report = run_training(store, settings, config, force=args.force)
+        report = run_training(store, settings, config, force=args.force, say=_say_stderr)
     print(report.summary())
     if report.curve:
         print(f"training curve: {report.curve}")
@@ -166,86 +170,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from app.worker.scheduler import run_worker
 
     return run_worker(settings)
-
-
-# --- demo: the first step of every process, once, so `make demo` serves personal lists at once
-
-
-def _prepare_demo(settings: Settings) -> None:
-    """Start Neo4j, migrate, load the demo shop, train, embed texts and tag items, each once."""
-    from app.ingest.loading import load_stream
-    from app.ingest.sources.demo import demo_stream
-    from graphdb.local import server
-    from graphdb.store import GraphStore
-
-    config = settings.server_config()
-    _say(f"starting Neo4j {config.version} ...")
-    server.start(config)
-    store = GraphStore.connect(settings.neo4j_target())
-    try:
-        store.migrations.migrate()
-        if store.events.count_interactions() == 0:
-            _say(load_stream(store, settings, demo_stream(), 5000))
-        else:
-            _say("graph already holds events: demo data not loaded again")
-        _train_once(store, settings)
-        _embed_texts(store)
-        _tag_items(store, settings)
-        _demo_key(store, settings)
-    finally:
-        store.close()
-    _say(f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})")
-
-
-def _train_once(store: GraphStore, settings: Settings) -> None:
-    """Train when no model is active yet, so the demo serves personal recommendations."""
-    from app.training.pipeline import run_training, train_config_from
-
-    if store.embeddings.active_version() is not None:
-        _say("a model is already active: not training again")
-        return
-    _say("training the interest model ...")
-    report = run_training(store, settings, train_config_from(settings))
-    _say(report.summary())
-
-
-def _embed_texts(store: GraphStore) -> None:
-    """Text vectors for the demo catalog, so semantic search answers from the start."""
-    from app.training.text_index import embed_item_texts
-
-    written = embed_item_texts(store)
-    _say(f"text vectors written for {written} items")
-
-
-def _tag_items(store: GraphStore, settings: Settings) -> None:
-    """Key-phrase tags for the demo catalog, so interest profiles list tags from the start."""
-    from app.worker.tagging import run_tagging
-
-    report = run_tagging(store, settings.fold_config().half_life_ms)
-    _say(report.summary())
-
-
-def _demo_key(store: GraphStore, settings: Settings) -> None:
-    """The first run makes an admin key, shown once, so the demo can be called at all."""
-    if not settings.api_auth or store.api_keys.all():
-        return
-    key = store.api_keys.create("demo", ["admin"])
-    _say(
-        f"API key (admin, shown once): {key}\n  curl -H 'Authorization: Bearer {key}' "
-        f"http://{settings.host}:{settings.port}/api/v1/graph/stats"
-    )
-
-
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    _prepare_demo(settings)
-    if args.no_serve:
-        return 0
-    # The demo shop sells durable goods: nobody wants a second coffee maker right after the
-    # first, so the repeat-purchase rule is on (the API workers read it from the environment).
-    os.environ.setdefault("IG_REC_REPEAT_RULE", "true")
-    from app.api.wsgi import serve
-
-    return serve(settings)
 
 
 def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -379,9 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="run scheduled refreshes, retrains and requested runs (one process)"
     )
     wrk.set_defaults(handler=cmd_worker)
-    demo = sub.add_parser("demo", help="start Neo4j, migrate, load demo data, train, serve")
-    demo.add_argument("--no-serve", action="store_true", help="stop after loading and training")
-    demo.set_defaults(handler=cmd_demo)
+    add_demo_commands(sub)
     return parser
 
 

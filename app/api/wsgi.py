@@ -10,12 +10,15 @@ import tempfile
 from app.settings import Settings
 
 
-def serve(settings: Settings, workers: int | None = None) -> int:
-    """Replace this process with gunicorn serving ``app.api:create_app()``."""
+def gunicorn_command(
+    settings: Settings, workers: int | None = None, pid_file: str | None = None
+) -> list[str] | None:
+    """gunicorn's command line for ``app.api:create_app()`` (None: gunicorn is not installed),
+    with this process's environment made ready for it (BLAS threads, metrics folder)."""
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
     if not os.path.exists(gunicorn):
         print("gunicorn is not installed in this environment", file=sys.stderr)
-        return 1
+        return None
     argv = [
         gunicorn,
         "--workers", str(workers or settings.workers),
@@ -24,14 +27,22 @@ def serve(settings: Settings, workers: int | None = None) -> int:
         "--access-logfile", "-",
         "--graceful-timeout", "20",
         "--config", "python:app.api.gunicorn_hooks",
-        "app.api:create_app()",
     ]  # fmt: skip
+    if pid_file is not None:
+        argv += ["--pid", pid_file]  # gunicorn writes it at start and removes it at exit
     # Many request threads share two cores: one BLAS thread each avoids oversubscription.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     # Workers write their metrics to files that /metrics aggregates across processes.
-    metrics_dir = tempfile.mkdtemp(prefix="ig-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ig-metrics-")
+    return [*argv, "app.api:create_app()"]
+
+
+def serve(settings: Settings, workers: int | None = None) -> int:
+    """Replace this process with gunicorn serving ``app.api:create_app()``."""
+    argv = gunicorn_command(settings, workers)
+    if argv is None:
+        return 1
     print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
-    os.execv(gunicorn, argv)
+    os.execv(argv[0], argv)
     return 0  # not reached: execv replaces the process

@@ -21,6 +21,7 @@ import torch
 from app.settings import Settings
 from app.training.category_order import choose_order
 from app.training.gate import GateInput, judge_challenger
+from app.training.progress import EpochProgress, Say
 from app.training.recovery import TrainingLease, clean_up_after_crashes
 from app.training.text_index import embed_item_texts
 from graphdb.embeddings import NodeVectors
@@ -110,11 +111,16 @@ def train_config_from(settings: Settings, **overrides: Any) -> TrainConfig:
 
 
 def run_training(
-    store: GraphStore, settings: Settings, config: TrainConfig, *, force: bool = False
+    store: GraphStore,
+    settings: Settings,
+    config: TrainConfig,
+    *,
+    force: bool = False,
+    say: Say | None = None,
 ) -> TrainingReport:
     """Train on the current graph; promote and write back unless the serving model scores
     better on the same, new holdout (``app.training.gate``), or whatever the scores if
-    ``force``.
+    ``force``. ``say``, when given, gets a progress line per epoch and per step.
 
     It first takes back what killed trainings left behind (``app.training.recovery``), under a
     training lease of its own that keeps the next one from taking back this run's work.
@@ -122,7 +128,9 @@ def run_training(
     registry = ModelRegistry(settings.model_dir)
     with TrainingLease(store, settings.lease_ttl_s) as lease:
         clean_up_after_crashes(store, registry)
-        return _train_and_promote(store, settings, config, registry, lease.holder, force)
+        return _train_and_promote(
+            store, settings, config, registry, lease.holder, force, say or _quiet
+        )
 
 
 def _train_and_promote(
@@ -132,6 +140,7 @@ def _train_and_promote(
     registry: ModelRegistry,
     writer: str,
     force: bool,
+    say: Say,
 ) -> TrainingReport:
     started = time.perf_counter()
     if config.model in INDUCTIVE_KINDS and config.use_text:
@@ -144,13 +153,16 @@ def _train_and_promote(
     if graph.n_edges == 0:
         raise ValueError("the graph has no interactions to learn from; import events first")
     device = default_device()
-    result = train(graph, config, device)
+    say(f"training on {graph.n_users:,} users, {graph.n_items:,} items, {graph.n_edges:,} "
+        f"edges ({device}) ...")  # fmt: skip
+    progress = EpochProgress("interest model", config.epochs, say, config.time_budget_s)
+    result = train(graph, config, device, on_epoch=lambda row, _model, _ops: progress(row))
     # Chosen before saving, so the registry's metrics and the graph's version both hold it.
     order = choose_order(result, snapshot, half_life)
     result.best_metrics = {**result.best_metrics, **order.as_metrics()}
     log.info("within-category order: %s", order)
     version, metrics = _save_version(registry, result, graph, snapshot, config, writer)
-    metrics.update(_train_short_term(settings, graph, registry.versions_dir / version, device))
+    metrics.update(_train_short_term(settings, graph, registry.versions_dir / version, device, say))
     curve = registry.versions_dir / version / "training_curve.png"
     plot_training_curve(result.history, curve, metric=config.monitor)
     promotion = _gate(store, registry, result, GateInput.of(snapshot, result, half_life),
@@ -158,6 +170,7 @@ def _train_and_promote(
     report = TrainingReport(version, promotion.promoted, promotion.reason, metrics=metrics,
                             device=str(device), curve=curve, gate=promotion)  # fmt: skip
     if promotion.promoted:
+        say(f"promoted ({promotion.reason}); writing vectors back to Neo4j ...")
         tick = time.perf_counter()
         # The graph switches in one transaction after every vector is staged: a failure or a
         # kill before it leaves the graph on the previous version (a kill's leftovers are the
@@ -215,8 +228,12 @@ def _gate(
     return promotion
 
 
+def _quiet(_line: str) -> None:
+    """Progress sink when nobody watches (tests, library use): the log has the summary."""
+
+
 def _train_short_term(
-    settings: Settings, graph: InteractionGraph, folder: Path, device: torch.device
+    settings: Settings, graph: InteractionGraph, folder: Path, device: torch.device, say: Say
 ) -> dict[str, float]:
     """Trains the sequence component on the same graph and stores it beside the version.
 
@@ -229,7 +246,8 @@ def _train_short_term(
         max_len=settings.short_term_max_len, epochs=settings.short_term_epochs,
         seed=settings.train_seed, time_budget_s=settings.train_time_budget_s,
     )  # fmt: skip
-    result = train_short_term(graph, config, device)
+    progress = EpochProgress("session model", config.epochs, say, config.time_budget_s)
+    result = train_short_term(graph, config, device, on_epoch=progress)
     save_short_term(export_short_term(result.model), folder / SHORT_TERM_FILE)
     return {f"short_{k}": float(v) for k, v in result.best_metrics.items() if "@" in k}
 

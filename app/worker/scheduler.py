@@ -290,7 +290,7 @@ class Worker:
 
         try:
             config = train_config_from(self.settings)
-            report = run_training(self.store, self.settings, config, force=force)
+            report = run_training(self.store, self.settings, config, force=force, say=log.info)
         finally:
             if self._refresher is not None:  # its cached graph and vectors are now stale
                 self._refresher.reset()

@@ -332,7 +332,7 @@ def wait_until_ready(config: ServerConfig, pid: int, timeout_s: float) -> None:
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             raise ServerError(f"Neo4j exited during start-up.\n{log_tail(config)}")
         if _port_open(config.listen_address, config.bolt_port) and ping(
             config.bolt_uri, "neo4j", read_password(config) if config.auth else None
@@ -342,7 +342,8 @@ def wait_until_ready(config: ServerConfig, pid: int, timeout_s: float) -> None:
     raise ServerError(f"Neo4j did not answer on Bolt within {timeout_s:.0f}s.\n{log_tail(config)}")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a child of ours that exited is reaped here)."""
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
@@ -377,12 +378,17 @@ def request_stop(config: ServerConfig) -> int | None:
 
 def wait_stopped(config: ServerConfig, pid: int, timeout_s: float = 60.0) -> None:
     """Wait for a requested shutdown (its checkpoint); SIGKILL after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.2)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    wait_or_kill(pid, timeout_s)
     config.pid_file.unlink(missing_ok=True)
+
+
+def wait_or_kill(pid: int, timeout_s: float) -> None:
+    """Wait for a process asked to stop to exit; SIGKILL it after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process_alive(pid):
+        time.sleep(0.2)
+    if process_alive(pid):
+        os.kill(pid, signal.SIGKILL)
 
 
 def status(config: ServerConfig) -> ServerStatus:

@@ -42,8 +42,14 @@ def test_train_writes_back_every_node_and_activates(
     shop: Driver, neo4j_server: Neo4jTestServer, tmp_path: Path
 ) -> None:
     settings = _settings(neo4j_server, tmp_path)
-    report = run_training(GraphStore(shop), settings, train_config_from(settings))
+    lines: list[str] = []
+    report = run_training(GraphStore(shop), settings, train_config_from(settings), say=lines.append)
     assert report.promoted and report.curve is not None and report.curve.exists()
+    # A person watching sees every epoch (loss, time left) and the write-back start.
+    epochs = [line for line in lines if line.startswith("interest model: epoch ")]
+    assert 1 <= len(epochs) <= 4 and epochs[0].startswith("interest model: epoch 1/4, loss ")
+    assert all("loss " in line and " left" in line for line in epochs)
+    assert any("writing vectors back" in line for line in lines)
     counts = shop.execute_query(
         "MATCH (n) WHERE n:User OR n:Item "
         "RETURN count(n) AS total, count(n.embedding) AS embedded, "
