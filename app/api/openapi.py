@@ -93,7 +93,7 @@ def operation(
         form: How the body is sent (batch forms, optional).
         media: The media type of a success body that is text, not JSON (``ok`` is None).
     """
-    responses: dict[str, Any] = {f"HTTP_{status}": ok}
+    responses: dict[str, Any] = {f"HTTP_{status}": _described(ok)}
     for code, meaning in (errors or {}).items():
         responses[f"HTTP_{code}"] = (Error, meaning)
     accepted = set(query.model_fields) if query is not None else set()
@@ -117,6 +117,12 @@ def operation(
         return checked  # type: ignore[return-value]
 
     return decorate
+
+
+def _described(model: type | None) -> Any:
+    """A success model with its docstring's first paragraph as the answer's description."""
+    text = " ".join((getattr(model, "__doc__", None) or "").split("\n\n")[0].split())
+    return (model, text) if model is not None and text else model
 
 
 _ID_SCHEMA = TypeAdapter(Identifier).json_schema()

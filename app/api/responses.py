@@ -29,6 +29,7 @@ def example(body: dict[str, Any]) -> ConfigDict:
 def strict_dataclass(shape: type[T]) -> type[T]:
     """A dataclass of the graph layer as a response model that refuses unknown fields."""
     strict = pydantic_dataclass(shape, config=ConfigDict(extra="forbid"), frozen=True)
+    strict.__doc__ = shape.__doc__
     return cast(type[T], strict)
 
 
@@ -65,6 +66,8 @@ class EventsAccepted(Strict):
 
 
 class ItemsUpserted(Strict):
+    """All items created or updated."""
+
     upserted: int = Field(description="items created or updated")
     item_ids: list[str] = Field(description="the id of each item sent, in order")
 
@@ -138,11 +141,15 @@ class ScoredItem(Strict):
 
 
 class SearchResults(Strict):
+    """The items whose text is nearest the query in meaning."""
+
     query: str = Field(description="the query as searched (white space stripped)")
     items: list[ScoredItem] = Field(description="best match first")
 
 
 class SimilarItems(Strict):
+    """The items nearest the item in embedding space."""
+
     item_id: str
     model_version: str | None = Field(description="the model whose vectors were compared")
     embedded: bool = Field(description="whether the item has a vector (else items is empty)")

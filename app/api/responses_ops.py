@@ -68,6 +68,8 @@ class EdgeView(Strict):
 
 
 class UserGraph(Strict):
+    """Nodes and edges within ``depth`` hops of the user."""
+
     user_id: str
     depth: int
     nodes: list[NodeView]
@@ -90,6 +92,8 @@ class TransactionLogs(Strict):
 
 
 class Erasure(Strict):
+    """Erased: counts of what went, and when it leaves the transaction logs."""
+
     model_config = example(
         {
             "user_id": "u1",
@@ -123,11 +127,15 @@ class ModelVersion(Strict):
 
 
 class Models(Strict):
+    """Model versions, newest first, and the one served."""
+
     active: str | None = Field(description="the version served")
     versions: list[ModelVersion]
 
 
 class RefreshQueued(Strict):
+    """Queued (or the run of that kind already queued); Location names it."""
+
     model_config = example(
         {
             "run_id": "5b0f0d52-8d7e-4c53-9a55-1f3a3c2e9b10",
@@ -165,14 +173,20 @@ class RefreshRun(Strict):
 
 
 class RefreshRuns(Strict):
+    """Refresh runs, newest first."""
+
     runs: list[RefreshRun] = Field(description="newest first")
 
 
 class Live(Strict):
+    """The process answers."""
+
     status: Literal["ok"]
 
 
 class Ready(Strict):
+    """The graph store answers."""
+
     status: Literal["ready"]
     neo4j: Literal["ok"]
 
