@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -21,7 +22,7 @@ from neo4j import Driver
 
 from app.api import create_app
 from app.api.wiring import services_of
-from app.settings import load_settings, shared_data_dir
+from app.settings import Settings, load_settings, shared_data_dir
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.local.server import ServerConfig, start, stop
 from graphdb.migrations import migrate
@@ -37,6 +38,15 @@ class Neo4jTestServer:
     target: Neo4jTarget
     http_url: str | None
     kind: str
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings that reach this server (keys off unless ``overrides`` turn them on)."""
+        target = self.target
+        return load_settings(
+            neo4j_uri=target.uri, neo4j_user=target.user, neo4j_password=target.password,
+            neo4j_auth=target.password is not None, neo4j_database=target.database,
+            **{"api_auth": False, **overrides},
+        )  # fmt: skip
 
 
 def require_shared_data(*parts: str) -> Path:

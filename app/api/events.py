@@ -6,7 +6,8 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from app.api.common import intake_limits, json_body, settings, wall_now
 from app.api.metrics import metrics_of
-from app.api.spec import documented
+from app.api.openapi import BodyForm, operation
+from app.api.responses import EventsAccepted
 from app.api.wiring import services
 from app.ingest.validation import EventIn, parse_events
 
@@ -14,14 +15,18 @@ bp = Blueprint("events", __name__, url_prefix="/api/v1/events")
 
 
 @bp.post("")
-@documented(
-    'Store behaviour events (one, a list, or {"events": [...]}); all or nothing',
+@operation(
+    EventsAccepted,
     body=EventIn,
-    batch="events",
-    scope="write",
-    responses={400: "a record is invalid", 413: "body too large", 415: "not JSON"},
+    form=BodyForm(batch="events"),
+    errors={400: "a record is invalid", 413: "body too large", 415: "not JSON"},
 )
 def post_events() -> tuple[Response, int]:
+    """Store behaviour events, all or nothing
+
+    Send one event, a list of them, or ``{"events": [...]}``. If any record is invalid,
+    nothing is stored and the 400 names each problem.
+    """
     rows = parse_events(json_body(), intake_limits(), now=wall_now())
     serving = services()
     result = serving.store.events.write_events(rows, settings().fold_config())

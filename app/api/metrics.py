@@ -33,6 +33,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from app.api.openapi import operation
 from app.api.wiring import graph_store
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -178,7 +179,9 @@ def init_metrics(app: Flask) -> ApiMetrics:
 
 
 @bp.get("/metrics")
+@operation(None, media="text/plain")
 def expose() -> Response:
+    """Prometheus metrics of this process and of the graph (text exposition format)"""
     metrics = metrics_of(current_app)
     registry = metrics.registry
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from flask import request
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from app.api.errors import ApiError
-from app.ingest.ids import WHITE_SPACE
+from app.ingest.ids import NOT_BLANK, WHITE_SPACE
+from app.serving.search import MAX_QUERY_CHARS
+
+# Not given is absent (None), never a JSON null: the document shows the string alone.
+OptionalText = str | SkipJsonSchema[None]
+# Free text as ``text_arg`` takes it (a query in words): 1 to 500 characters, not blank.
+QueryText = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NOT_BLANK)
+]
+
+
+class QueryModel(BaseModel):
+    """A route's query parameters, for the OpenAPI document (the view parses them itself
+    with the functions below, so that each refusal names its parameter)."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 # A boolean is spelled as the OpenAPI document's query serialisation spells it, nothing else.
 TRUE = {"true"}

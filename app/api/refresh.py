@@ -11,12 +11,13 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from app.api import responses_ops as out
 from app.api.common import validated_body
 from app.api.errors import ApiError
-from app.api.params import int_arg
-from app.api.spec import Param, documented
+from app.api.openapi import BodyForm, operation
+from app.api.params import QueryModel, int_arg
 from app.api.wiring import graph_store
 from graphdb.refresh_runs import RefreshRun, RefreshRuns
 
@@ -65,21 +66,20 @@ def _public(run: RefreshRun) -> dict[str, Any]:
 
 
 @bp.post("")
-@documented(
-    "Queue a refresh for the worker (body optional; kind defaults to incremental; "
-    '{"kind": "full", "force": true} promotes the new model whatever the gate says). '
-    "A run of the same kind still queued is returned instead of a new one (made forced, if "
-    "this request is)",
+@operation(
+    out.RefreshQueued,
+    status=202,
     body=RefreshIn,
-    body_required=False,
-    scope="admin",
-    responses={
-        202: "queued; Location names the run",
-        400: "unknown kind, or force without kind full",
-        415: "not JSON",
-    },
+    form=BodyForm(required=False),
+    errors={400: "unknown kind, or force without kind full", 415: "not JSON"},
 )
 def request_refresh() -> tuple[Response, int]:
+    """Queue a refresh for the worker; Location names the run
+
+    The body is optional; kind defaults to incremental. ``{"kind": "full", "force": true}``
+    promotes the new model whatever the gate says. A run of the same kind still queued is
+    returned instead of a new one (made forced, if this request is).
+    """
     wanted = _requested()
     run, _ = _runs().queue_run(wanted.kind, trigger="api", force=wanted.force)
     response = jsonify(
@@ -89,19 +89,22 @@ def request_refresh() -> tuple[Response, int]:
     return response, 202
 
 
+class RunsQuery(QueryModel):
+    limit: int = Field(20, ge=1, le=100, description="most runs listed")
+
+
 @bp.get("/runs")
-@documented(
-    "Refresh runs, newest first: kind, status, timings, what changed and was written",
-    query={"limit": Param(int, "most runs listed", 20, 1, 100)},
-)
+@operation(out.RefreshRuns, query=RunsQuery)
 def runs() -> Response:
+    """Refresh runs, newest first: kind, status, timings, what changed and was written"""
     limit = int_arg("limit", 20, 1, 100)
     return jsonify({"runs": [_public(run) for run in _runs().list_runs(limit)]})
 
 
 @bp.get("/runs/<run_id>")
-@documented("One refresh run", responses={404: "unknown run"})
+@operation(out.RefreshRun, errors={404: "unknown run"})
 def get_run(run_id: str) -> Response:
+    """One refresh run"""
     run = _runs().read_run(run_id)
     if run is None:
         raise ApiError(404, "not_found", f"no refresh run {run_id!r}")

@@ -10,11 +10,24 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from app.api.common import settings, validated_body
 from app.api.errors import ApiError
-from app.api.params import bool_arg, float_arg, int_arg, list_arg, str_arg, text_arg
-from app.api.spec import Param, documented, text_param
+from app.api.openapi import operation
+from app.api.params import (
+    OptionalText,
+    QueryModel,
+    QueryText,
+    bool_arg,
+    float_arg,
+    int_arg,
+    list_arg,
+    str_arg,
+    text_arg,
+)
+from app.api.responses import Recommendations
+from app.api.responses_ops import Erasure, InterestProfile, UserGraph
 from app.api.wiring import graph_store, services
 from app.ingest.ids import Identifier
 from app.serving.recommend import (
@@ -29,17 +42,36 @@ from graphdb.serving_feed import erasure_key
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
 
-_RECOMMEND_QUERY = {
-    "k": Param(int, "how many items", 20, 1, 1000),
-    "exclude_seen": Param(bool, "drop items the user interacted with", True),
-    "category": Param(str, "only items in this category (or below it); blank: any; unknown: 404"),
-    "brand": Param(str, "only items of this brand; blank: any; unknown: 404"),
-    "diversity": Param(float, "0 = pure relevance, 1 = maximal MMR diversity", 0.0, 0, 1),
-    "q": text_param(
-        "steer toward a need stated in words (items whose text matches it; 1 to 500 characters)",
-        MAX_QUERY_CHARS,
-    ),
-}
+UNKNOWN_IS_404 = {404: "unknown category or brand"}
+
+
+class RecommendQuery(QueryModel):
+    k: int = Field(20, ge=1, le=1000, description="how many items")
+    exclude_seen: bool = Field(True, description="drop items the user interacted with")
+    category: OptionalText = Field(
+        None, description="only items in this category (or below it); blank: any; unknown: 404"
+    )
+    brand: OptionalText = Field(
+        None, description="only items of this brand; blank: any; unknown: 404"
+    )
+    diversity: float = Field(
+        0.0, ge=0, le=1, description="0 = pure relevance, 1 = maximal MMR diversity"
+    )
+    q: QueryText | SkipJsonSchema[None] = Field(
+        None,
+        description="steer toward a need stated in words (items whose text matches it; "
+        "1 to 500 characters)",
+    )
+
+
+class RecommendGetQuery(RecommendQuery):
+    exclude: OptionalText = Field(
+        None,
+        description="comma-separated item ids to leave out (up to 1,000, as long as the "
+        "request line fits 8,190 bytes; POST them in a body for more)",
+    )
+
+
 MAX_EXCLUDE = 1000
 
 
@@ -52,33 +84,26 @@ class ExcludeIn(BaseModel):
 
 
 @bp.get("/<id:user_id>/recommendations")
-@documented(
-    "Top-k items for a user: personal (ranked in the API worker over the active model's item "
-    "vectors, which each worker holds in memory, with the user's newest events folded in) or "
-    "a marked fallback",
-    query={
-        **_RECOMMEND_QUERY,
-        "exclude": Param(
-            str,
-            "comma-separated item ids to leave out (up to 1,000, as long as the request line "
-            "fits 8,190 bytes; POST them in a body for more)",
-        ),
-    },
-    responses={404: "unknown category or brand"},
-)
+@operation(Recommendations, query=RecommendGetQuery, errors=UNKNOWN_IS_404)
 def recommendations(user_id: str) -> Response:
+    """Top-k items for a user: personal or a marked fallback
+
+    Personal items are ranked in the API worker over the active model's item vectors (which
+    each worker holds in memory), with the user's newest events folded in. An unknown or not
+    yet embedded user gets a fallback (popular in their categories, popular, or the best
+    matches of ``q``), named in ``fallback``.
+    """
     return _recommend(user_id, list_arg("exclude", MAX_EXCLUDE))
 
 
 @bp.post("/<id:user_id>/recommendations")
-@documented(
-    'As GET, with the item ids to leave out in a JSON body {"exclude": [...]} (up to 1,000, '
-    "which a request line cannot always carry); read scope",
-    query=_RECOMMEND_QUERY,
-    body=ExcludeIn,
-    responses={404: "unknown category or brand"},
-)
+@operation(Recommendations, query=RecommendQuery, body=ExcludeIn, errors=UNKNOWN_IS_404)
 def recommendations_excluding(user_id: str) -> Response:
+    """As GET, with the item ids to leave out in a JSON body
+
+    ``{"exclude": [...]}`` holds up to 1,000 ids, which a request line cannot always carry.
+    It only reads: the read scope is enough.
+    """
     wanted = validated_body(ExcludeIn, '{"exclude": ["i1"]}')
     return _recommend(user_id, tuple(dict.fromkeys(wanted.exclude)))
 
@@ -154,33 +179,33 @@ def _window_ms() -> tuple[str, int]:
         ) from None
 
 
+UNKNOWN_USER = {404: "unknown user"}
+
+
 def _require_user(user_id: str) -> None:
     if not graph_store().inspection.user_exists(user_id):
         raise ApiError(404, "not_found", f"no user {user_id!r}")
 
 
+class InterestsQuery(QueryModel):
+    window: str = Field(
+        "30d",
+        pattern=WINDOW_PATTERN,
+        description="window length: 30d, 12h, 2w; at most 3650d or 521w",
+    )
+    windows: int = Field(3, ge=1, le=12, description="how many consecutive windows up to now")
+    limit: int = Field(20, ge=1, le=200, description="most interests listed, and most tags listed")
+
+
 @bp.get("/<id:user_id>/interests")
-@documented(
-    "Categories and brands a user is interested in, the tags they like, and how their "
-    "interest moved across windows",
-    query={
-        "window": Param(
-            str,
-            "window length: 30d, 12h, 2w; at most 3650d or 521w",
-            "30d",
-            pattern=WINDOW_PATTERN,
-        ),
-        "windows": Param(int, "how many consecutive windows up to now", 3, 1, 12),
-        "limit": Param(int, "most interests listed, and most tags listed", 20, 1, 200),
-    },
-    responses={
-        200: "interests: categories and brands (kind, id, name, weight decayed to now, events, "
-        "last_ts), strongest first; tags: the same rows with kind 'tag' for key-phrase tags "
-        "(what the user likes; a negative weight means they criticised it); windows; change",
-        404: "unknown user",
-    },
-)
+@operation(InterestProfile, query=InterestsQuery, errors=UNKNOWN_USER)
 def interests(user_id: str) -> Response:
+    """A user's interests, the tags they like, and how their interest moved
+
+    ``interests``: categories and brands, weight decayed to now, strongest first. ``tags``:
+    the same rows with kind ``tag`` for key-phrase tags of their reviews (a negative weight
+    means they criticised it). ``windows`` and ``change``: raw category weight per window.
+    """
     label, window_ms = _window_ms()
     windows = int_arg("windows", 3, 1, 12)
     limit = int_arg("limit", 20, 1, 200)
@@ -224,16 +249,15 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
 
 
+class GraphQuery(QueryModel):
+    depth: int = Field(1, ge=1, le=3, description="hops from the user")
+    limit: int = Field(200, ge=1, le=5000, description="most paths read")
+
+
 @bp.get("/<id:user_id>/graph")
-@documented(
-    "Nodes and edges around a user, for drawing",
-    query={
-        "depth": Param(int, "hops from the user", 1, 1, 3),
-        "limit": Param(int, "most paths read", 200, 1, 5000),
-    },
-    responses={404: "unknown user"},
-)
+@operation(UserGraph, query=GraphQuery, errors=UNKNOWN_USER)
 def user_graph(user_id: str) -> Response:
+    """Nodes and edges around a user, for drawing"""
     depth = int_arg("depth", 1, 1, 3)
     limit = int_arg("limit", 200, 1, 5000)
     _require_user(user_id)
@@ -247,19 +271,14 @@ def user_graph(user_id: str) -> Response:
 
 
 @bp.delete("/<id:user_id>")
-@documented(
-    "Erase a user: node, interactions, edges (tag interests too), embedding; items only their "
-    "events made and tags only their reviews gave; then the transaction log holding it is "
-    "rotated so Neo4j prunes it at its next checkpoint (docs/privacy.md)",
-    scope="admin",
-    responses={
-        200: "deleted: counts of what went; items_marked_for_refresh; transaction_logs: "
-        "rotated, and purged_within_s (seconds until the erased records leave Neo4j's "
-        "transaction logs; null where the server's settings give no bound)",
-        404: "unknown user",
-    },
-)
+@operation(Erasure, errors=UNKNOWN_USER)
 def delete_user(user_id: str) -> Response:
+    """Erase a user, then rotate the transaction log that holds them
+
+    Goes: the user node, their interactions, edges (tag interests too) and embedding; items
+    only their events made and tags only their reviews gave. The transaction log holding
+    them is rotated so Neo4j prunes it at its next checkpoint (docs/privacy.md).
+    """
     serving = services()
     key = erasure_key(user_id, serving.erasure_salt)
     erasure = serving.store.erasure.erase_user(user_id, key)

@@ -99,4 +99,8 @@ def test_erasure_removes_the_users_tag_interests_but_keeps_shared_tags(
 def test_the_spec_describes_tags_in_interests(client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     op = spec["paths"]["/api/v1/users/{user_id}/interests"]["get"]
-    assert "tags" in op["summary"] and "kind 'tag'" in op["responses"]["200"]["description"]
+    assert "tags" in op["summary"]
+    answer = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    profile = spec["components"]["schemas"][answer.rsplit("/", 1)[-1]]
+    assert "kind 'tag'" in profile["properties"]["tags"]["description"]
+    assert profile["properties"]["tags"]["items"] == {"$ref": "#/components/schemas/Interest"}
