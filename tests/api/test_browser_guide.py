@@ -12,15 +12,11 @@ from neo4j import Driver
 from app.worker.tagging import run_tagging
 from graphdb.fold import FoldConfig
 from graphdb.store import GraphStore
+from tests.api.test_tags_api import ITEMS as TAG_ITEMS
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-ITEMS = [
-    {"item_id": "phone", "title": "Pixel phone with long battery life",
-     "description": "Battery life of two days. Big screen.",
-     "category_path": ["Electronics", "Phones"], "brand": "Pixel"},
-    {"item_id": "case", "title": "Leather phone case", "description": "Made of leather.",
-     "category_path": ["Electronics", "Accessories"], "brand": "Pixel"},
-]  # fmt: skip
+# The tag tests' phone and case, both by one brand, so the brand explains the case to ann.
+ITEMS = [TAG_ITEMS[0], {**TAG_ITEMS[1], "brand": "Pixel"}]
 
 
 class _RunnableBlocks(HTMLParser):
