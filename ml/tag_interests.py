@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ml.tags import mentioned_phrases
+from ml.phrases import mentioned_phrases
 
 # A review's words count as criticism from halfway to a plain complaint on the sentiment
 # scale (ml.sentiment's negative anchor sentences score about -1); factual or neutral wording

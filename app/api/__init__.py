@@ -28,7 +28,7 @@ def create_app(
         wall_clock: Epoch seconds that event intake's time window and the OpenAPI document's
             bound on an event's time both follow (a test may pin it to make them one).
     """
-    from app.api import docs, events, graph, health, items, refresh, users
+    from app.api import docs, events, graph, guide, health, items, refresh, users
     from app.api.access_log import init_route_tagging
     from app.api.auth import init_auth
     from app.api.common import init_body_limit
@@ -69,4 +69,5 @@ def create_app(
     app.register_blueprint(graph.bp)
     app.register_blueprint(refresh.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(guide.bp)
     return app

@@ -21,7 +21,7 @@ from app.api.errors import ApiError
 from app.api.wiring import graph_store
 from graphdb.apikeys import ApiKeyInfo
 
-PUBLIC_PREFIXES = ("/health/", "/api/v1/openapi.json", "/docs", "/metrics")
+PUBLIC_PREFIXES = ("/health/", "/api/v1/openapi.json", "/docs", "/metrics", "/browser/")
 log = logging.getLogger(__name__)
 
 ADMIN_ROUTES = {("DELETE", "users.delete_user"), ("POST", "refresh.request_refresh")}

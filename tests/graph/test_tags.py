@@ -15,8 +15,8 @@ from app.ingest.validation import IntakeLimits
 from app.worker.tagging import run_tagging
 from graphdb.fold import FoldConfig
 from graphdb.store import GraphStore
+from ml.phrases import mentioned_phrases
 from ml.tag_interests import CRITICAL_SENTIMENT
-from ml.tags import mentioned_phrases
 from tests.conftest import require_shared_data
 
 FOLD = FoldConfig()

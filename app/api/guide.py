@@ -1,0 +1,122 @@
+"""A Neo4j Browser guide (``:play <url>``) through one user's interest graph, and the style.
+
+Browser fetches both from the page it runs in, with no API key, so they are public and carry
+``Access-Control-Allow-Origin: *``; they hold no data, only Cypher that reads the graph the
+analyst is already connected to. The Neo4j server must allow the API's host in
+``browser.remote_content_hostname_allowlist`` (docs/graph-model.md).
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from importlib.resources import files
+
+from flask import Blueprint, Response, request
+
+from app.api.errors import ApiError
+
+bp = Blueprint("guide", __name__)
+GRASS = "interest-graph.grass"
+# Ids go into a `:param` line inside the page: plain id characters only, nothing to escape.
+_SAFE_ID = re.compile(r"^[\w:.@/+-]{1,200}$")
+
+SLIDES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Whose graph", "Pick the user (and an item to explain), then load the style.", (
+        ":param user_id => '{user_id}'",
+        ":param item_id => '{item_id}'",
+        ":style {style_url}",
+    )),
+    ("What they did", "INTERACTED edges: folded, time-decayed weights of the user's events.", (
+        "MATCH p = (:User {user_id: $user_id})-[r:INTERACTED]->(:Item)\n"
+        "RETURN p ORDER BY r.weight DESC LIMIT 25",
+        "MATCH (:User {user_id: $user_id})-[r:INTERACTED]->(i:Item)\n"
+        "RETURN i.item_id AS item, i.title AS title, r.weight AS weight, r.count AS events\n"
+        "ORDER BY weight DESC, item LIMIT 25",
+    )),
+    ("What they like", "INTERESTED_IN edges to categories, brands and key-phrase tags.", (
+        "MATCH p = (:User {user_id: $user_id})-[:INTERESTED_IN]->() RETURN p LIMIT 50",
+        "MATCH (:User {user_id: $user_id})-[r:INTERESTED_IN]->(t)\n"
+        "RETURN labels(t)[0] AS kind, coalesce(t.name, t.tag_id) AS name,\n"
+        "       r.weight AS weight, r.count AS events\n"
+        "ORDER BY weight DESC, name LIMIT 30",
+    )),
+    ("Who is like them", "Users sharing items, then nearest users by embedding.", (
+        "MATCH (u:User {user_id: $user_id})-[:INTERACTED]->(i:Item)<-[:INTERACTED]-(o:User)\n"
+        "WHERE o <> u\n"
+        "RETURN o.user_id AS user, count(i) AS shared_items\n"
+        "ORDER BY shared_items DESC, user LIMIT 10",
+        "MATCH (u:User {user_id: $user_id}) WHERE u.embedding IS NOT NULL\n"
+        "CALL db.index.vector.queryNodes('user_embedding', 11, u.embedding)\n"
+        "YIELD node, score WHERE node <> u\n"
+        "RETURN node.user_id AS user, score ORDER BY score DESC",
+    )),
+    ("Why this item", "What links the user to $item_id: interests it matches, "
+     "and users like them who took it.", (
+        "MATCH p = (:User {user_id: $user_id})-[:INTERESTED_IN]->()"
+        "<-[:IN_CATEGORY|BY_BRAND|HAS_TAG]-(:Item {item_id: $item_id})\nRETURN p",
+        "MATCH (:User {user_id: $user_id})-[r:INTERESTED_IN]->(t)\n"
+        "      <-[:IN_CATEGORY|BY_BRAND|HAS_TAG]-(:Item {item_id: $item_id})\n"
+        "RETURN labels(t)[0] AS via, coalesce(t.name, t.tag_id) AS name, r.weight AS weight\n"
+        "ORDER BY weight DESC",
+        "MATCH (u:User {user_id: $user_id})-[:INTERACTED]->(:Item)<-[:INTERACTED]-(o:User)\n"
+        "      -[r:INTERACTED]->(i:Item {item_id: $item_id})\n"
+        "WHERE o <> u AND NOT EXISTS { (u)-[:INTERACTED]->(i) }\n"
+        "RETURN o.user_id AS user, r.weight AS their_weight\n"
+        "ORDER BY their_weight DESC, user LIMIT 10",
+    )),
+)  # fmt: skip
+
+
+def _id_arg(name: str, default: str) -> str:
+    value = request.args.get(name, default)
+    if not _SAFE_ID.match(value):
+        message = f"'{name}' must be 1-200 letters, digits or :._@/+-"
+        raise ApiError(400, "invalid_parameter", message, {"parameter": name})
+    return value
+
+
+def _filled(block: str, values: dict[str, str]) -> str:
+    """``{name}`` placeholders filled in (not ``str.format``: Cypher has braces of its own)."""
+    for name, value in values.items():
+        block = block.replace("{" + name + "}", value)
+    return block
+
+
+def _slide(title: str, lead: str, blocks: tuple[str, ...], values: dict[str, str]) -> str:
+    code = "\n".join(
+        f'<pre class="pre-scrollable code runnable">{escape(_filled(block, values))}</pre>'
+        for block in blocks
+    )
+    heading = f'<h3>{escape(title)}</h3><p class="lead">{escape(lead)}</p>'
+    return (
+        f'<slide class="row-fluid"><div class="col-sm-3">{heading}</div>'
+        f'<div class="col-sm-9">{code}</div></slide>'
+    )
+
+
+def render_guide(user_id: str, item_id: str, style_url: str) -> str:
+    """The guide's HTML: Browser's guide format, one slide per question, runnable Cypher."""
+    values = {"user_id": user_id, "item_id": item_id, "style_url": style_url}
+    slides = "\n".join(_slide(title, lead, blocks, values) for title, lead, blocks in SLIDES)
+    deck = f'<carousel class="deck container-fluid">{slides}</carousel>'
+    return f'<article class="guide">{deck}</article>'
+
+
+def _public(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/browser/guide.html")
+def guide_page() -> Response:
+    user_id = _id_arg("user_id", "demo:u1")
+    item_id = _id_arg("item_id", "demo:i1")
+    style_url = request.host_url.rstrip("/") + "/browser/" + GRASS
+    return _public(Response(render_guide(user_id, item_id, style_url), mimetype="text/html"))
+
+
+@bp.get(f"/browser/{GRASS}")
+def style() -> Response:
+    text = files("app").joinpath("static", GRASS).read_text()
+    return _public(Response(text, mimetype="text/plain"))
