@@ -13,18 +13,22 @@ from html import escape
 from importlib.resources import files
 
 from flask import Blueprint, Response, request
+from pydantic import Field
 
 from app.api.errors import ApiError
+from app.api.openapi import operation
+from app.api.params import QueryModel
+from app.ingest.ids import ID_PATTERN, ID_RULE, MAX_ID_CHARS, Identifier
 
 bp = Blueprint("guide", __name__)
 GRASS = "interest-graph.grass"
-# Ids go into a `:param` line inside the page: plain id characters only, nothing to escape.
-_SAFE_ID = re.compile(r"^[\w:.@/+-]{1,200}$")
+# Any id the service stores can be shown: the ids' own rule, then quoted for Cypher.
+_ID = re.compile(ID_PATTERN)
 
 SLIDES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Whose graph", "Pick the user (and an item to explain), then load the style.", (
-        ":param user_id => '{user_id}'",
-        ":param item_id => '{item_id}'",
+        ":param user_id => {user_id}",
+        ":param item_id => {item_id}",
         ":style {style_url}",
     )),
     ("What they did", "INTERACTED edges: folded, time-decayed weights of the user's events.", (
@@ -70,10 +74,15 @@ SLIDES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 def _id_arg(name: str, default: str) -> str:
     value = request.args.get(name, default)
-    if not _SAFE_ID.match(value):
-        message = f"'{name}' must be 1-200 letters, digits or :._@/+-"
+    if not (len(value) <= MAX_ID_CHARS and _ID.match(value)):
+        message = f"query parameter '{name}': {ID_RULE}, at most {MAX_ID_CHARS} characters"
         raise ApiError(400, "invalid_parameter", message, {"parameter": name})
     return value
+
+
+def cypher_string(value: str) -> str:
+    """``value`` as a Cypher string literal (for the ``:param`` lines Browser runs)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _filled(block: str, values: dict[str, str]) -> str:
@@ -97,7 +106,8 @@ def _slide(title: str, lead: str, blocks: tuple[str, ...], values: dict[str, str
 
 def render_guide(user_id: str, item_id: str, style_url: str) -> str:
     """The guide's HTML: Browser's guide format, one slide per question, runnable Cypher."""
-    values = {"user_id": user_id, "item_id": item_id, "style_url": style_url}
+    values = {"user_id": cypher_string(user_id), "item_id": cypher_string(item_id),
+              "style_url": style_url}  # fmt: skip
     slides = "\n".join(_slide(title, lead, blocks, values) for title, lead, blocks in SLIDES)
     deck = f'<carousel class="deck container-fluid">{slides}</carousel>'
     return f'<article class="guide">{deck}</article>'
@@ -108,8 +118,21 @@ def _public(response: Response) -> Response:
     return response
 
 
+class GuideQuery(QueryModel):
+    """Whose graph the guide walks through, and which item it explains."""
+
+    user_id: Identifier = Field("demo:u1", description="the user whose interest graph to show")
+    item_id: Identifier = Field("demo:i1", description="the item whose recommendation to explain")
+
+
 @bp.get("/browser/guide.html")
+@operation(None, query=GuideQuery, media="text/html")
 def guide_page() -> Response:
+    """A Neo4j Browser guide through one user's interest graph.
+
+    Open it in Browser with `:play <this URL>`: slides of runnable Cypher over the user's
+    interactions, interests, similar users and why an item was recommended, and the style.
+    """
     user_id = _id_arg("user_id", "demo:u1")
     item_id = _id_arg("item_id", "demo:i1")
     style_url = request.host_url.rstrip("/") + "/browser/" + GRASS
@@ -117,6 +140,8 @@ def guide_page() -> Response:
 
 
 @bp.get(f"/browser/{GRASS}")
+@operation(None, media="text/plain")
 def style() -> Response:
+    """The graph style for Neo4j Browser (load it with `:style <this URL>`)."""
     text = files("app").joinpath("static", GRASS).read_text()
     return _public(Response(text, mimetype="text/plain"))

@@ -89,3 +89,13 @@ def test_the_style_is_served_and_bad_ids_are_refused(client: FlaskClient) -> Non
     assert bad.status_code == 400
     body = bad.get_json()
     assert body["error"]["code"] == "invalid_parameter" and "user_id" in body["error"]["message"]
+
+
+def test_an_id_with_a_quote_stays_one_cypher_string(client: FlaskClient, graph: Driver) -> None:
+    parser = _RunnableBlocks()
+    parser.feed(
+        client.get("/browser/guide.html?user_id=o'neil\\x&item_id=case").get_data(as_text=True)
+    )
+    line = next(b for b in parser.blocks if b.startswith(":param user_id => "))
+    line = line.removeprefix(":param user_id => ")
+    assert graph.execute_query(f"RETURN {line} AS id").records[0]["id"] == "o'neil\\x"

@@ -97,6 +97,8 @@ def _calls(user: str, item: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("get", "/health/ready", {}),
         ("get", "/metrics", {}),
         ("get", "/docs", {}),
+        ("get", "/browser/guide.html", {"query_string": {"user_id": user, "item_id": item}}),
+        ("get", "/browser/interest-graph.grass", {}),
         ("get", "/api/v1/openapi.json", {}),
         ("post", "/api/v1/events", {"json": {"events": [event]}}),
         ("put", "/api/v1/items", {"json": [{"item_id": "c-i", "title": "Mug",
