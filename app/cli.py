@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,16 +12,13 @@ from typing import TYPE_CHECKING
 
 from app.cli_backup import add_backup_commands
 from app.cli_demo import add_demo_commands
+from app.cli_demo import say as _say
 from app.settings import Settings, load_settings, shared_data_dir
 
 if TYPE_CHECKING:
     from graphdb.store import GraphStore
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def cmd_neo4j(args: argparse.Namespace, settings: Settings) -> int:
@@ -89,10 +85,6 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _say_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from app.training.pipeline import run_training, train_config_from
 
@@ -100,7 +92,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
     )
     with _store(settings) as store:
-        report = run_training(store, settings, config, force=args.force, say=_say_stderr)
+        report = run_training(store, settings, config, force=args.force, say=_say)
     print(report.summary())
     if report.curve:
         print(f"training curve: {report.curve}")

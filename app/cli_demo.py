@@ -29,7 +29,8 @@ API_STOP_TIMEOUT_S = 30.0
 KEY_HINT = "interest-graph apikey create --name demo --scopes admin"
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
+    """A progress or status line for the person at the terminal (stderr, at once)."""
     print(message, file=sys.stderr, flush=True)
 
 
@@ -42,23 +43,23 @@ def _start_neo4j(config: ServerConfig) -> bool:
     from graphdb.local import server
 
     if server.status(config).running:
-        _say(f"Neo4j is already running (Bolt {config.bolt_uri}): using it")
+        say(f"Neo4j is already running (Bolt {config.bolt_uri}): using it")
         server.start(config)  # waits until Bolt answers
         return False
     tick = time.perf_counter()
-    _say(
+    say(
         f"starting Neo4j {config.version} (state in {config.state_dir}; the first start "
         "fetches it with Maven, a minute or more) ..."
     )
     server.start(config)
-    _say(f"Neo4j is up after {time.perf_counter() - tick:.0f} s: Bolt {config.bolt_uri}")
+    say(f"Neo4j is up after {time.perf_counter() - tick:.0f} s: Bolt {config.bolt_uri}")
     return True
 
 
 def _migrate(store: GraphStore) -> None:
     report = store.migrations.migrate()
     names = ", ".join(m.path.name for m in report.applied)
-    _say(f"schema migrations applied: {names}" if names else "schema migrations: up to date")
+    say(f"schema migrations applied: {names}" if names else "schema migrations: up to date")
 
 
 def _load_demo_shop(store: GraphStore, settings: Settings) -> None:
@@ -66,10 +67,10 @@ def _load_demo_shop(store: GraphStore, settings: Settings) -> None:
     from app.ingest.sources.demo import demo_stream
 
     if store.events.count_interactions() > 0:
-        _say("graph already holds events: demo data not loaded again")
+        say("graph already holds events: demo data not loaded again")
         return
-    _say("loading the demo shop (items, then events, with progress bars) ...")
-    _say(load_stream(store, settings, demo_stream(), 5000))
+    say("loading the demo shop (items, then events, with progress bars) ...")
+    say(load_stream(store, settings, demo_stream(), 5000))
 
 
 def _train_once(store: GraphStore, settings: Settings) -> None:
@@ -77,12 +78,12 @@ def _train_once(store: GraphStore, settings: Settings) -> None:
     from app.training.pipeline import run_training, train_config_from
 
     if store.embeddings.active_version() is not None:
-        _say("a model is already active: not training again")
+        say("a model is already active: not training again")
         return
     config = train_config_from(settings)
-    _say(f"training the interest model (at most {config.epochs} epochs) ...")
-    report = run_training(store, settings, config, say=_say)
-    _say(report.summary())
+    say(f"training the interest model (at most {config.epochs} epochs) ...")
+    report = run_training(store, settings, config, say=say)
+    say(report.summary())
 
 
 def _embed_texts(store: GraphStore) -> None:
@@ -91,7 +92,7 @@ def _embed_texts(store: GraphStore) -> None:
 
     written = embed_item_texts(store)
     # Training the interest model encodes every item's text first: nothing is left then.
-    _say(
+    say(
         f"text vectors written for {written} items"
         if written
         else "text vectors: every item already has a current one (encoded before training)"
@@ -102,9 +103,9 @@ def _tag_items(store: GraphStore, settings: Settings) -> None:
     """Key-phrase tags for the demo catalog, so interest profiles list tags from the start."""
     from app.worker.tagging import run_tagging
 
-    _say("tagging items with key phrases ...")
+    say("tagging items with key phrases ...")
     report = run_tagging(store, settings.fold_config().half_life_ms)
-    _say(report.summary())
+    say(report.summary())
 
 
 def demo_key_message(store: GraphStore, settings: Settings) -> str | None:
@@ -139,10 +140,10 @@ def prepare_demo(settings: Settings) -> bool:
         _tag_items(store, settings)
         message = demo_key_message(store, settings)
         if message:
-            _say(message)
+            say(message)
     finally:
         store.close()
-    _say(f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})")
+    say(f"Neo4j Browser: {config.browser_url}  (user neo4j, password in {config.password_file})")
     return started
 
 
@@ -154,7 +155,7 @@ def _serve_until_stopped(settings: Settings) -> int:
     argv = gunicorn_command(settings, pid_file=str(pid_file))
     if argv is None:
         return 1
-    _say(
+    say(
         f"serving on http://{settings.host}:{settings.port} (docs: /docs); Ctrl-C or "
         "`interest-graph stop` stops the API and the Neo4j the demo started"
     )
@@ -175,7 +176,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     started = prepare_demo(settings)
     if args.no_serve:
         if started:
-            _say("Neo4j is still running; `interest-graph stop` stops it")
+            say("Neo4j is still running; `interest-graph stop` stops it")
         return 0
     # The demo shop sells durable goods: nobody wants a second coffee maker right after the
     # first, so the repeat-purchase rule is on (the API workers read it from the environment).
@@ -193,11 +194,11 @@ def _after_serving(settings: Settings, started: bool) -> None:
     config = settings.server_config()
     if not started:
         if server.status(config).running:
-            _say("the API stopped; Neo4j was running before the demo and still is "
+            say("the API stopped; Neo4j was running before the demo and still is "
                  "(`interest-graph stop` or `interest-graph neo4j stop` stops it)")  # fmt: skip
         return
-    _say("the API stopped; stopping the Neo4j the demo started ...")
-    _say("Neo4j stopped" if server.stop(config) else "Neo4j had already stopped")
+    say("the API stopped; stopping the Neo4j the demo started ...")
+    say("Neo4j stopped" if server.stop(config) else "Neo4j had already stopped")
 
 
 def _stop_api(pid_file: Path) -> bool:
@@ -219,8 +220,8 @@ def cmd_stop(args: argparse.Namespace, settings: Settings) -> int:
     """Stop what ``demo`` started: its API, then the local Neo4j."""
     from graphdb.local import server
 
-    _say("stopped the API" if _stop_api(api_pid_file(settings)) else "the API was not running")
-    _say("stopped Neo4j" if server.stop(settings.server_config()) else "Neo4j was not running")
+    say("stopped the API" if _stop_api(api_pid_file(settings)) else "the API was not running")
+    say("stopped Neo4j" if server.stop(settings.server_config()) else "Neo4j was not running")
     return 0
 
 

@@ -8,22 +8,22 @@ analyst is already connected to. The Neo4j server must allow the API's host in
 
 from __future__ import annotations
 
-import re
 from html import escape
 from importlib.resources import files
 
 from flask import Blueprint, Response, request
-from pydantic import Field
+from pydantic import Field, TypeAdapter, ValidationError
 
 from app.api.errors import ApiError
 from app.api.openapi import operation
 from app.api.params import QueryModel
-from app.ingest.ids import ID_PATTERN, ID_RULE, MAX_ID_CHARS, Identifier
+from app.ingest.ids import ID_RULE, MAX_ID_CHARS, Identifier
 
 bp = Blueprint("guide", __name__)
 GRASS = "interest-graph.grass"
-# Any id the service stores can be shown: the ids' own rule, then quoted for Cypher.
-_ID = re.compile(ID_PATTERN)
+# Any id the service stores can be shown: the ids' own rule (as the id path converter checks
+# it), then quoted for Cypher.
+_ID = TypeAdapter(Identifier)
 
 SLIDES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Whose graph", "Pick the user (and an item to explain), then load the style.", (
@@ -74,10 +74,11 @@ SLIDES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 def _id_arg(name: str, default: str) -> str:
     value = request.args.get(name, default)
-    if not (len(value) <= MAX_ID_CHARS and _ID.match(value)):
+    try:
+        return _ID.validate_python(value)
+    except ValidationError:
         message = f"query parameter '{name}': {ID_RULE}, at most {MAX_ID_CHARS} characters"
-        raise ApiError(400, "invalid_parameter", message, {"parameter": name})
-    return value
+        raise ApiError(400, "invalid_parameter", message, {"parameter": name}) from None
 
 
 def cypher_string(value: str) -> str:

@@ -143,9 +143,12 @@ _PARAMETER_NOISE = ("title", "description")
 
 
 def _tidy_parameter(parameter: dict[str, Any]) -> None:
-    schema = parameter["schema"] = PATH_SCHEMAS.get(parameter["name"], parameter["schema"])
     if parameter["in"] == "path":
+        # A path segment's converter is routing detail spectree cannot see; a query
+        # parameter's model already says its own schema.
+        parameter["schema"] = PATH_SCHEMAS.get(parameter["name"], parameter["schema"])
         return
+    schema = parameter["schema"]
     for key in _PARAMETER_NOISE:
         schema.pop(key, None)
     if "default" in schema and schema["default"] is None:
