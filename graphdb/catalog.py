@@ -16,6 +16,7 @@ from typing import Any
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 from graphdb.params import batch_rows
 
 MERGE_CATEGORIES = """
@@ -159,7 +160,7 @@ def upsert_items(driver: Driver, items: Sequence[ItemRow], database: str | None 
     """Upsert a batch of items in one transaction; returns how many rows were applied."""
     if not items:
         return 0
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(upsert_items_tx, items)
 
 

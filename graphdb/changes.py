@@ -25,6 +25,7 @@ import numpy as np
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 from graphdb.embeddings import NodeVectors, vector_rows
 from graphdb.params import batch_rows
 from graphdb.snapshot import INTEREST_FEATURE, READ_CLOCK
@@ -167,7 +168,7 @@ def read_changes(
     driver: Driver, since: datetime, overlap_s: float = 60.0, database: str | None = None
 ) -> GraphChanges:
     """Users and items changed after ``since - overlap_s``, and the ids of all users."""
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_read(read_changes_tx, since, overlap_s)
 
 
@@ -199,7 +200,7 @@ def read_version_vectors(
     driver: Driver, version: str, database: str | None = None
 ) -> tuple[NodeVectors, NodeVectors]:
     """The stored ``(user, item)`` vectors of ``version``."""
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         users = session.execute_read(_read_vectors_tx, READ_USER_VECTORS, version)
         items = session.execute_read(_read_vectors_tx, READ_ITEM_VECTORS, version)
     return users, items
@@ -260,7 +261,7 @@ def write_refreshed_vectors(
     written = 0
 
     def write(job: tuple[str, list[dict[str, Any]]]) -> int:
-        with driver.session(database=database) as session:
+        with causal_session(driver, database) as session:
             session.execute_write(_write_tx, job[0], job[1], version)
         return len(job[1])
 
@@ -269,7 +270,7 @@ def write_refreshed_vectors(
             written += rows
             if after_batch is not None:
                 after_batch(written)
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(_advance_tx, version, watermark, written)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import neo4j
-from neo4j import Driver, GraphDatabase
+from neo4j import Driver, GraphDatabase, Session
 from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
 
@@ -44,6 +44,17 @@ def connect(target: Neo4jTarget, *, verify: bool = True, retry_time_s: float = 1
             driver.close()
             raise
     return driver
+
+
+def causal_session(driver: Driver, database: str | None) -> Session:
+    """A session in the process's causal chain (the driver's ``execute_query`` bookmark manager).
+
+    It starts after everything the process has committed - in a cluster the server it reaches
+    catches up first - and its own commits join the chain, so a write through a session and a
+    later ``execute_query`` read (the API's reads) see each other on any member of a cluster.
+    On one server this costs nothing measurable: the server has always applied its own commits.
+    """
+    return driver.session(database=database, bookmark_manager=driver.execute_query_bookmark_manager)
 
 
 def ping(uri: str, user: str, password: str | None) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 from neo4j import Driver, ManagedTransaction, Session
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 from graphdb.params import batch_rows
 
 STAGE_USER_VECTORS = """
@@ -200,7 +201,7 @@ def write_model_version(
     if not created:
         raise EmbeddingWriteError(f"version {version} was abandoned by the crash clean-up")
     try:
-        with driver.session(database=database) as session:
+        with causal_session(driver, database) as session:
             return _stage_and_switch(session, version, users, items, batch_size, watermark)
     except Exception as exc:
         _discard(driver, version, exc, database)

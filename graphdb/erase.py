@@ -22,6 +22,7 @@ from typing import Any
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 from graphdb.serving_feed import MARK_ERASED
 from graphdb.txlog import LogFlush, rotate_past_erasure
 
@@ -119,7 +120,7 @@ def erase_user(
     driver: Driver, user_id: str, tombstone_key: str, database: str | None = None
 ) -> Erasure:
     """Erases the user in one transaction, then rotates the log file that holds it."""
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         erasure = session.execute_write(erase_user_tx, user_id, tombstone_key)
     if not erasure.user_found:
         return erasure

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from neo4j import Driver, ManagedTransaction, RoutingControl
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 from graphdb.fold import EventRow, FoldConfig, fold_interactions, fold_interests
 from graphdb.params import batch_rows
 
@@ -239,7 +240,7 @@ def write_events(
     """Write one all-or-nothing batch in a managed (retried) transaction."""
     if not events:
         return IngestResult(created=0, duplicates=0, created_ids=())
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(write_events_tx, events, config)
 
 

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 
 ACQUIRE_LEASE = """
 MERGE (l:WorkerLease {name: $name})
@@ -130,7 +131,7 @@ def acquire_lease(
     ``now`` defaults to the wall clock (UTC); see the module docstring.
     """
     at = now or wall_clock()
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(_acquire_tx, name, holder, _ms(ttl_s), at)
 
 
@@ -144,7 +145,7 @@ def renew_lease(
 ) -> bool:
     """Extend a lease we hold to ``now + ttl_s``; false when it is no longer ours."""
     at = now or wall_clock()
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(_renew_tx, name, holder, _ms(ttl_s), at)
 
 
@@ -157,7 +158,7 @@ def release_lease(
 ) -> bool:
     """Give the lease up at once, so another worker need not wait for it to expire."""
     at = now or wall_clock()
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(_release_tx, name, holder, at)
 
 

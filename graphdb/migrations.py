@@ -20,6 +20,7 @@ from pathlib import Path
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 
 FILE_PATTERN = re.compile(r"^(\d{4})_([a-z0-9_]+)\.cypher$")
 
@@ -113,7 +114,7 @@ def _read_applied_tx(tx: ManagedTransaction) -> dict[int, tuple[str, str]]:
 def plan(driver: Driver, folder: Path, database: str | None = None) -> list[Migration]:
     """Migrations not yet applied; raises if an applied file has changed or vanished."""
     available = load_migrations(folder)
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         applied = session.execute_read(_read_applied_tx)
     by_version = {m.version: m for m in available}
     for version, (name, checksum) in applied.items():

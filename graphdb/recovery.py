@@ -24,6 +24,7 @@ from datetime import datetime
 from neo4j import ManagedTransaction
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 
 TRAINING_LEASE_PREFIX = "model-training:"
 
@@ -120,7 +121,7 @@ class Recovery(StoreArea):
     def abandon(self, version: str) -> bool:
         """Mark ``version`` abandoned unless it switched active meanwhile; true when it is
         abandoned now (also when the graph had no node for it yet)."""
-        with self.driver.session(database=self.database) as session:
+        with causal_session(self.driver, self.database) as session:
             return session.execute_write(_abandon_tx, version)
 
     def discard_dead_staged(self, batch_size: int = 10_000) -> int:
@@ -130,7 +131,7 @@ class Recovery(StoreArea):
         if not versions:
             return 0
         removed = 0
-        with self.driver.session(database=self.database) as session:
+        with causal_session(self.driver, self.database) as session:
             for query in (DISCARD_STAGED_USERS, DISCARD_STAGED_ITEMS):
                 while True:  # batches keep each transaction's memory bounded on a large graph
                     n = session.execute_write(_discard_tx, query, versions, batch_size)

@@ -17,6 +17,7 @@ from neo4j import Driver, ManagedTransaction
 from neo4j.time import DateTime
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 
 RunKind = Literal["incremental", "full"]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "skipped"]
@@ -252,7 +253,7 @@ def queue_run(
     _check_kind(kind)
     if force and kind != "full":
         raise ValueError("force applies to full retrains only")
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(_queue_tx, kind, trigger, force)
 
 
@@ -261,7 +262,7 @@ def start_run(
 ) -> RefreshRun:
     """Record a run the worker starts right away (created ``running``)."""
     _check_kind(kind)
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(_create_tx, kind, trigger, "running", worker)
 
 
@@ -272,7 +273,7 @@ def _claim_tx(tx: ManagedTransaction, worker: str) -> RefreshRun | None:
 
 def claim_next_run(driver: Driver, worker: str, database: str | None = None) -> RefreshRun | None:
     """Mark the oldest queued run ``running`` for ``worker``; None when none is waiting."""
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(_claim_tx, worker)
 
 
@@ -291,7 +292,7 @@ def finish_run(
     if status not in FINAL_STATUSES:
         raise ValueError(f"a run finishes as one of {list(FINAL_STATUSES)}, not {status!r}")
     stored = {**outcome.stored_fields(), "status": status}
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(_finish_tx, run_id, stored)
 
 
@@ -312,7 +313,7 @@ def _count_tx(tx: ManagedTransaction, query: str, params: dict[str, Any]) -> int
 
 def fail_orphaned_runs(driver: Driver, worker: str, database: str | None = None) -> int:
     """Fail runs left ``running`` by another (dead) worker; call after taking the lease."""
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_write(_count_tx, FAIL_ORPHANED_RUNS, {"worker": worker})
 
 
@@ -322,7 +323,7 @@ def delete_old_runs(
     """Delete finished runs that started more than ``retention_s`` ago, in batches."""
     deleted = 0
     params = {"retention_s": int(retention_s), "batch": batch}
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         while True:
             n = session.execute_write(_count_tx, DELETE_OLD_RUNS, params)
             deleted += n
@@ -346,7 +347,7 @@ def read_freshness(
     driver: Driver, after: DateTime | None, limit: int = 1000, database: str | None = None
 ) -> Freshness:
     """Staleness and the runs finished after ``after`` (the previous call's watermark)."""
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_read(_freshness_tx, after, limit)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 
 READ_CLOCK = "RETURN datetime.transaction() AS now"
 # Stored weights are each at their own last_ts; decay_to_common_clock() aligns them.
@@ -270,7 +271,7 @@ def read_snapshot(
     driver: Driver, half_life_ms: float, database: str | None = None
 ) -> GraphSnapshot:
     """The whole interaction graph, read in one transaction."""
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_read(read_snapshot_tx, half_life_ms)
 
 

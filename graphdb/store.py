@@ -15,6 +15,7 @@ from neo4j import Driver
 from graphdb.apikeys import ApiKeys
 from graphdb.catalog import Catalog
 from graphdb.changes import Changes
+from graphdb.consistency import Consistency
 from graphdb.driver import Neo4jTarget, connect
 from graphdb.embeddings import Embeddings
 from graphdb.erase import Erasures
@@ -77,6 +78,11 @@ class GraphStore:
     def changes(self) -> Changes:
         """What changed since a watermark, and refreshed vectors."""
         return Changes(self._driver, self._database)
+
+    @cached_property
+    def consistency(self) -> Consistency:
+        """Bookmarks: this process's causal position as a token, and waiting for a client's."""
+        return Consistency(self._driver, self._database)
 
     @cached_property
     def embeddings(self) -> Embeddings:

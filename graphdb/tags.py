@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 from graphdb.params import batch_rows
 
 T = TypeVar("T")
@@ -218,7 +219,7 @@ def _read_page(
     database: str | None,
 ) -> Page[T]:
     """One page read in its own managed read transaction."""
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         return session.execute_read(read_tx, *args)
 
 
@@ -243,7 +244,7 @@ def write_item_tags(
 ) -> None:
     """Store the tags of one page of items (``read_at``: the clock of their read)."""
     params = [row.as_param() for row in rows]
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         session.execute_write(_write_tx, WRITE_ITEM_TAGS, params, read_at)
 
 
@@ -279,7 +280,7 @@ def write_tag_interests(
 ) -> None:
     """Replace the tag interests of one page of users (``read_at``: the clock of their read)."""
     params = [row.as_param() for row in rows]
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         session.execute_write(_write_tx, WRITE_TAG_INTERESTS, params, read_at)
 
 

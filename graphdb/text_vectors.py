@@ -15,6 +15,7 @@ import numpy as np
 from neo4j import Driver, ManagedTransaction, RoutingControl
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 from graphdb.params import batch_rows
 from graphdb.reads import ScoredItem
 
@@ -73,7 +74,7 @@ def write_text_vectors(
 ) -> int:
     """Store one vector per item (rows of ``vectors``, float32) in one transaction."""
     rows = [{"item_id": i, "vector": v} for i, v in zip(item_ids, vectors.tolist(), strict=True)]
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         session.execute_write(_write_tx, rows)
     return len(rows)
 

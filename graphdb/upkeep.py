@@ -14,6 +14,7 @@ from collections.abc import Callable
 from neo4j import Driver, ManagedTransaction
 
 from graphdb.area import StoreArea
+from graphdb.driver import causal_session
 from graphdb.params import batch_rows
 
 READ_SERVER_CLOCK = "RETURN datetime().epochMillis AS now_ms"
@@ -62,7 +63,7 @@ def decay_interest_edges(
         raise ValueError("half_life_ms must be positive and batch at least 1")
     now_ms = int(driver.execute_query(READ_SERVER_CLOCK, database_=database).records[0][0])
     updated, after = 0, ""
-    with driver.session(database=database) as session:
+    with causal_session(driver, database) as session:
         while should_stop is None or not should_stop():
             user_ids = session.execute_read(_page_tx, after, batch)
             if not user_ids:

@@ -2,7 +2,8 @@
 
 Where the server comes from, in order: ``NEO4J_URI`` (with ``NEO4J_USER``/``NEO4J_PASSWORD``)
 from the environment; a testcontainers ``neo4j:5.26-community`` where a Docker engine answers;
-else the project's own provisioned server (``graphdb.local.server``) on free local ports.
+else the project's own provisioned server (``graphdb.local.server``) on free local ports, reached
+through ``neo4j://`` (the routing driver) instead of ``bolt://`` when ``IG_TEST_NEO4J_ROUTING=1``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from graphdb.store import GraphStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTCONTAINERS_IMAGE = "neo4j:5.26-community"
+# Set to 1, the local server is reached through the driver's routing scheme (tests/api/test_routing_scheme.py).
+ROUTING_SWITCH = "IG_TEST_NEO4J_ROUTING"
 CLEAN_DATA = "MATCH (n) WHERE NOT n:SchemaMigration DETACH DELETE n"
 
 
@@ -99,8 +102,11 @@ def _from_local_server(request: pytest.FixtureRequest, tmp: Path) -> Neo4jTestSe
     )
     start(config)
     request.addfinalizer(lambda: stop(config))
+    uri = config.bolt_uri
+    if os.environ.get(ROUTING_SWITCH) == "1":  # the routing driver, as against Aura or a cluster
+        uri = uri.replace("bolt://", "neo4j://", 1)
     return Neo4jTestServer(
-        target=Neo4jTarget(config.bolt_uri),
+        target=Neo4jTarget(uri),
         http_url=f"http://{config.listen_address}:{config.http_port}",
         kind="local",
     )

@@ -32,6 +32,7 @@ def create_app(
     from app.api.access_log import init_route_tagging
     from app.api.auth import init_auth
     from app.api.common import init_body_limit
+    from app.api.consistency import init_bookmarks
     from app.api.converters import IdConverter
     from app.api.errors import register_error_handlers
     from app.api.metrics import init_metrics
@@ -62,6 +63,7 @@ def create_app(
         report_lists=metrics.rec_lists_users.set,
     )
     init_services(app, services)
+    init_bookmarks(app)  # after the key check: an unknown caller makes the server wait for nothing
     app.register_blueprint(health.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(items.bp)

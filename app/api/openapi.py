@@ -41,7 +41,13 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 api = SpecTree(
     "flask",
     title="Interest Graph Service",
-    description="Send keys as `Authorization: Bearer igk_...` (scopes: read, write, admin).",
+    description=(
+        "Send keys as `Authorization: Bearer igk_...` (scopes: read, write, admin).\n\n"
+        "Read your own writes across API hosts: every successful write answers with an "
+        "`X-Graph-Bookmark` header; send it back on a later request to any host and that "
+        "request is answered once the host's graph store has applied the write (a malformed or "
+        "unknown bookmark is a 400 `invalid_bookmark`)."
+    ),
     version="1",
     # The assets of /docs are files, not operations (spectree leaves out '/<path>...').
     path="docs/assets",

@@ -147,6 +147,10 @@ def render_config(config: ServerConfig) -> str:
         # Neo4j otherwise waits a fixed 5 s for idle Bolt threads on every stop, which a
         # restart around an offline import (and every test server) pays in full.
         "internal.server.bolt.thread_pool_shutdown_wait_time": "1s",
+        # How long a read carrying a client's bookmark (X-Graph-Bookmark) may wait for the
+        # server to catch up: a single server never lags, so this only bounds what a forged
+        # bookmark of a future transaction could hold a request for (Neo4j's default: 30 s).
+        "db.transaction.bookmark_ready_timeout": "5s",
     }
     settings.update(config.extra_settings)
     lines = ["# Written by `interest-graph neo4j start`; edits are overwritten."]
