@@ -7,7 +7,9 @@ removes every edge of theirs, ``INTERESTED_IN`` to tags included. What exists on
 this user goes too: an item no catalog upsert ever stored (``in_catalog = false``, made by
 their events) that no one else interacted with, the tags of the items they reviewed whose
 phrase came from reviews alone (possibly their words; the next tagging run re-tags those
-items from the reviews left), and tags left with no item and no user. Categories and brands
+items from the reviews left), the catalogue phrase counts of the items they reviewed
+(``MENTIONS``: candidates drawn from their words too; re-made by that tagging run), and tags
+and phrases left with no item and no user. Categories and brands
 come only from catalog upserts, never from events, so they stay. A short-lived
 ``(:Erasure)`` tombstone keyed by a salted hash of the id (``graphdb.serving_feed``) tells API
 workers to forget the user's precomputed list. After the commit the transaction log that holds
@@ -47,6 +49,16 @@ WITH DISTINCT i
 MATCH (i)-[r:HAS_TAG {source: 'review'}]->(:Tag)
 DELETE r
 RETURN count(r) AS n
+"""
+# The phrase counts of the items this user reviewed; phrases left unmentioned go too.
+DELETE_REVIEWED_MENTIONS = """
+MATCH (:User {user_id: $user_id})-[:PERFORMED]->(:Interaction {type: 'review'})-[:ON]->(i:Item)
+WITH DISTINCT i
+MATCH (i)-[m:MENTIONS]->(p:Phrase)
+DELETE m
+WITH DISTINCT p WHERE NOT EXISTS { (p)<-[:MENTIONS]-() }
+DELETE p
+RETURN count(p) AS n
 """
 DELETE_INTERACTIONS = """
 MATCH (:User {user_id: $user_id})-[:PERFORMED]->(x:Interaction)
@@ -106,6 +118,7 @@ def erase_user_tx(tx: ManagedTransaction, user_id: str, tombstone_key: str) -> E
     touched = tx.run(MARK_TOUCHED_ITEMS, user_id=user_id).single(strict=True)
     items, tags = list(touched["items"]), list(touched["tags"])
     _count(tx, DELETE_REVIEW_TAGS, user_id=user_id)
+    tx.run(DELETE_REVIEWED_MENTIONS, user_id=user_id).consume()
     events = _count(tx, DELETE_INTERACTIONS, user_id=user_id)
     if not _count(tx, DELETE_USER, user_id=user_id):
         return Erasure(False, 0, 0)

@@ -1,7 +1,11 @@
 """Tags in the graph: which items and users need (re)tagging, and writing what was computed.
 
 ``(:Item)-[:HAS_TAG {weight, source}]->(:Tag {tag_id, name})`` says what an item is about;
-``(:User)-[:INTERESTED_IN {weight, count, last_ts, mentions}]->(:Tag)`` what a user likes.
+``(:User)-[:INTERESTED_IN {weight, count, last_ts, mentions}]->(:Tag)`` what a user likes;
+``(:Item)-[:MENTIONS]->(:Phrase {text})`` every candidate tag an item's texts gave, so that how
+many items share a phrase (its degree) is one lookup: the extractor drops the catalogue's
+common phrases. Counting candidates, not tags, keeps that stable: a phrase dropped as common
+still counts, so dropping it never makes it rare.
 The phrases and weights are computed outside this package (``ml.tags``, ``ml.tag_interests``);
 here they are only read and written, a page per managed transaction, as plain rows.
 
@@ -20,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
-from neo4j import Driver, ManagedTransaction
+from neo4j import Driver, ManagedTransaction, RoutingControl
 
 from graphdb.area import StoreArea
 from graphdb.driver import causal_session
@@ -42,7 +46,15 @@ RETURN i.item_id AS item_id, i.title AS title, i.description AS description,
        COLLECT { MATCH (i)<-[:ON]-(x:Interaction {type: 'review'}) WHERE x.text IS NOT NULL
                  RETURN x.text ORDER BY x.event_id } AS reviews,
        [(i)-[r:HAS_TAG]->(t:Tag) | [t.tag_id, r.weight, r.source]] AS current,
+       [(i)-[:MENTIONS]->(p:Phrase) | p.text] AS mentions, i.tagged_at IS NOT NULL AS tagged,
        datetime.transaction() AS read_at
+"""
+# How many tagged items there are and how many items mention each phrase (its degree).
+READ_PHRASE_COUNTS = """
+CALL () { MATCH (i:Item) WHERE i.tagged_at IS NOT NULL RETURN count(i) AS tagged }
+UNWIND $phrases AS phrase
+OPTIONAL MATCH (p:Phrase {text: phrase})
+RETURN tagged, phrase, CASE WHEN p IS NULL THEN 0 ELSE COUNT { (p)<-[:MENTIONS]-() } END AS items
 """
 # Tags an item no longer has are unlinked; the rest are merged on the key, then set.
 WRITE_ITEM_TAGS = """
@@ -56,6 +68,15 @@ CALL (i, row) {
   WITH i, row WHERE row.changed
   MATCH (i)<-[:INTERACTED]-(u:User)
   REMOVE u.tag_interests_at
+}
+CALL (i, row) {
+  MATCH (i)-[old:MENTIONS]->(p:Phrase) WHERE NOT p.text IN row.phrases
+  DELETE old
+}
+CALL (i, row) {
+  UNWIND row.phrases AS phrase
+  MERGE (p:Phrase {text: phrase})
+  MERGE (i)-[:MENTIONS]->(p)
 }
 SET i.tagged_at = $read_at
 WITH i, row
@@ -108,6 +129,11 @@ WHERE NOT EXISTS { (t)<-[:HAS_TAG]-() } AND NOT EXISTS { (t)<-[:INTERESTED_IN]-(
 DETACH DELETE t
 RETURN count(*) AS deleted
 """
+DELETE_ORPHAN_PHRASES = """
+MATCH (p:Phrase) WHERE NOT EXISTS { (p)<-[:MENTIONS]-() }
+DELETE p
+RETURN count(*) AS deleted
+"""
 
 
 @dataclass(frozen=True)
@@ -120,6 +146,8 @@ class ItemTexts:
     reviews: tuple[str, ...]
     names: tuple[str, ...]  # category path segments and brand name
     current: frozenset[tuple[str, float, str]]  # (tag_id, weight, source)
+    mentions: frozenset[str] = frozenset()  # the phrases it counts for in the catalogue now
+    tagged: bool = False  # whether it was tagged before (counts among the tagged items)
 
 
 @dataclass(frozen=True)
@@ -147,11 +175,12 @@ class ItemTags:
     item_id: str
     changed: bool
     tags: tuple[TagWeight, ...]
+    phrases: tuple[str, ...] = ()  # every candidate tag, for the catalogue's phrase counts
 
     def as_param(self) -> dict[str, Any]:
         """The row of ``WRITE_ITEM_TAGS``."""
         return {"item_id": self.item_id, "changed": self.changed,
-                "tags": [asdict(t) for t in self.tags]}  # fmt: skip
+                "tags": [asdict(t) for t in self.tags], "phrases": list(self.phrases)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -202,6 +231,8 @@ def _items_tx(
             tuple(r["reviews"]),
             tuple(n for n in r["names"] if n),
             frozenset((t[0], float(t[1]), t[2]) for t in r["current"]),
+            frozenset(r["mentions"]),
+            bool(r["tagged"]),
         )  # fmt: skip
         for r in records
     ]
@@ -284,9 +315,29 @@ def write_tag_interests(
         session.execute_write(_write_tx, WRITE_TAG_INTERESTS, params, read_at)
 
 
+@dataclass(frozen=True)
+class PhraseItemCounts:
+    """How many items are tagged, and how many items mention each asked-for phrase."""
+
+    tagged_items: int
+    items: dict[str, int]
+
+
+def read_phrase_counts(
+    driver: Driver, phrases: Sequence[str], database: str | None = None
+) -> PhraseItemCounts:
+    """The catalogue's counts of ``phrases`` (one key lookup and a degree each)."""
+    records = driver.execute_query(
+        READ_PHRASE_COUNTS, phrases=list(phrases), database_=database, routing_=RoutingControl.READ
+    ).records
+    tagged = int(records[0]["tagged"]) if records else 0
+    return PhraseItemCounts(tagged, {r["phrase"]: int(r["items"]) for r in records})
+
+
 def delete_orphan_tags(driver: Driver, database: str | None = None) -> int:
-    """Remove tags nothing links to any more; returns how many."""
+    """Remove tags and phrases nothing links to any more; returns how many tags."""
     records = driver.execute_query(DELETE_ORPHAN_TAGS, database_=database).records
+    driver.execute_query(DELETE_ORPHAN_PHRASES, database_=database)
     return int(records[0]["deleted"])
 
 
@@ -317,6 +368,10 @@ class Tags(StoreArea):
         """Replace the tag interests of one page of users (``read_at``: the clock of their read)."""
         return write_tag_interests(self.driver, rows, read_at, database=self.database)
 
+    def read_phrase_counts(self, phrases: Sequence[str]) -> PhraseItemCounts:
+        """The catalogue's counts of ``phrases`` (one key lookup and a degree each)."""
+        return read_phrase_counts(self.driver, phrases, database=self.database)
+
     def delete_orphan_tags(self) -> int:
-        """Remove tags nothing links to any more; returns how many."""
+        """Remove tags and phrases nothing links to any more; returns how many tags."""
         return delete_orphan_tags(self.driver, database=self.database)

@@ -3,7 +3,11 @@
 One run has two passes, each a page per read and a page per write transaction:
 
 1. items that changed since they were last tagged get their tags re-extracted (``ml.tags``)
-   from their title, description and every review; when an item's tags changed, the users who
+   from their title, description and every review; a phrase more than a set share of the
+   catalogue's items mention is no tag. The share comes from the graph's phrase counts (every
+   item's candidates, ``graphdb.tags``) for the items outside the page, and from the page's own
+   new candidates, so the first run over an empty graph already counts its page, and an edited
+   item is judged against the whole catalogue. When an item's tags changed, the users who
    interacted with it are marked for the second pass;
 2. users with new events or marked ones get their tag interests recomputed
    (``ml.tag_interests``) from their whole event history.
@@ -24,13 +28,14 @@ from graphdb.store import GraphStore
 from graphdb.tags import (
     ItemTags,
     ItemTexts,
+    PhraseItemCounts,
     TagInterestEdge,
     TagWeight,
     UserHistory,
     UserTagInterests,
 )
 from ml.tag_interests import UserEvent, tag_interests
-from ml.tags import TagConfig, TaggableItem, extract_tags
+from ml.tags import Candidates, PhraseCounts, TagConfig, TaggableItem, candidates, select_tags
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -55,17 +60,45 @@ class TaggingReport:
         )
 
 
-def _item_row(item: ItemTexts, config: TagConfig) -> ItemTags:
-    tags = extract_tags(
-        TaggableItem(item.item_id, item.title, item.description, item.reviews, item.names),
-        config,
-    )
-    new = frozenset((t.tag_id, t.weight, t.source) for t in tags)
-    return ItemTags(
-        item_id=item.item_id,
-        changed=new != item.current,
-        tags=tuple(TagWeight(t.tag_id, t.weight, t.source) for t in tags),
-    )
+def _candidates(item: ItemTexts, config: TagConfig) -> Candidates:
+    taggable = TaggableItem(item.item_id, item.title, item.description, item.reviews, item.names)
+    return candidates(taggable, config)
+
+
+def page_catalogue(
+    page: list[ItemTexts], found: list[Candidates], graph: PhraseItemCounts
+) -> PhraseCounts:
+    """The catalogue's phrase counts as they will be once the page is written.
+
+    The graph's counts still hold the page's items as they were (their old mentions, and each
+    one among the tagged items if it was tagged): those are taken out, the new ones put in.
+    """
+    counts = dict(graph.items)
+    for item in page:
+        for phrase in item.mentions & counts.keys():
+            counts[phrase] -= 1
+    for item_candidates in found:
+        for phrase in item_candidates.phrases:
+            counts[phrase] = counts.get(phrase, 0) + 1
+    items = graph.tagged_items - sum(item.tagged for item in page) + len(page)
+    return PhraseCounts(items, counts)
+
+
+def _item_rows(store: GraphStore, page: list[ItemTexts], config: TagConfig) -> list[ItemTags]:
+    found = [_candidates(item, config) for item in page]
+    phrases = sorted(set().union(*(c.phrases for c in found)))
+    catalogue = page_catalogue(page, found, store.tags.read_phrase_counts(phrases))
+    rows = []
+    for item, item_candidates in zip(page, found, strict=True):
+        tags = select_tags(item_candidates, config, catalogue)
+        new = frozenset((t.tag_id, t.weight, t.source) for t in tags)
+        rows.append(ItemTags(
+            item_id=item.item_id,
+            changed=new != item.current,
+            tags=tuple(TagWeight(t.tag_id, t.weight, t.source) for t in tags),
+            phrases=tuple(sorted(item_candidates.phrases)),
+        ))  # fmt: skip
+    return rows
 
 
 def _user_row(user: UserHistory, half_life_ms: float) -> UserTagInterests:
@@ -91,7 +124,7 @@ def tag_items(
         page = store.tags.read_items_to_tag(after, batch, overlap_s, everything)
         if not page.rows:
             break
-        rows = [_item_row(item, config) for item in page.rows]
+        rows = _item_rows(store, page.rows, config)
         store.tags.write_item_tags(rows, page.read_at)
         tagged += len(rows)
         changed += sum(r.changed for r in rows)

@@ -13,7 +13,9 @@ from neo4j import Driver
 from app.ingest.importer import import_events, import_items
 from app.ingest.validation import IntakeLimits
 from app.worker.tagging import run_tagging
+from graphdb.erase import erase_user
 from graphdb.fold import FoldConfig
+from graphdb.serving_feed import erasure_key
 from graphdb.store import GraphStore
 from ml.phrases import mentioned_phrases
 from ml.tag_interests import CRITICAL_SENTIMENT
@@ -86,7 +88,8 @@ def test_items_get_tags_and_users_get_ordered_tag_interests(graph: Driver) -> No
     report = _tag(graph)
     assert (report.items_tagged, report.items_changed, report.users_refreshed) == (2, 2, 2)
     tags = _item_tags(graph)
-    assert list(tags["phone"]) and {"battery life", "screen", "camera"} <= set(tags["phone"])
+    assert list(tags["phone"]) and {"battery life", "screen"} <= set(tags["phone"])
+    assert "camera" not in tags["phone"]  # one word, named in one text only ("Fast camera.")
     assert tags["phone"]["battery life"] == (1.0, "review+text")
     assert {"leather", "card slot"} <= set(tags["case"]) and "case" not in tags["case"]
     interests = _interests(graph)
@@ -146,6 +149,51 @@ def test_a_catalog_edit_retags_the_item_and_refreshes_its_users(graph: Driver) -
     assert not graph.execute_query("MATCH (t:Tag {tag_id: 'leather'}) RETURN t").records
 
 
+PATTERNS = (
+    "alfa", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
+    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+    "uniform",
+)  # fmt: skip
+MUGS = [
+    {"item_id": f"mug{k:02}", "title": f"Stoneware mug in a gift box, {pattern} glaze",
+     "description": f"A {pattern} glaze mug. Ships in a gift box.", "category_path": ["Kitchen"]}
+    for k, pattern in enumerate(PATTERNS)
+]  # fmt: skip
+PHRASE_ITEMS = "MATCH (:Phrase {text: $text})<-[m:MENTIONS]-(:Item) RETURN count(m) AS n"
+
+
+def test_phrases_the_catalogue_shares_are_no_tags_after_an_edit_too(graph: Driver) -> None:
+    import_items(GraphStore(graph), MUGS, progress=False)
+    _tag(graph)
+    tags = _item_tags(graph)
+    assert set(tags) == {mug["item_id"] for mug in MUGS}  # all 21 mugs tagged
+    assert all(not {"gift box", "stoneware mug"} & set(t) for t in tags.values())
+    assert set(tags["mug00"]) == {"alfa glaze mug", "alfa glaze"}
+    assert graph.execute_query(PHRASE_ITEMS, text="gift box").records[0]["n"] == 21
+    # An edit re-tags that item alone; the graph's counts, not its page of one, judge it.
+    edited = {**MUGS[0], "description": "A alfa glaze mug. Ships in a gift box. Handmade lid."}
+    import_items(GraphStore(graph), [edited], progress=False)
+    report = _tag(graph)
+    assert (report.items_tagged, report.items_changed) == (1, 1)
+    assert set(_item_tags(graph)["mug00"]) == {"alfa glaze mug", "alfa glaze", "handmade lid"}
+    # A dropped phrase still counts, so it never turns rare: a full re-run changes nothing.
+    before = _item_tags(graph)
+    assert _tag(graph, everything=True).items_changed == 0 and _item_tags(graph) == before
+
+
+def test_erasure_takes_the_phrases_counted_from_the_users_review(graph: Driver) -> None:
+    review = {"user_id": "victim", "item_id": "mug00", "type": "review", "ts": _at(1),
+              "value": 5, "text": "My grandmother in Tromsø loves this mug."}  # fmt: skip
+    _load(graph, MUGS[:2], [review])
+    _tag(graph)
+    phrases = "MATCH (p:Phrase) RETURN p.text AS text"
+    assert any("grandmother" in r["text"] for r in graph.execute_query(phrases).records)
+    erase_user(graph, "victim", erasure_key("victim", b"s" * 32))
+    # The reviewed item's counts go whole (its next tagging re-makes them); others' stay.
+    left = {r["text"] for r in graph.execute_query(phrases).records}
+    assert left == {"bravo glaze mug", "bravo glaze", "stoneware mug", "gift box", "ship"}
+
+
 @pytest.mark.shared_data
 def test_gift_card_reviews_tag_items_and_respect_criticism(graph: Driver) -> None:
     from app.ingest.sources.datasets import amazon_gift_cards
@@ -153,14 +201,18 @@ def test_gift_card_reviews_tag_items_and_respect_criticism(graph: Driver) -> Non
     stream = amazon_gift_cards(require_shared_data("amazon-gift-cards"))
     events = list(itertools.islice(stream.events(), 1500))
     wanted = {e["item_id"] for e in events}
-    _load(graph, [i for i in stream.items() if i["item_id"] in wanted], events)
+    # The whole catalogue, as a shop's is: how widely a phrase is shared is judged over it.
+    catalogue = list(stream.items())
+    _load(graph, catalogue, events)
     report = _tag(graph)
-    assert report.items_tagged == len(wanted) and report.users_refreshed > 100
+    assert report.items_tagged == len(catalogue) and report.users_refreshed > 100
     tags = _item_tags(graph)
-    assert len(tags) >= 0.9 * len(wanted)
-    every = [tag for item in tags.values() for tag in item]
+    # One-word tags need two texts, and common phrases go: a few items keep none.
+    assert len(wanted & set(tags)) >= 0.85 * len(wanted) and len(tags) >= 0.85 * len(catalogue)
+    in_category = {i["item_id"] for i in catalogue if "Gift Cards" in i["category_path"]}
+    every = [tag for item, item_tags in tags.items() if item in in_category for tag in item_tags]
     assert "gift card" not in every  # the category, "where", is not a tag
-    assert all(len(item) <= 8 and max(w for w, _ in item.values()) == 1.0 for item in tags.values())
+    assert all(len(item) <= 4 and max(w for w, _ in item.values()) == 1.0 for item in tags.values())
     _check_criticism(graph, tags)
 
 

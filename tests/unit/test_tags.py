@@ -6,7 +6,16 @@ import pytest
 
 from ml.phrases import mentioned_phrases, singular, stop_words
 from ml.tag_interests import UserEvent, tag_interests
-from ml.tags import TagConfig, TaggableItem, extract_tags, noun_phrases
+from ml.tags import (
+    PhraseCounts,
+    TagConfig,
+    TaggableItem,
+    candidates,
+    count_phrases,
+    extract_tags,
+    noun_phrases,
+    select_tags,
+)
 
 HALF_LIFE_MS = 30 * 86_400_000.0
 DAY_MS = 86_400_000
@@ -63,7 +72,7 @@ def test_long_runs_keep_their_head_and_mentions_give_every_sub_phrase() -> None:
 def test_item_tags_rank_by_yake_and_skip_where_words() -> None:
     tags = extract_tags(PHONE)
     # YAKE ranks the catalog's own noun phrases; weights go by rank: 1, 1/2, 1/3.
-    assert [t.tag_id for t in tags] == ["bright oled screen", "battery life", "camera"]
+    assert [t.tag_id for t in tags] == ["oled screen", "battery life", "camera"]
     assert [t.weight for t in tags] == pytest.approx([1.0, 1 / 2, 1 / 3])
     assert [t.source for t in tags] == ["text", "review+text", "review+text"]
     # "phone" and "pixel" are the item's category and brand ("where"), never its tags;
@@ -77,6 +86,62 @@ def test_item_tags_rank_by_yake_and_skip_where_words() -> None:
     assert by_id["screen"].source == "review"  # two reviewers named it now
 
 
+def test_opinions_claims_and_lone_passing_words_are_not_tags() -> None:
+    # TextBlob rates "famous" and "bright" subjective: they end a run like a stop word does.
+    assert noun_phrases("the famous orange chicken and a bright OLED screen") == [
+        "orange chicken", "oled screen"
+    ]  # fmt: skip
+    assert noun_phrases("a bright OLED screen", max_subjectivity=0.9) == ["bright oled screen"]
+    # Only the adjective sense counts: the lexicon's "chicken" (coward) is not this noun.
+    assert noun_phrases("grilled chicken") == ["grilled chicken"]
+    # Superlatives and comparatives are claims ("finest", "larger"), never modifiers.
+    assert noun_phrases("Made from the finest leather and the softest wool.") == [
+        "leather", "wool"
+    ]  # fmt: skip
+    # A one-word tag needs two of the item's texts; a phrase of two words needs one.
+    mug = TaggableItem("mug", "Camping mug, enamel", "Made of enamel. Carry it with pride.")
+    assert {t.tag_id for t in extract_tags(mug)} == {"camping mug", "enamel"}
+    one_text = TagConfig(min_word_documents=1)
+    assert "pride" in {t.tag_id for t in extract_tags(mug, one_text)}
+
+
+PATTERNS = (
+    "alfa", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
+    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+    "uniform",
+)  # fmt: skip
+
+
+def _catalogue(size: int) -> list[TaggableItem]:
+    """``size`` mugs whose texts all say "gift box", each with its own pattern."""
+    return [
+        TaggableItem(
+            f"mug{k}",
+            f"Stoneware mug in a gift box, {PATTERNS[k]} glaze",
+            f"A {PATTERNS[k]} glaze mug. Ships in a gift box.",
+        )  # fmt: skip
+        for k in range(size)
+    ]
+
+
+def test_a_phrase_most_of_the_catalogue_shares_is_no_tag() -> None:
+    items = _catalogue(21)
+    found = [candidates(item) for item in items]
+    catalogue = count_phrases(found)
+    assert catalogue.items == 21 and catalogue.counts["gift box"] == 21
+    assert catalogue.counts["alfa glaze"] == 1
+    alone = [t.tag_id for t in select_tags(found[0])]
+    shared = select_tags(found[0], catalogue=catalogue)
+    assert "gift box" in alone and "stoneware mug" in alone  # on all 21: says nothing of one
+    assert [t.tag_id for t in shared] == ["alfa glaze mug", "alfa glaze"]
+    assert [t.weight for t in shared] == [1.0, 0.5]  # ranks close up over what was dropped
+    # A catalogue of fewer than min_catalog_items items has no frequencies yet.
+    small = count_phrases(found[:19])
+    assert "gift box" in [t.tag_id for t in select_tags(found[0], catalogue=small)]
+    assert not PhraseCounts(100, {"gift box": 10}).too_common("gift box", TagConfig())
+    assert PhraseCounts(100, {"gift box": 11}).too_common("gift box", TagConfig())
+
+
 def test_extraction_is_deterministic_and_bounded() -> None:
     first = extract_tags(PHONE, TagConfig(top_n=2))
     assert first == extract_tags(PHONE, TagConfig(top_n=2)) and len(first) == 2
@@ -86,6 +151,9 @@ def test_extraction_is_deterministic_and_bounded() -> None:
     assert extract_tags(TaggableItem("empty", title="The best, 10/10!!")) == []
     with pytest.raises(ValueError):
         TagConfig(top_n=0)
+    with pytest.raises(ValueError, match="max_item_share"):
+        TagConfig(max_item_share=1.5)
+    assert TagConfig().top_n == 4  # the k-th best of 8 was mostly noise (bench-notes)
 
 
 def _event(item: str, kind: str, day: int, weight: float, **extra: object) -> UserEvent:
