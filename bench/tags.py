@@ -1,11 +1,13 @@
 """Tag precision on hand-labelled Amazon Gift Cards item-tag pairs (issue 22, target >= 0.8).
 
 Re-extracts the tags of the 148 reviewed Gift Cards items (title, description, every review, the
-category path and brand as "where" names, as the worker reads them from the graph) and scores
-them against ``bench/data/giftcards_tag_labels.csv``: precision is the share of labelled pairs
-the extractor still produces that a person judged good; pairs it now produces that nobody
-labelled are counted (``unlabelled_pairs``), never guessed. The labels were made for one
-extractor version (named in the file); after a change to ``ml/tags.py`` relabel the new pairs.
+category path and brand as "where" names, as the worker reads them from the graph; the
+catalogue's phrase counts over all 148, as the worker's are once every item is tagged) and
+scores them against ``bench/data/giftcards_tag_labels.csv``: precision is the share of labelled
+pairs the extractor still produces that a person judged good; pairs it now produces that nobody
+labelled are counted (``unlabelled_pairs``), never guessed. Coverage beside it, since precision
+at no recall is no win: ``items_with_a_tag_share`` and ``tags_per_item``. The labels were made
+for one extractor version (named in the file); after a change to ``ml/tags.py`` relabel.
 
     python bench/tags.py                 # writes bench/results/tags.json
     python bench/tags.py --sample 100    # prints a seeded sample of pairs to label (CSV)
