@@ -172,6 +172,27 @@ def _batch_loss(step: _Step, index: np.ndarray, rng: np.random.Generator) -> tor
     return factor * loss + step.regularisation(users_np, items_np, len(index))
 
 
+def batch_loss(
+    trainable: Trainable,
+    ops: GraphOperators,
+    batches: TrainingEdges,
+    config: TrainConfig,
+    index: np.ndarray,
+    rng: np.random.Generator,
+    shard: Shard = SINGLE,
+    forward: nn.Module | None = None,
+) -> torch.Tensor:
+    """This rank's loss of one global batch: ``index`` holds users (full softmax) or edges.
+
+    Over the ranks of a world the gradients of these losses average to the gradient of the
+    :data:`SINGLE` loss of the batch (the arguments as for :func:`run_epoch`).
+    """
+    step = _Step(forward or trainable, trainable, ops, batches, config, shard)
+    if config.loss == "full_softmax":
+        return _user_batch_loss(step, index)
+    return _batch_loss(step, index, rng)
+
+
 def run_epoch(
     trainable: Trainable,
     ops: GraphOperators,
@@ -195,14 +216,15 @@ def run_epoch(
         shard: This process's share of each batch (:data:`SINGLE`: all of it).
         forward: What computes the embeddings (DDP around ``trainable``; default ``trainable``).
     """
-    step = _Step(forward or trainable, trainable, ops, batches, config, shard)
-    step.forward.train()
+    (forward or trainable).train()
     if config.loss == "full_softmax":
         active = np.flatnonzero(np.diff(batches.user_ptr) > 0)
         order, size = rng.permutation(active), config.user_batch_size
     else:
         order, size = rng.permutation(len(batches.users)), config.batch_size
-    batches_of = (order[start : start + size] for start in range(0, len(order), size))
-    if config.loss == "full_softmax":
-        return descend((_user_batch_loss(step, users) for users in batches_of), optimizer)
-    return descend((_batch_loss(step, index, rng) for index in batches_of), optimizer)
+    losses = (
+        batch_loss(trainable, ops, batches, config, order[start : start + size], rng, shard,
+                   forward)
+        for start in range(0, len(order), size)
+    )  # fmt: skip
+    return descend(losses, optimizer)

@@ -25,6 +25,8 @@ from ml.training_edges import TrainingEdges
 InductiveModel = InductiveGCN | InterestGraphGNN
 INDUCTIVE_KINDS = ("interest", "inductive")
 EmbeddingModel = WeightedLightGCN | InductiveModel
+# Called after every epoch with the history row, the model and the graph operators.
+OnEpoch = Callable[[dict[str, float], EmbeddingModel, GraphOperators], None]
 
 
 @dataclass
@@ -296,10 +298,16 @@ class TrainingRun:
         metrics = validate(self.model, self.ops, self.targets, self.seen, config.eval_k, prior)
         return {**metrics, "learned": weight}
 
-    def loop_config(self) -> LoopConfig:
-        """Epochs, validation cadence, patience, metric and budget of ``config``."""
+    def loop(self, run_epoch: Callable[[], float], on_epoch: OnEpoch | None) -> LoopOutcome:
+        """Early stopping over ``run_epoch`` (this process's epochs), validating here."""
         c = self.config
-        return LoopConfig(c.epochs, c.eval_every, c.patience, c.monitor, c.time_budget_s)
+        return train_with_early_stopping(
+            self.model,
+            LoopConfig(c.epochs, c.eval_every, c.patience, c.monitor, c.time_budget_s),
+            run_epoch=run_epoch,
+            validate=self.validate,
+            on_epoch=None if on_epoch is None else lambda row: on_epoch(row, self.model, self.ops),
+        )
 
     def finish(self, outcome: LoopOutcome, started: float) -> TrainResult:
         """Chooses the popularity prior's weight on the holdout; the result of the run."""
@@ -323,7 +331,7 @@ def train(
     config: TrainConfig,
     device: torch.device,
     validation: CSRMatrix | None = None,
-    on_epoch: Callable[[dict[str, float], EmbeddingModel, GraphOperators], None] | None = None,
+    on_epoch: OnEpoch | None = None,
 ) -> TrainResult:
     """Trains an embedding model with early stopping on a validation holdout.
 
@@ -343,11 +351,4 @@ def train(
     """
     started = time.perf_counter()
     run = TrainingRun.prepare(graph, config, device, validation)
-    outcome = train_with_early_stopping(
-        run.model,
-        run.loop_config(),
-        run_epoch=run.epoch,
-        validate=run.validate,
-        on_epoch=None if on_epoch is None else lambda row: on_epoch(row, run.model, run.ops),
-    )
-    return run.finish(outcome, started)
+    return run.finish(run.loop(run.epoch, on_epoch), started)
