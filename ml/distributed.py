@@ -159,14 +159,16 @@ def _process_group(plan: ParallelPlan, store: dist.Store, rank: int) -> Iterator
     """This rank's membership of the process group, and its share of the cores."""
     threads = torch.get_num_threads()
     torch.set_num_threads(plan.threads)
-    if plan.backend == "nccl":
-        torch.cuda.set_device(rank)
-    dist.init_process_group(plan.backend, store=store, rank=rank, world_size=plan.processes,
-                            timeout=_TIMEOUT)  # fmt: skip
     try:
-        yield
+        if plan.backend == "nccl":
+            torch.cuda.set_device(rank)
+        dist.init_process_group(plan.backend, store=store, rank=rank,
+                                world_size=plan.processes, timeout=_TIMEOUT)  # fmt: skip
+        try:
+            yield
+        finally:
+            dist.destroy_process_group()
     finally:
-        dist.destroy_process_group()
         torch.set_num_threads(threads)
 
 
