@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from app.cli_backup import add_backup_commands
 from app.cli_demo import add_demo_commands
 from app.cli_demo import say as _say
-from app.settings import Settings, load_settings, shared_data_dir
+from app.settings import MAX_TRAIN_PROCESSES, Settings, load_settings, shared_data_dir
 
 if TYPE_CHECKING:
     from graphdb.store import GraphStore
@@ -91,6 +91,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     config = train_config_from(
         settings, model=args.model, epochs=args.epochs, time_budget_s=args.time_budget
     )
+    if args.processes is not None:
+        settings = settings.model_copy(update={"train_processes": args.processes})
     with _store(settings) as store:
         report = run_training(store, settings, config, force=args.force, say=_say)
     print(report.summary())
@@ -205,6 +207,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _train_processes(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_TRAIN_PROCESSES:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_TRAIN_PROCESSES}, got {value}")
+    return value
+
+
 def _add_demo_shape(imp: argparse.ArgumentParser) -> None:
     """The demo shop's size: any size, the same shop for the same numbers and seed."""
     from app.ingest.sources.demo import DemoShape
@@ -252,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="most epochs (default: IG_TRAIN_EPOCHS; early stopping may end sooner)",
     )
     trn.add_argument("--time-budget", type=float, default=None, help="seconds of training")
+    trn.add_argument(
+        "--processes",
+        type=_train_processes,
+        default=None,
+        help="processes that train together, each with the whole graph and a share of every "
+        "batch (DistributedDataParallel; default: IG_TRAIN_PROCESSES, 1)",
+    )
     trn.add_argument(
         "--force",
         action="store_true",

@@ -29,6 +29,7 @@ MemorySize = Annotated[
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA_ENV = "IG_SHARED_DATA"
+MAX_TRAIN_PROCESSES = 64
 
 
 def shared_data_dir() -> Path:
@@ -104,6 +105,10 @@ class Settings(BaseSettings):
     # off by default. The vectors then carry taste without popularity: a cosine-only ranking
     # (the cookbook's vector-index recipe) is much weaker than the API's, which adds the prior.
     train_learn_prior: bool = False
+    # Processes that train the model together (DistributedDataParallel, ml/distributed.py):
+    # each holds the whole graph and takes its share of every batch; NCCL when each has a
+    # CUDA device of its own, else gloo on the CPU. 1 = one process, as before.
+    train_processes: Annotated[int, Field(ge=1, le=MAX_TRAIN_PROCESSES)] = 1
     # Vectors per staging transaction when a trained version is written back. Nothing is
     # served from staged vectors; the switch to the new version is one transaction after them.
     train_write_batch: Annotated[int, Field(ge=1, le=100_000)] = 5000

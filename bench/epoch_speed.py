@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.settings import shared_data_dir
 from bench._common import resolve_device, write_result
 from ml.datasets import load_gowalla
+from ml.epoch import Trainable, run_epoch
 from ml.models import GraphOperators
-from ml.train import TrainConfig, _run_epoch, build_model, seed_everything
+from ml.train import TrainConfig, build_model, seed_everything
 from ml.training_edges import TrainingEdges
 
 KINDS = ("lightgcn", "interest", "inductive")
@@ -50,7 +51,7 @@ def main() -> None:
             model = build_model(config, graph.n_users, graph.n_items, 0, device)
             optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
             tick = time.perf_counter()
-            _run_epoch(model, ops, batches, optimizer, config, rng)
+            run_epoch(Trainable(model, None), ops, batches, optimizer, config, rng)
             seconds[kind].append(time.perf_counter() - tick)
             print(kind, round(seconds[kind][-1], 1), flush=True)
     median = {kind: statistics.median(values) for kind, values in seconds.items()}

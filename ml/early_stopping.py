@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,6 +71,18 @@ class _BestWeights:
             self.stale = 0
         else:
             self.stale += 1
+
+
+def descend(losses: Iterable[torch.Tensor], optimizer: torch.optim.Optimizer) -> float:
+    """One optimizer step per loss as ``losses`` yields it; returns the mean loss (an epoch's
+    inner loop, shared by the trainers)."""
+    total, steps = 0.0, 0
+    for loss in losses:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total, steps = total + float(loss.detach()), steps + 1
+    return total / max(steps, 1)
 
 
 def train_with_early_stopping(

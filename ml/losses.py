@@ -8,9 +8,18 @@ import torch.nn.functional as F
 
 from ml.data import CSRMatrix
 
+# A loss is a weighted mean over its samples. When one batch is split across processes
+# (ml/distributed.py), each process sums its own samples but divides by the weight of the
+# whole batch (``total_weight``), so the processes' losses add up to the batch's loss.
+Weight = torch.Tensor | float | None
+
 
 def bpr_loss(
-    user: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, weight: torch.Tensor
+    user: torch.Tensor,
+    positive: torch.Tensor,
+    negative: torch.Tensor,
+    weight: torch.Tensor,
+    total_weight: Weight = None,
 ) -> torch.Tensor:
     """Bayesian personalised ranking: ``-log sigmoid(s(u, i+) - s(u, i-))``, edge-weighted mean.
 
@@ -19,9 +28,14 @@ def bpr_loss(
         positive: ``[B, d]`` embeddings of interacted items.
         negative: ``[B, d]`` embeddings of sampled items.
         weight: ``[B]`` non-negative sample weights (edge weights).
+        total_weight: Denominator of the mean (``None``: ``weight.sum()``).
     """
     margin = (user * positive).sum(-1) - (user * negative).sum(-1)
-    return (-F.logsigmoid(margin) * weight).sum() / weight.sum()
+    return (-F.logsigmoid(margin) * weight).sum() / _total(weight, total_weight)
+
+
+def _total(weight: torch.Tensor, total_weight: Weight) -> torch.Tensor | float:
+    return weight.sum() if total_weight is None else total_weight
 
 
 def sampled_softmax_loss(
@@ -30,6 +44,7 @@ def sampled_softmax_loss(
     negatives: torch.Tensor,
     weight: torch.Tensor,
     temperature: float,
+    total_weight: Weight = None,
 ) -> torch.Tensor:
     """Softmax cross-entropy of the positive against ``M`` negatives shared by the batch.
 
@@ -43,12 +58,13 @@ def sampled_softmax_loss(
         negatives: ``[M, d]`` embeddings of items sampled for the whole batch.
         weight: ``[B]`` non-negative sample weights.
         temperature: Logit scale ``1 / temperature``.
+        total_weight: Denominator of the mean (``None``: ``weight.sum()``).
     """
     pos = (user * positive).sum(-1) / temperature
     # logaddexp avoids materialising a concatenated [B, M + 1] copy of the logits
     neg = torch.logsumexp(user @ (negatives.T / temperature), dim=1)
     per_sample = torch.logaddexp(pos, neg) - pos
-    return (per_sample * weight).sum() / weight.sum()
+    return (per_sample * weight).sum() / _total(weight, total_weight)
 
 
 def full_softmax_loss(
@@ -59,6 +75,7 @@ def full_softmax_loss(
     edge_weight: torch.Tensor,
     temperature: float,
     item_bias: torch.Tensor | None = None,
+    total_weight: Weight = None,
 ) -> torch.Tensor:
     """Exact softmax cross-entropy over the whole catalogue for a batch of users.
 
@@ -75,6 +92,7 @@ def full_softmax_loss(
         edge_weight: ``[E_b]`` non-negative interaction weights.
         temperature: Logit scale ``1 / temperature``.
         item_bias: Optional ``[n_items]`` added to every user's logits (a learned prior).
+        total_weight: Denominator of the mean (``None``: ``edge_weight.sum()``).
     """
     logits = user @ (items.T / temperature)
     if item_bias is not None:
@@ -86,7 +104,7 @@ def full_softmax_loss(
     if item_bias is not None:
         positive = positive + item_bias[edge_item]
     per_edge = log_partition[edge_row] - positive
-    return (per_edge * edge_weight).sum() / edge_weight.sum()
+    return (per_edge * edge_weight).sum() / _total(edge_weight, total_weight)
 
 
 def seen_keys(seen: CSRMatrix) -> np.ndarray:

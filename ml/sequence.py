@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ml.data import CSRMatrix, InteractionGraph
-from ml.early_stopping import LoopConfig, LoopOutcome, train_with_early_stopping
+from ml.early_stopping import LoopConfig, LoopOutcome, descend, train_with_early_stopping
 from ml.evaluate import dense_rows, ranking_metrics_from_scores
 from ml.histories import ItemSequences, split_last_items, user_sequences
 from ml.models.sequence import CausalAttentionBlock, SequenceRecommender
@@ -146,14 +146,8 @@ def _run_epoch(
 ) -> float:
     """One pass over every user with a next-item pair; returns the mean batch loss."""
     model.train()
-    total, steps = 0.0, 0
-    for users in _length_bucketed_batches(sequences.lengths(), config.batch_size, rng):
-        loss = _batch_loss(model, sequences, users)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total, steps = total + float(loss.detach()), steps + 1
-    return total / max(steps, 1)
+    batches = _length_bucketed_batches(sequences.lengths(), config.batch_size, rng)
+    return descend((_batch_loss(model, sequences, users) for users in batches), optimizer)
 
 
 @torch.no_grad()

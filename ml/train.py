@@ -12,14 +12,9 @@ import torch
 
 from ml.data import CSRMatrix, InteractionGraph, holdout_split
 from ml.early_stopping import LoopConfig, LoopOutcome, train_with_early_stopping
+from ml.epoch import SINGLE, Shard, Trainable, run_epoch
 from ml.evaluate import evaluate_ranking
-from ml.losses import (
-    bpr_loss,
-    full_softmax_loss,
-    sample_negatives,
-    sampled_softmax_loss,
-)
-from ml.models.graph import GraphOperators, concat_ranges
+from ml.models.graph import GraphOperators
 from ml.models.inductive import InductiveGCN
 from ml.models.interest_graph import InterestGraphGNN
 from ml.models.lightgcn import WeightedLightGCN
@@ -30,6 +25,8 @@ from ml.training_edges import TrainingEdges
 InductiveModel = InductiveGCN | InterestGraphGNN
 INDUCTIVE_KINDS = ("interest", "inductive")
 EmbeddingModel = WeightedLightGCN | InductiveModel
+# Called after every epoch with the history row, the model and the graph operators.
+OnEpoch = Callable[[dict[str, float], EmbeddingModel, GraphOperators], None]
 
 
 @dataclass
@@ -188,100 +185,6 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _batch_loss(
-    model: EmbeddingModel,
-    ops: GraphOperators,
-    batches: TrainingEdges,
-    index: np.ndarray,
-    config: TrainConfig,
-    rng: np.random.Generator,
-) -> torch.Tensor:
-    """Loss of one batch of edges after one full-graph propagation."""
-    device = ops.device
-    users_np, items_np = batches.users[index], batches.items[index]
-    users = torch.from_numpy(users_np).to(device)
-    items = torch.from_numpy(items_np).to(device)
-    weight = torch.from_numpy(batches.weights[index]).to(device)
-    embeddings = model(ops)
-    user_vec, item_vec = embeddings[users], embeddings[items + batches.n_users]
-    if config.loss == "softmax":
-        negatives = torch.from_numpy(rng.integers(0, batches.n_items, config.num_negatives))
-        negative_vec = embeddings[negatives.to(device) + batches.n_users]
-        loss = sampled_softmax_loss(user_vec, item_vec, negative_vec, weight, config.temperature)
-    elif config.loss == "bpr":
-        negatives_np = sample_negatives(batches.seen_keys, batches.n_items, users_np, rng)
-        negative_vec = embeddings[torch.from_numpy(negatives_np).to(device) + batches.n_users]
-        loss = bpr_loss(user_vec, item_vec, negative_vec, weight)
-        items = torch.cat([items, torch.from_numpy(negatives_np).to(device)])
-    else:
-        raise ValueError(f"unknown loss {config.loss!r}")
-    if config.weight_decay > 0:
-        params = model.regularized_parameters(users, items)
-        loss = loss + config.weight_decay * sum(p.pow(2).sum() for p in params) / len(index) / 2
-    return loss
-
-
-def _user_batch_loss(
-    model: EmbeddingModel,
-    ops: GraphOperators,
-    batches: TrainingEdges,
-    users_np: np.ndarray,
-    config: TrainConfig,
-    popularity: LearnedPopularity | None,
-) -> torch.Tensor:
-    """Exact full-softmax loss of every interaction of a batch of users."""
-    device = ops.device
-    starts, ends = batches.user_ptr[users_np], batches.user_ptr[users_np + 1]
-    edges = batches.by_user[concat_ranges(starts, ends)]
-    edge_row = np.repeat(np.arange(len(users_np)), ends - starts)
-    embeddings = model(ops)
-    users = torch.from_numpy(users_np).to(device)
-    items = torch.from_numpy(batches.items[edges]).to(device)
-    loss = full_softmax_loss(
-        embeddings[users],
-        embeddings[batches.n_users :],
-        torch.from_numpy(edge_row).to(device),
-        items,
-        torch.from_numpy(batches.weights[edges]).to(device),
-        config.temperature,
-        None if popularity is None else popularity.logit_bias(),
-    )
-    if config.weight_decay > 0:
-        params = model.regularized_parameters(users, items.unique())
-        loss = loss + config.weight_decay * sum(p.pow(2).sum() for p in params) / len(users_np) / 2
-    return loss
-
-
-def _run_epoch(
-    model: EmbeddingModel,
-    ops: GraphOperators,
-    batches: TrainingEdges,
-    optimizer: torch.optim.Optimizer,
-    config: TrainConfig,
-    rng: np.random.Generator,
-    popularity: LearnedPopularity | None = None,
-) -> float:
-    """One pass over the training edges in random order; returns the mean batch loss."""
-    model.train()
-    if config.loss == "full_softmax":
-        active = np.flatnonzero(np.diff(batches.user_ptr) > 0)
-        order, size = rng.permutation(active), config.user_batch_size
-    else:
-        order, size = rng.permutation(len(batches.users)), config.batch_size
-    total, steps = 0.0, 0
-    for start in range(0, len(order), size):
-        index = order[start : start + size]
-        if config.loss == "full_softmax":
-            loss = _user_batch_loss(model, ops, batches, index, config, popularity)
-        else:
-            loss = _batch_loss(model, ops, batches, index, config, rng)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total, steps = total + float(loss.detach()), steps + 1
-    return total / max(steps, 1)
-
-
 @torch.no_grad()
 def embed_all(model: EmbeddingModel, ops: GraphOperators) -> tuple[torch.Tensor, torch.Tensor]:
     """Final ``(user, item)`` embeddings of every node of ``ops`` in eval mode."""
@@ -317,14 +220,122 @@ def validation_setup(
     return split.train, split.targets
 
 
+@dataclass
+class TrainingRun:
+    """Everything one process trains with, set up alike in every process of a run.
+
+    Attributes:
+        config: The hyper-parameters.
+        train_graph: The graph minus the validation holdout.
+        targets: The validation targets.
+        ops: Graph operators of ``train_graph``.
+        seen: Training interactions, excluded from validation rankings.
+        batches: The training edges as batches draw them.
+        trainable: The model and its learned prior (``None`` unless ``config.learn_prior``).
+        optimizer: Adam over ``trainable``.
+        schedule: The learning-rate decay, stepped after each epoch.
+        rng: The batch generator.
+        log_degree: ``log(1 + degree)`` of every item of ``train_graph``.
+    """
+
+    config: TrainConfig
+    train_graph: InteractionGraph
+    targets: CSRMatrix
+    ops: GraphOperators
+    seen: CSRMatrix
+    batches: TrainingEdges
+    trainable: Trainable
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    rng: np.random.Generator
+    log_degree: np.ndarray
+
+    @classmethod
+    def prepare(
+        cls,
+        graph: InteractionGraph,
+        config: TrainConfig,
+        device: torch.device,
+        validation: CSRMatrix | None = None,
+    ) -> TrainingRun:
+        """Seeds, splits off the holdout, builds operators, model, prior and optimizer."""
+        rng = seed_everything(config.seed)
+        train_graph, targets = validation_setup(graph, validation, config)
+        ops = GraphOperators.build(train_graph, device)
+        seen = train_graph.user_items()
+        batches = TrainingEdges.from_graph(train_graph)
+        model = build_model(
+            config, graph.n_users, graph.n_items, graph.n_features, device, graph.text_dim
+        )
+        log_degree = item_log_degree(train_graph)
+        popularity = LearnedPopularity(log_degree, device) if config.learn_prior else None
+        trainable = Trainable(model, popularity)
+        optimizer = torch.optim.Adam(trainable.parameters(), lr=config.lr)
+        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+        return cls(config, train_graph, targets, ops, seen, batches, trainable, optimizer,
+                   schedule, rng, log_degree)  # fmt: skip
+
+    @property
+    def model(self) -> EmbeddingModel:
+        """The embedding model being trained."""
+        model: EmbeddingModel = self.trainable.model
+        return model
+
+    def epoch(self, shard: Shard = SINGLE, forward: torch.nn.Module | None = None) -> float:
+        """One epoch (this rank's ``shard`` of each batch), then the learning-rate step."""
+        loss = run_epoch(self.trainable, self.ops, self.batches, self.optimizer, self.config,
+                         self.rng, shard, forward)  # fmt: skip
+        self.schedule.step()
+        return loss
+
+    def validate(self) -> dict[str, float]:
+        """Validation metrics of the current weights (with the learned prior, if any)."""
+        popularity, config = self.trainable.popularity, self.config
+        if popularity is None:
+            return validate(self.model, self.ops, self.targets, self.seen, config.eval_k)
+        weight = popularity.served_weight(config.temperature)
+        prior = weight * popularity.log_degree
+        metrics = validate(self.model, self.ops, self.targets, self.seen, config.eval_k, prior)
+        return {**metrics, "learned": weight}
+
+    def loop(self, run_epoch: Callable[[], float], on_epoch: OnEpoch | None) -> LoopOutcome:
+        """Early stopping over ``run_epoch`` (this process's epochs), validating here."""
+        c = self.config
+        return train_with_early_stopping(
+            self.model,
+            LoopConfig(c.epochs, c.eval_every, c.patience, c.monitor, c.time_budget_s),
+            run_epoch=run_epoch,
+            validate=self.validate,
+            on_epoch=None if on_epoch is None else lambda row: on_epoch(row, self.model, self.ops),
+        )
+
+    def finish(self, outcome: LoopOutcome, started: float) -> TrainResult:
+        """Chooses the popularity prior's weight on the holdout; the result of the run."""
+        config, prior_weight = self.config, 0.0
+        if config.popularity_prior and outcome.best_metrics:
+            user_vec, item_vec = embed_all(self.model, self.ops)
+            prior_weight, with_prior = choose_prior_weight(
+                user_vec, item_vec, self.log_degree, self.targets, self.seen, config.eval_k,
+                config.monitor, learned=outcome.best_metrics.get("learned"),
+            )  # fmt: skip
+            outcome.best_metrics = {**outcome.best_metrics, **with_prior}
+        outcome.total_seconds = time.perf_counter() - started
+        return TrainResult(
+            model=self.model, ops=self.ops, config=config, prior_weight=prior_weight,
+            train_graph=self.train_graph, targets=self.targets, **vars(outcome),
+        )  # fmt: skip
+
+
 def train(
     graph: InteractionGraph,
     config: TrainConfig,
     device: torch.device,
     validation: CSRMatrix | None = None,
-    on_epoch: Callable[[dict[str, float], EmbeddingModel, GraphOperators], None] | None = None,
+    on_epoch: OnEpoch | None = None,
 ) -> TrainResult:
     """Trains an embedding model with early stopping on a validation holdout.
+
+    One process; :func:`ml.distributed.train_data_parallel` trains the same run on several.
 
     Args:
         graph: Interactions to learn from.
@@ -339,52 +350,5 @@ def train(
         The best model by ``config.monitor`` and the training history.
     """
     started = time.perf_counter()
-    rng = seed_everything(config.seed)
-    train_graph, targets = validation_setup(graph, validation, config)
-    ops = GraphOperators.build(train_graph, device)
-    seen = train_graph.user_items()
-    batches = TrainingEdges.from_graph(train_graph)
-    model = build_model(
-        config, graph.n_users, graph.n_items, graph.n_features, device, graph.text_dim
-    )
-    log_degree = item_log_degree(train_graph)
-    popularity = LearnedPopularity(log_degree, device) if config.learn_prior else None
-    parameters = [*model.parameters(), *(() if popularity is None else popularity.parameters())]
-    optimizer = torch.optim.Adam(parameters, lr=config.lr)
-    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
-
-    def epoch() -> float:
-        loss = _run_epoch(model, ops, batches, optimizer, config, rng, popularity)
-        schedule.step()
-        return loss
-
-    def validate_now() -> dict[str, float]:
-        if popularity is None:
-            return validate(model, ops, targets, seen, config.eval_k)
-        weight = popularity.served_weight(config.temperature)
-        prior = weight * popularity.log_degree
-        return {**validate(model, ops, targets, seen, config.eval_k, prior), "learned": weight}
-
-    loop = LoopConfig(
-        config.epochs, config.eval_every, config.patience, config.monitor, config.time_budget_s
-    )
-    outcome = train_with_early_stopping(
-        model,
-        loop,
-        run_epoch=epoch,
-        validate=validate_now,
-        on_epoch=None if on_epoch is None else lambda row: on_epoch(row, model, ops),
-    )
-    prior_weight = 0.0
-    if config.popularity_prior and outcome.best_metrics:
-        user_vec, item_vec = embed_all(model, ops)
-        prior_weight, with_prior = choose_prior_weight(
-            user_vec, item_vec, log_degree, targets, seen, config.eval_k,
-            config.monitor, learned=outcome.best_metrics.get("learned"),
-        )  # fmt: skip
-        outcome.best_metrics = {**outcome.best_metrics, **with_prior}
-    outcome.total_seconds = time.perf_counter() - started
-    return TrainResult(
-        model=model, ops=ops, config=config, prior_weight=prior_weight,
-        train_graph=train_graph, targets=targets, **vars(outcome),
-    )  # fmt: skip
+    run = TrainingRun.prepare(graph, config, device, validation)
+    return run.finish(run.loop(run.epoch, on_epoch), started)

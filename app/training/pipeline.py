@@ -28,6 +28,7 @@ from graphdb.embeddings import NodeVectors
 from graphdb.snapshot import GraphSnapshot, feature_kind
 from graphdb.store import GraphStore
 from ml.data import InteractionGraph
+from ml.distributed import ParallelPlan, train_data_parallel
 from ml.embed import full_embeddings
 from ml.evaluate import plot_training_curve
 from ml.gate import Promotion, holdout_score
@@ -36,7 +37,7 @@ from ml.models.graph import GraphOperators
 from ml.registry import ModelRegistry, ModelShape
 from ml.sequence import SequenceConfig, export_short_term, train_short_term
 from ml.shortterm_store import SHORT_TERM_FILE, save_short_term
-from ml.train import INDUCTIVE_KINDS, TrainConfig, TrainResult, default_device, train
+from ml.train import INDUCTIVE_KINDS, TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,7 @@ def _train_and_promote(
     graph = snapshot_to_graph(snapshot)
     if graph.n_edges == 0:
         raise ValueError("the graph has no interactions to learn from; import events first")
-    device = default_device()
-    say(f"training on {graph.n_users:,} users, {graph.n_items:,} items, {graph.n_edges:,} "
-        f"edges ({device}) ...")  # fmt: skip
-    progress = EpochProgress("interest model", config.epochs, say, config.time_budget_s)
-    result = train(graph, config, device, on_epoch=lambda row, _model, _ops: progress(row))
+    result, device = _train_graph_model(graph, config, settings.train_processes, say)
     # Chosen before saving, so the registry's metrics and the graph's version both hold it.
     order = choose_order(result, snapshot, half_life)
     result.best_metrics = {**result.best_metrics, **order.as_metrics()}
@@ -176,7 +173,7 @@ def _train_and_promote(
         # kill before it leaves the graph on the previous version (a kill's leftovers are the
         # next run's clean-up), and nothing to undo here.
         report.written_users, report.written_items = _write_back(
-            store, version, result.model, graph, snapshot, config, metrics,
+            store, version, result, graph, snapshot, config, metrics,
             settings.train_write_batch, writer,
         )  # fmt: skip
         report.writeback_s = time.perf_counter() - tick
@@ -184,6 +181,22 @@ def _train_and_promote(
     registry.note_outcome(version, "promoted" if promotion.promoted else "kept", promotion.reason)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _train_graph_model(
+    graph: InteractionGraph, config: TrainConfig, processes: int, say: Say
+) -> tuple[TrainResult, torch.device]:
+    """The graph model trained on ``processes`` processes (``ml.distributed``), and the
+    device the result (rank 0's) lives on."""
+    device = ParallelPlan.for_processes(processes).device(0)
+    on = f"{device}" if processes == 1 else f"{device}, {processes} processes"
+    say(f"training on {graph.n_users:,} users, {graph.n_items:,} items, {graph.n_edges:,} "
+        f"edges ({on}) ...")  # fmt: skip
+    progress = EpochProgress("interest model", config.epochs, say, config.time_budget_s)
+    result = train_data_parallel(
+        graph, config, processes, on_epoch=lambda row, _model, _ops: progress(row)
+    )
+    return result, device
 
 
 def _save_version(
@@ -255,7 +268,7 @@ def _train_short_term(
 def _write_back(
     store: GraphStore,
     version: str,
-    model: Any,
+    result: TrainResult,
     graph: InteractionGraph,
     snapshot: GraphSnapshot,
     config: TrainConfig,
@@ -263,9 +276,10 @@ def _write_back(
     batch_size: int,
     writer: str,
 ) -> tuple[int, int]:
-    # Propagate over the full graph (validation edges included) with the trained weights.
-    ops = GraphOperators.build(graph, default_device())
-    vectors = full_embeddings(model, ops).cpu().numpy().astype(np.float32)
+    # Propagate over the full graph (validation edges included) with the trained weights,
+    # on the device they were trained on (rank 0's, when several processes trained).
+    ops = GraphOperators.build(graph, result.ops.device)
+    vectors = full_embeddings(result.model, ops).cpu().numpy().astype(np.float32)
     users = NodeVectors(snapshot.user_ids, vectors[: graph.n_users])
     items = NodeVectors(snapshot.item_ids, vectors[graph.n_users :])
     return store.embeddings.write_model_version(

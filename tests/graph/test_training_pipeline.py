@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
+from app.cli import main
 from app.ingest.importer import import_events, import_items
 from app.ingest.sources.demo import demo_stream
 from app.ingest.validation import IntakeLimits
@@ -76,3 +77,26 @@ def test_train_writes_back_every_node_and_activates(
     ).records[0]["w"]
     assert prior_weight == report.metrics["prior_weight"]
     assert f"prior_weight={prior_weight:.4f}" in report.summary()
+
+
+def test_train_on_two_processes_from_the_command_line(
+    shop: Driver, neo4j_server: Neo4jTestServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """``interest-graph train --processes 2``: two gloo ranks train, rank 0 writes back."""
+    target = neo4j_server.target
+    monkeypatch.setenv("IG_NEO4J_URI", target.uri)
+    monkeypatch.setenv("IG_NEO4J_AUTH", "true" if target.password else "false")
+    if target.password:
+        monkeypatch.setenv("IG_NEO4J_PASSWORD", target.password)
+    monkeypatch.setenv("IG_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("IG_SHORT_TERM_WEIGHT", "0")  # the session model is not what this tests
+    assert main(["train", "--processes", "2", "--epochs", "2"]) == 0
+    out = capsys.readouterr()
+    assert ", 2 processes) ..." in out.err and "promoted and written back" in out.out
+    info = active_version(shop)
+    assert info is not None and ModelRegistry(tmp_path / "models").active() == info.version
+    embedded = shop.execute_query(
+        "MATCH (n) WHERE n:User OR n:Item RETURN count(n) = count(n.embedding) AS every"
+    ).records[0]["every"]
+    assert embedded

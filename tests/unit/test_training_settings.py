@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from app.cli import build_parser
 from app.settings import Settings, load_settings
 from app.training.pipeline import train_config_from
 from ml.train import TrainConfig
@@ -45,3 +46,24 @@ def test_a_bad_learn_prior_value_is_refused_at_start_up_naming_the_setting(
 def test_the_training_config_defaults_to_the_settings_model_kind() -> None:
     """The settings are the source: a bare ``TrainConfig`` trains what the service would."""
     assert TrainConfig().model == Settings.model_fields["model_kind"].default == "interest"
+
+
+@pytest.mark.parametrize("value", ["0", "65", "two"])
+def test_a_bad_number_of_training_processes_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("IG_TRAIN_PROCESSES", value)
+    with pytest.raises(ValidationError, match="train_processes"):
+        load_settings()
+
+
+def test_the_processes_flag_overrides_the_setting_within_its_bounds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert load_settings().train_processes == 1  # one process unless asked
+    assert build_parser().parse_args(["train", "--processes", "2"]).processes == 2
+    assert build_parser().parse_args(["train"]).processes is None  # the setting applies
+    for value, problem in (("0", "at least 1"), ("65", "at most 64")):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["train", "--processes", value])
+        assert problem in capsys.readouterr().err
