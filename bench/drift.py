@@ -20,6 +20,7 @@ and seeded (``--seed``). Metrics (``bench/results/drift.json``):
 Run from the repository root::
 
     .venv/bin/python bench/drift.py [--users 200] [--stable-users 100] [--seed 0] [--quick]
+        [--name drift]
 """
 
 from __future__ import annotations
@@ -206,6 +207,7 @@ def main() -> int:
     parser.add_argument("--stable-users", type=int, default=100, help="users with one stray event")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="60 + 30 users")
+    parser.add_argument("--name", default="drift", help="result file: bench/results/NAME.json")
     args = parser.parse_args()
     if args.quick:
         args.users, args.stable_users = 60, 30
@@ -239,7 +241,7 @@ def main() -> int:
                "shares_by_step": np.asarray(tally.shares).mean(axis=0).round(4).tolist(),
                "service_hits_by_step": tally.service_hits.tolist(),
                "rule_hits_by_step": tally.rule_hits.tolist()}  # fmt: skip
-    path = write_result("drift", metrics, details)
+    path = write_result(args.name, metrics, details)
     print(json.dumps(metrics, indent=2), f"\nwritten to {path}")
     return 0
 

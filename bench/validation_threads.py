@@ -13,7 +13,6 @@ Writes ``bench/results/validation_threads.json``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from datetime import UTC, datetime
@@ -35,15 +34,15 @@ def run_once(events: int, capped: bool) -> float:
     shape = DemoShape(events // 10, max(1000, events // 100), events, 7)
     stream = shape.stream(now=datetime(2026, 12, 1, tzinfo=UTC))
     encoder = packaged_encoder()  # loaded here, before the fork, as the loader's parent does
-    saved = encoder._blas.limit
-    if not capped:  # the encoder as it was: OpenBLAS's own thread count
-        encoder._blas.limit = lambda **_: contextlib.nullcontext()  # type: ignore[method-assign]
+    saved = encoder.blas_threads
+    # Uncapped: the encoder as it was, with OpenBLAS's own thread count.
+    encoder.blas_threads = 1 if capped else None
     try:
         tick = time.perf_counter()
         columns = validate_events(stream, limits_from_settings(settings), settings.fold_config())
         seconds = time.perf_counter() - tick
     finally:
-        encoder._blas.limit = saved  # type: ignore[method-assign]
+        encoder.blas_threads = saved
     return len(columns.event_id) / seconds
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -73,9 +74,11 @@ class QueryEncoder:
 
     Args:
         folder: The packaged model folder (``model_folder()``).
+        blas_threads: BLAS threads while encoding (``None``: the library's own count; see
+            :meth:`encode` for why one is the default). Settable afterwards as an attribute.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, blas_threads: int | None = 1) -> None:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -95,6 +98,12 @@ class QueryEncoder:
         ]
         # Found once (it scans the loaded libraries); limiting through it costs ~0.03 ms a call.
         self._blas = ThreadpoolController()
+        self.blas_threads = blas_threads
+
+    def _blas_limit(self) -> AbstractContextManager[object]:
+        if self.blas_threads is None:
+            return nullcontext()
+        return self._blas.limit(limits=self.blas_threads, user_api="blas")
 
     @staticmethod
     def _layer(w: dict[str, np.ndarray], prefix: str) -> _Layer:
@@ -131,7 +140,7 @@ class QueryEncoder:
         # per caller oversubscribes the cores. On this 2-core box, busy, 300 review texts took
         # 36-49 s with OpenBLAS's 2 threads and 4.3-5.2 s with one; a query 334 ms, then 23 ms
         # (docs/bench-notes.md, "Text encoder threads").
-        with self._blas.limit(limits=1, user_api="blas"):
+        with self._blas_limit():
             for group in by_length.values():
                 for start in range(0, len(group), batch_size):
                     chosen = group[start : start + batch_size]

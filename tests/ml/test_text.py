@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,26 @@ def test_the_numpy_query_encoder_matches_the_batch_encoder(vectors: np.ndarray) 
     np.testing.assert_allclose((mine * vectors).sum(axis=1), 1.0, atol=1e-4)
     query = encoder.encode(["a voucher for a coffee shop"])[0]
     assert int(np.argmax(vectors @ query)) in (0, 1)  # one of the two coffee gift cards
+
+
+def test_the_query_encoder_runs_blas_on_the_threads_it_is_given() -> None:
+    """One BLAS thread by default (callers run it in parallel already); ``None`` leaves the
+    library's own count, as ``bench/validation_threads.py`` compares."""
+    from threadpoolctl import threadpool_info
+
+    from ml.query_encoder import QueryEncoder, model_folder
+
+    encoder = QueryEncoder(model_folder())
+    seen: list[int] = []
+    encode_batch = encoder._encode_batch
+
+    def recording(batch: list[Any]) -> np.ndarray:
+        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
+        return encode_batch(batch)
+
+    encoder._encode_batch = recording  # type: ignore[method-assign,assignment]
+    encoder.encode(["a voucher for a coffee shop"])
+    encoder.blas_threads = None
+    encoder.encode(["a voucher for a coffee shop"])
+    default = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+    assert seen == [1, default]
