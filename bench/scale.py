@@ -93,8 +93,10 @@ def stage_bulk(settings: Any, shape: Any) -> dict[str, float]:
     return {
         "events": report.events, "users": shape.n_users, "items": report.items,
         "bulk_s": report.seconds, "bulk_events_per_s": report.events_per_s,
-        "bulk_validate_s": report.validate_s, "bulk_import_s": report.import_s,
-        "bulk_peak_rss_gib": own_peak_gib(), "neo4j_rss_gib": neo4j_rss_gib(settings),
+        "bulk_validate_s": report.validate_s, "bulk_files_s": report.files_s,
+        "bulk_import_s": report.import_s, "bulk_restart_s": report.restart_s,
+        "bulk_schema_s": report.schema_s, "bulk_peak_rss_gib": own_peak_gib(),
+        "neo4j_rss_gib": neo4j_rss_gib(settings),
     }  # fmt: skip
 
 
