@@ -180,7 +180,10 @@ def _to_old_layout(driver: Driver, users: NodeVectors, items: NodeVectors) -> No
         driver.execute_query(statement)
     driver.execute_query("MATCH (m:SchemaMigration {version: 13}) DELETE m")
     for label, key, vectors in (("User", "user_id", users), ("Item", "item_id", items)):
-        rows = [{"id": i, "vector": v.tolist()} for i, v in zip(vectors.ids, vectors.vectors)]
+        rows = [
+            {"id": i, "vector": v.tolist()}
+            for i, v in zip(vectors.ids, vectors.vectors, strict=True)
+        ]
         query = OLD_LAYOUT_WRITE.replace("{label}", label).replace("{key}", key)
         driver.execute_query(query, rows=rows)
     driver.execute_query(
