@@ -119,6 +119,9 @@ def measure(driver: Driver, settings: Settings, args: argparse.Namespace) -> int
                 )
             )
     rates = {mode: [rate(r) for r in rs] for mode, rs in reports.items()}
+    served = GraphStore(driver).embeddings.active_version()
+    assert served is not None
+    _, items = read_version_vectors(driver, served.version)  # recall of what is served now
     shipped = "batched"  # write_model_version's default: the faster one in this bench
     metrics = {
         "writeback_embeddings_per_s": float(np.median(rates[shipped])),
