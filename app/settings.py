@@ -109,8 +109,8 @@ class Settings(BaseSettings):
     # each holds the whole graph and takes its share of every batch; NCCL when each has a
     # CUDA device of its own, else gloo on the CPU. 1 = one process, as before.
     train_processes: Annotated[int, Field(ge=1, le=MAX_TRAIN_PROCESSES)] = 1
-    # Vectors per staging transaction when a trained version is written back. Nothing is
-    # served from staged vectors; the switch to the new version is one transaction after them.
+    # Vectors per transaction when a trained version is written into its embedding slot.
+    # Nothing is served from that slot until the switch, one small transaction after them.
     train_write_batch: Annotated[int, Field(ge=1, le=100_000)] = 5000
 
     # Incremental refresh (the worker's job; see app/worker/scheduler/refresh.py).

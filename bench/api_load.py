@@ -169,7 +169,8 @@ def measure(settings: Settings, args: argparse.Namespace) -> int:
         items = [
             r["id"]
             for r in driver.execute_query(
-                "MATCH (i:Item) WHERE i.embedding IS NOT NULL RETURN i.item_id AS id ORDER BY id"
+                "MATCH (i:Item) WHERE i.embedding_a IS NOT NULL OR i.embedding_b IS NOT NULL "
+                "RETURN i.item_id AS id ORDER BY id"
             ).records
         ]
     on = drive_api(settings, args, users, items, key, lists=True)

@@ -57,7 +57,12 @@ CLI = Path(sys.executable).parent / "interest-graph"
 ACCESS_LOG = WORK / "access.log"
 API_WORKERS = 2
 LEASE_TTL_S = 5.0  # the least the settings allow: a killed training's lease ends this soon
-STAGED = "MATCH (n) WHERE n.staged_version IS NOT NULL RETURN count(n) AS n"
+# Slot values of versions never switched to (a killed training's), in either slot.
+STAGED = (
+    "MATCH (m:ModelVersion) WHERE NOT m.status IN ['active', 'superseded'] "
+    "MATCH (n) WHERE n.embedding_version_a = m.version OR n.embedding_version_b = m.version "
+    "RETURN count(n) AS n"
+)
 STORED = "MATCH (x:Interaction) WHERE x.event_id IN $ids RETURN count(x) AS n"
 
 

@@ -3,10 +3,11 @@
 An incremental refresh keeps the active model's weights and re-embeds only the nodes a change
 reaches. The graph side's part is to say *what* changed since the watermark (users whose
 edges moved, items whose edges or content moved, users that were erased) and to write the new
-vectors of the active version back, advancing the watermark only in the last transaction:
-a run that dies part-way leaves the watermark where it was, so the next run redoes the work.
-Vectors written by a dead run are still correct embeddings of the same model version for the
-graph as it then was, so readers never see a vector from another model.
+vectors of the active version back into its own slot (``graphdb.slots``), advancing the
+watermark only in the last transaction: a run that dies part-way leaves the watermark where
+it was, so the next run redoes the work. Vectors written by a dead run are still correct
+embeddings of the same model version for the graph as it then was, so readers never see a
+vector from another model.
 
 Watermarks use the writers' ``datetime.transaction()``; a writer whose transaction started
 before the watermark was read may commit after it, so changes are read with an overlap and
@@ -28,6 +29,7 @@ from graphdb.area import StoreArea
 from graphdb.driver import causal_session
 from graphdb.embeddings import NodeVectors, vector_rows
 from graphdb.params import batch_rows
+from graphdb.slots import LABELS, per_slot, slot_of
 from graphdb.snapshot import INTEREST_FEATURE, READ_CLOCK
 
 READ_CHANGED_USERS = (
@@ -64,26 +66,29 @@ MATCH (m:ModelVersion {active: true})
 RETURN m.version AS version, m.model AS model, m.watermark AS watermark,
        coalesce(m.revision, 0) AS revision
 """
-READ_USER_VECTORS = """
-MATCH (n:User) WHERE n.embedding_version = $version
-RETURN n.user_id AS id, n.embedding AS vector
+_READ_VECTORS = """
+MATCH (n:{label}) WHERE n.{version} = $version
+RETURN n.{key} AS id, n.{vector} AS vector
 """
-READ_ITEM_VECTORS = """
-MATCH (n:Item) WHERE n.embedding_version = $version
-RETURN n.item_id AS id, n.embedding AS vector
+READ_VECTORS = {
+    label: per_slot(_READ_VECTORS, label=label, key=f"{label.lower()}_id") for label in LABELS
+}
+VERSION_SLOT = """
+MATCH (m:ModelVersion {version: $version})
+RETURN m.slot AS slot, coalesce(m.active, false) AS active
 """
-REFRESH_USER_VECTORS = """
+# Into the active version's own slot, and only while it is active: a batch that runs after a
+# full write-back switched away writes nothing into a slot the next write-back will reuse.
+_REFRESH_VECTORS = """
+MATCH (:ModelVersion {version: $version, active: true})
 UNWIND $rows AS row
-MATCH (n:User {user_id: row.id})
-CALL db.create.setNodeVectorProperty(n, 'embedding', row.vector)
-SET n.embedding_version = $version, n.embedding_updated_at = datetime.transaction()
+MATCH (n:{label} {{key}: row.id})
+CALL db.create.setNodeVectorProperty(n, '{vector}', row.vector)
+SET n.{version} = $version, n.{updated_at} = datetime.transaction()
 """
-REFRESH_ITEM_VECTORS = """
-UNWIND $rows AS row
-MATCH (n:Item {item_id: row.id})
-CALL db.create.setNodeVectorProperty(n, 'embedding', row.vector)
-SET n.embedding_version = $version, n.embedding_updated_at = datetime.transaction()
-"""
+REFRESH_VECTORS = {
+    label: per_slot(_REFRESH_VECTORS, label=label, key=f"{label.lower()}_id") for label in LABELS
+}
 # Only if the version is still the active one: a full retrain may have switched meanwhile.
 ADVANCE_WATERMARK = """
 MATCH (m:ModelVersion {version: $version, active: true})
@@ -199,11 +204,21 @@ def _read_vectors_tx(tx: ManagedTransaction, query: str, version: str) -> NodeVe
 def read_version_vectors(
     driver: Driver, version: str, database: str | None = None
 ) -> tuple[NodeVectors, NodeVectors]:
-    """The stored ``(user, item)`` vectors of ``version``."""
+    """The stored ``(user, item)`` vectors of ``version`` (read from its slot)."""
+    name = _version_slot(driver, version, database)[0]
+    if name is None:
+        raise ValueError(f"model version {version} has no embedding slot")
     with causal_session(driver, database) as session:
-        users = session.execute_read(_read_vectors_tx, READ_USER_VECTORS, version)
-        items = session.execute_read(_read_vectors_tx, READ_ITEM_VECTORS, version)
+        users = session.execute_read(_read_vectors_tx, READ_VECTORS["User"][name], version)
+        items = session.execute_read(_read_vectors_tx, READ_VECTORS["Item"][name], version)
     return users, items
+
+
+def _version_slot(driver: Driver, version: str, database: str | None) -> tuple[str | None, bool]:
+    records = driver.execute_query(VERSION_SLOT, version=version, database_=database).records
+    if not records or records[0]["slot"] is None:
+        return None, False
+    return slot_of(records[0]["slot"]).name, bool(records[0]["active"])
 
 
 def _write_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], version: str) -> None:
@@ -253,9 +268,12 @@ def write_refreshed_vectors(
     Raises:
         VersionSwitched: ``version`` stopped being active; the watermark did not move.
     """
+    name, active = _version_slot(driver, version, database)
+    if name is None or not active:
+        raise VersionSwitched(f"model version {version} is no longer active")
     jobs = [
-        (query, vector_rows(vectors, start, start + batch_size))
-        for query, vectors in ((REFRESH_USER_VECTORS, users), (REFRESH_ITEM_VECTORS, items))
+        (REFRESH_VECTORS[label][name], vector_rows(vectors, start, start + batch_size))
+        for label, vectors in (("User", users), ("Item", items))
         for start in range(0, len(vectors.ids), batch_size)
     ]
     written = 0

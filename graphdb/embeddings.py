@@ -1,11 +1,21 @@
 """Writing embeddings back to Neo4j, and switching model versions atomically.
 
-A new version is first *staged*: vectors go to ``embedding_staged`` in batches, which no
-reader looks at. Only when every batch is in does one transaction copy the staged vectors
-to ``embedding`` (the vector-indexed property), stamp ``embedding_version`` and flip the
-``(:ModelVersion {active})`` pointer. A failure anywhere before that commit leaves the
-previous version's embeddings and pointer exactly as they were, so readers never see a
-mix of two versions.
+A new version is written into the embedding slot the active version does not use
+(``graphdb.slots``): first that slot's stale values from an older version are cleared, then
+the new vectors go in, both in batches of their own transactions. Nobody reads that slot, so
+nothing is staged twice or copied. The switch is one small transaction over
+``(:ModelVersion)`` nodes only: it locks the new version, checks it is still ``staging``,
+marks the old active one ``superseded`` and sets the new one active with its slot, counts and
+watermark. Its size does not grow with the number of vectors.
+
+Readers never see a mix: they read the active version's slot, and the slot they may still be
+reading after a switch (the old one) is not touched until the *next* full write-back. A failure
+before the switch leaves the served slot and pointer untouched; the failed version's values are
+garbage that the next write-back into that slot clears (or the crash clean-up discards).
+
+``rebuild_index=True`` writes the new slot with its vector indexes dropped and builds them
+afterwards (waiting until they are ONLINE before the switch): ``bench/writeback.py`` compares
+both ways.
 """
 
 from __future__ import annotations
@@ -24,27 +34,50 @@ from neo4j import Driver, ManagedTransaction, Session
 from graphdb.area import StoreArea
 from graphdb.driver import causal_session
 from graphdb.params import batch_rows
+from graphdb.slots import LABELS, SLOTS, VECTOR_INDEX_NAMES, Slot, other_slot, per_slot
 
-STAGE_USER_VECTORS = """
+# Each batch writes only while its version is still staging: a writer the crash clean-up
+# gave up on stops at its next batch instead of writing over the slot's next user.
+_WRITE_VECTORS = """
+MATCH (:ModelVersion {version: $version, status: 'staging'})
 UNWIND $rows AS row
-MATCH (n:User {user_id: row.id})
-CALL db.create.setNodeVectorProperty(n, 'embedding_staged', row.vector)
-SET n.staged_version = $version
+MATCH (n:{label} {{key}: row.id})
+CALL db.create.setNodeVectorProperty(n, '{vector}', row.vector)
+SET n.{version} = $version, n.{updated_at} = datetime.transaction()
+RETURN count(n) AS n
 """
-STAGE_ITEM_VECTORS = """
-UNWIND $rows AS row
-MATCH (n:Item {item_id: row.id})
-CALL db.create.setNodeVectorProperty(n, 'embedding_staged', row.vector)
-SET n.staged_version = $version
+WRITE_VECTORS: dict[str, dict[str, str]] = {
+    label: per_slot(_WRITE_VECTORS, label=label, key=f"{label.lower()}_id") for label in LABELS
+}
+# Everything in a slot the active version does not use is stale (an older or failed
+# version's), so a write-back clears all of it; the stamp's range index finds it.
+_CLEAR_SLOT = """
+MATCH (n:{label}) WHERE n.{version} IS NOT NULL
+WITH n LIMIT $limit
+REMOVE n.{vector}, n.{version}, n.{updated_at}
+RETURN count(n) AS n
+"""
+CLEAR_SLOT = {label: per_slot(_CLEAR_SLOT, label=label) for label in LABELS}
+# Only the values of the given versions (the crash clean-up's and a failed write's).
+_DISCARD_VERSIONS = """
+MATCH (n:{label}) WHERE n.{version} IN $versions
+WITH n LIMIT $limit
+REMOVE n.{vector}, n.{version}, n.{updated_at}
+RETURN count(n) AS n
+"""
+DISCARD_VERSIONS = {label: per_slot(_DISCARD_VERSIONS, label=label) for label in LABELS}
+READ_ACTIVE_SLOT = """
+OPTIONAL MATCH (m:ModelVersion {active: true})
+RETURN m.version AS version, m.slot AS slot
 """
 # A version the crash clean-up already gave up on (``graphdb.abandoned``) is never staged
 # again: its writer lost its training lease, and the registry folder may be gone.
 CREATE_MODEL_VERSION = """
 MERGE (m:ModelVersion {version: $version})
-WITH m WHERE coalesce(m.status, '') <> 'abandoned'
+WITH m WHERE coalesce(m.status, '') <> 'abandoned' AND NOT coalesce(m.active, false)
 SET m.active = false, m.created_at = datetime(), m.dims = $dims, m.model = $model,
     m.config = $config, m.metrics = $metrics, m.status = 'staging', m.prior_weight = $prior_weight,
-    m.writer = $writer
+    m.writer = $writer, m.slot = $slot
 RETURN count(m) AS created
 """
 # The switch takes the version's write lock first, then reads its status, so it and the crash
@@ -53,21 +86,8 @@ LOCK_STAGING_VERSION = """
 MATCH (m:ModelVersion {version: $version})
 SET m._lock = true
 REMOVE m._lock
-RETURN m.status AS status
-"""
-PROMOTE_STAGED_USERS = """
-MATCH (n:User) WHERE n.staged_version = $version
-SET n.embedding = n.embedding_staged, n.embedding_version = $version,
-    n.embedding_updated_at = datetime.transaction()
-REMOVE n.embedding_staged, n.staged_version
-RETURN count(n) AS n
-"""
-PROMOTE_STAGED_ITEMS = """
-MATCH (n:Item) WHERE n.staged_version = $version
-SET n.embedding = n.embedding_staged, n.embedding_version = $version,
-    n.embedding_updated_at = datetime.transaction()
-REMOVE n.embedding_staged, n.staged_version
-RETURN count(n) AS n
+RETURN m.status AS status, m.slot AS slot,
+       COLLECT { MATCH (a:ModelVersion {active: true}) RETURN a.slot } AS active_slots
 """
 # The version served until now says so, and by which one, in the same switch.
 MARK_SUPERSEDED = """
@@ -81,10 +101,6 @@ WITH m WHERE m.version = $version
 SET m.activated_at = datetime.transaction(), m.status = 'active',
     m.n_users = $n_users, m.n_items = $n_items, m.watermark = $watermark, m.revision = 0
 """
-DISCARD_STAGED = """
-MATCH (n) WHERE (n:User OR n:Item) AND n.staged_version = $version
-REMOVE n.embedding_staged, n.staged_version
-"""
 MARK_FAILED = """
 MATCH (m:ModelVersion {version: $version}) WHERE m.status <> 'abandoned'
 SET m.status = 'failed', m.error = $error
@@ -92,19 +108,32 @@ SET m.status = 'failed', m.error = $error
 READ_ACTIVE = """
 MATCH (m:ModelVersion {active: true})
 RETURN m.version AS version, m.dims AS dims, m.model AS model, m.activated_at AS activated_at,
-       m.metrics AS metrics, m.n_users AS n_users, m.n_items AS n_items
+       m.metrics AS metrics, m.n_users AS n_users, m.n_items AS n_items, m.slot AS slot
 """
 READ_INDEX_DIMS = """
 SHOW VECTOR INDEXES YIELD name, options
-WHERE name IN ['user_embedding', 'item_embedding']
+WHERE name IN $names
 RETURN name, options.indexConfig['vector.dimensions'] AS dims
 """
+READ_INDEX_STATES = """
+SHOW VECTOR INDEXES YIELD name, state WHERE name IN $names
+RETURN name, state
+"""
+AWAIT_INDEXES = "CALL db.awaitIndexes($timeout_s)"
+DROP_INDEX = {
+    s.name: tuple(f"DROP INDEX {s.index(lb)} IF EXISTS" for lb in LABELS) for s in SLOTS.values()
+}
+CREATE_INDEX = {s.name: tuple(s.create_index(lb) for lb in LABELS) for s in SLOTS.values()}
 
 log = logging.getLogger(__name__)
 
 
 class EmbeddingWriteError(RuntimeError):
     """The embeddings could not be written; the previously active version is untouched."""
+
+
+class SlotTaken(EmbeddingWriteError):
+    """Another version was switched active into the slot this one was written to."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +145,7 @@ class ModelVersionInfo:
     metrics: dict[str, Any]
     n_users: int | None
     n_items: int | None
+    slot: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,45 +156,74 @@ class NodeVectors:
     vectors: np.ndarray
 
 
+@dataclass(frozen=True)
+class WriteReport:
+    """What a full write-back wrote, into which slot, and where its time went (seconds)."""
+
+    users: int
+    items: int
+    slot: str
+    cleared: int
+    clear_s: float
+    write_s: float
+    index_s: float
+    switch_s: float
+
+
 def vector_rows(vectors: NodeVectors, start: int, stop: int) -> list[dict[str, Any]]:
     block = vectors.vectors[start:stop].astype(np.float32).tolist()
     return [{"id": vectors.ids[start + k], "vector": row} for k, row in enumerate(block)]
 
 
-def _stage_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], version: str) -> None:
-    tx.run(query, rows=batch_rows(rows), version=version).consume()
+def _count_tx(tx: ManagedTransaction, query: str, **params: Any) -> int:
+    return int(tx.run(query, **params).single(strict=True)["n"])
 
 
-def _promote_tx(
-    tx: ManagedTransaction, version: str, watermark: datetime | None
-) -> tuple[int, int]:
-    status = tx.run(LOCK_STAGING_VERSION, version=version).single(strict=True)["status"]
-    if status != "staging":
+def _write_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], version: str) -> int:
+    return int(tx.run(query, rows=batch_rows(rows), version=version).single(strict=True)["n"])
+
+
+def _switch_tx(
+    tx: ManagedTransaction, version: str, counts: tuple[int, int], watermark: datetime | None
+) -> None:
+    lock = tx.run(LOCK_STAGING_VERSION, version=version).single(strict=True)
+    if lock["status"] != "staging":
         # Abandoned by the crash clean-up while this writer could not renew its lease: its
-        # staged vectors may be half discarded, so it must not become the served version.
-        raise EmbeddingWriteError(f"version {version} is {status}, no longer staging")
-    users = tx.run(PROMOTE_STAGED_USERS, version=version).single(strict=True)["n"]
-    items = tx.run(PROMOTE_STAGED_ITEMS, version=version).single(strict=True)["n"]
+        # slot values may be half discarded, so it must not become the served version.
+        raise EmbeddingWriteError(f"version {version} is {lock['status']}, no longer staging")
+    if lock["slot"] in lock["active_slots"]:
+        # Another version was switched into this slot meanwhile: the vectors just written
+        # replaced some of its values, so neither may be served as complete.
+        raise SlotTaken(f"slot {lock['slot']} was made active by another version")
     tx.run(MARK_SUPERSEDED, version=version).consume()
     tx.run(
-        ACTIVATE_VERSION, version=version, n_users=users, n_items=items, watermark=watermark
-    ).consume()
-    return int(users), int(items)
+        ACTIVATE_VERSION, version=version, n_users=counts[0], n_items=counts[1],
+        watermark=watermark,
+    ).consume()  # fmt: skip
 
 
 def index_dimensions(driver: Driver, database: str | None = None) -> dict[str, int]:
-    records = driver.execute_query(READ_INDEX_DIMS, database_=database).records
+    records = driver.execute_query(
+        READ_INDEX_DIMS, names=list(VECTOR_INDEX_NAMES), database_=database
+    ).records
     return {r["name"]: int(r["dims"]) for r in records if r["dims"] is not None}
 
 
 def _check_dims(driver: Driver, dims: int, database: str | None) -> None:
     expected = index_dimensions(driver, database)
     wrong = {name: d for name, d in expected.items() if d != dims}
-    if wrong:
+    if wrong or not expected:
         raise EmbeddingWriteError(
-            f"embeddings have {dims} dimensions but vector indexes expect {wrong}; "
+            f"embeddings have {dims} dimensions but vector indexes expect {wrong or 'none'}; "
             "add a migration for the new size"
         )
+
+
+def _target_slot(driver: Driver, database: str | None) -> Slot:
+    records = driver.execute_query(READ_ACTIVE_SLOT, database_=database).records
+    if records[0]["version"] is not None and records[0]["slot"] is None:
+        raise EmbeddingWriteError("the active version names no slot; run `interest-graph migrate`")
+    return other_slot(records[0]["slot"])
 
 
 def write_model_version(
@@ -181,60 +240,157 @@ def write_model_version(
     database: str | None = None,
     prior_weight: float = 0.0,
     writer: str | None = None,
+    rebuild_index: bool = False,
 ) -> tuple[int, int]:
-    """Stage every vector, then switch ``version`` active in one transaction.
+    """Write every vector into the free slot, then switch ``version`` active.
 
     ``watermark`` is the time of the graph snapshot the vectors were computed from; an
     incremental refresh picks up whatever changed after it. ``prior_weight`` is the weight of
     the popularity prior that readers add to cosine scores (``ml.popularity``). ``writer`` is
     the holder of the training lease (``app.training.recovery``): while it is live, the crash
-    clean-up leaves this version's staged vectors alone.
+    clean-up leaves this version's slot values alone.
     """
+    report = write_version(
+        driver, version, users, items, model=model, config=config, metrics=metrics,
+        batch_size=batch_size, watermark=watermark, database=database,
+        prior_weight=prior_weight, writer=writer, rebuild_index=rebuild_index,
+    )  # fmt: skip
+    return report.users, report.items
+
+
+def write_version(
+    driver: Driver,
+    version: str,
+    users: NodeVectors,
+    items: NodeVectors,
+    *,
+    model: str,
+    config: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    batch_size: int = 5000,
+    watermark: datetime | None = None,
+    database: str | None = None,
+    prior_weight: float = 0.0,
+    writer: str | None = None,
+    rebuild_index: bool = False,
+) -> WriteReport:
+    """:func:`write_model_version`, reporting the slot and each phase's time."""
     dims = int(users.vectors.shape[1])
     _check_dims(driver, dims, database)
+    target = _target_slot(driver, database)
     created = driver.execute_query(
         CREATE_MODEL_VERSION, version=version, dims=dims, model=model,
         config=json.dumps(dict(config), sort_keys=True, default=str),
         metrics=json.dumps(dict(metrics), sort_keys=True), prior_weight=float(prior_weight),
-        writer=writer, database_=database,
+        writer=writer, slot=target.name, database_=database,
     ).records[0]["created"]  # fmt: skip
     if not created:
-        raise EmbeddingWriteError(f"version {version} was abandoned by the crash clean-up")
+        raise EmbeddingWriteError(
+            f"version {version} was abandoned by the crash clean-up, or is the active one"
+        )
     try:
         with causal_session(driver, database) as session:
-            return _stage_and_switch(session, version, users, items, batch_size, watermark)
+            return _fill_and_switch(
+                session, version, target, (users, items), batch_size, watermark, rebuild_index
+            )
     except Exception as exc:
-        _discard(driver, version, exc, database)
+        _fail(driver, version, target, exc, database)
         raise EmbeddingWriteError(f"writing model version {version} failed: {exc}") from exc
 
 
-def _stage_and_switch(
+def _fill_and_switch(
     session: Session,
     version: str,
-    users: NodeVectors,
-    items: NodeVectors,
+    target: Slot,
+    vectors: tuple[NodeVectors, NodeVectors],
     batch_size: int,
     watermark: datetime | None,
-) -> tuple[int, int]:
+    rebuild_index: bool,
+) -> WriteReport:
     started = time.perf_counter()
-    for query, vectors in ((STAGE_USER_VECTORS, users), (STAGE_ITEM_VECTORS, items)):
-        for start in range(0, len(vectors.ids), batch_size):
-            rows = vector_rows(vectors, start, start + batch_size)
-            session.execute_write(_stage_tx, query, rows, version)
-    staged = time.perf_counter()
-    written = session.execute_write(_promote_tx, version, watermark)
-    # The switch is where Neo4j updates the vector indexes: the costly phase.
-    log.info(
-        "version %s: staged %d vectors in %.1fs, switched in %.1fs",
-        version, len(users.ids) + len(items.ids), staged - started, time.perf_counter() - staged,
+    if rebuild_index:  # the slot is nobody's: its indexes can go while it is refilled
+        for statement in DROP_INDEX[target.name]:
+            session.run(statement).consume()
+    cleared = _clear_slot(session, target, batch_size)
+    cleared_at = time.perf_counter()
+    counts = tuple(
+        _write_label(session, WRITE_VECTORS[label][target.name], nodes, batch_size, version)
+        for label, nodes in zip(LABELS, vectors, strict=True)
+    )
+    written_at = time.perf_counter()
+    if rebuild_index:
+        for statement in CREATE_INDEX[target.name]:
+            session.run(statement).consume()
+    _await_online(session, target)
+    indexed_at = time.perf_counter()
+    session.execute_write(_switch_tx, version, (counts[0], counts[1]), watermark)
+    report = WriteReport(
+        users=counts[0], items=counts[1], slot=target.name, cleared=cleared,
+        clear_s=cleared_at - started, write_s=written_at - cleared_at,
+        index_s=indexed_at - written_at, switch_s=time.perf_counter() - indexed_at,
     )  # fmt: skip
+    log.info("version %s into slot %s: %s", version, target.name, report)
+    return report
+
+
+def _write_label(
+    session: Session, query: str, vectors: NodeVectors, batch_size: int, version: str
+) -> int:
+    written = 0
+    for start in range(0, len(vectors.ids), batch_size):
+        rows = vector_rows(vectors, start, start + batch_size)
+        # A batch of a version that stopped staging writes nothing; the switch then refuses.
+        written += session.execute_write(_write_tx, query, rows, version)
     return written
 
 
-def _discard(driver: Driver, version: str, exc: Exception, database: str | None) -> None:
+def _clear_slot(session: Session, target: Slot, batch_size: int) -> int:
+    """Remove every value left in ``target`` by older versions, a batch per transaction."""
+    cleared = 0
+    for label in LABELS:
+        while True:  # batches keep each transaction's memory bounded on a large graph
+            n = session.execute_write(_count_tx, CLEAR_SLOT[label][target.name], limit=batch_size)
+            cleared += n
+            if n < batch_size:
+                break
+    return cleared
+
+
+def discard_versions(session: Session, versions: Sequence[str], batch_size: int = 10_000) -> int:
+    """Remove the values of ``versions`` from both slots, in batches; how many nodes."""
+    removed = 0
+    for label in LABELS:
+        for name in SLOTS:
+            while True:
+                n = session.execute_write(
+                    _count_tx, DISCARD_VERSIONS[label][name], versions=list(versions),
+                    limit=batch_size,
+                )  # fmt: skip
+                removed += n
+                if n < batch_size:
+                    break
+    return removed
+
+
+def _await_online(session: Session, target: Slot, timeout_s: int = 600) -> None:
+    """Wait until ``target``'s vector indexes are ONLINE: a switch to a slot whose index is
+    still populating would serve similar-items queries from part of the vectors."""
+    names = [target.user_index, target.item_index]
+    session.run(AWAIT_INDEXES, timeout_s=timeout_s).consume()
+    states = {r["name"]: r["state"] for r in session.run(READ_INDEX_STATES, names=names)}
+    if any(states.get(name) != "ONLINE" for name in names):
+        raise EmbeddingWriteError(f"slot {target.name} indexes are not online: {states}")
+
+
+def _fail(driver: Driver, version: str, target: Slot, exc: Exception, db: str | None) -> None:
     try:
-        driver.execute_query(DISCARD_STAGED, version=version, database_=database)
-        driver.execute_query(MARK_FAILED, version=version, error=str(exc)[:500], database_=database)
+        driver.execute_query(MARK_FAILED, version=version, error=str(exc)[:500], database_=db)
+        if isinstance(exc, SlotTaken):
+            return  # the slot is served now: its values are that version's, not garbage
+        with causal_session(driver, db) as session:
+            discard_versions(session, [version])
+        for statement in CREATE_INDEX[target.name]:  # a rebuild cut short left none
+            driver.execute_query(statement, database_=db)
     except Exception:  # best effort: the graph may be the very thing that failed
         pass
 
@@ -248,6 +404,7 @@ def active_version(driver: Driver, database: str | None = None) -> ModelVersionI
     return ModelVersionInfo(
         version=r["version"], dims=int(r["dims"]), model=r["model"], activated_at=activated,
         metrics=json.loads(r["metrics"] or "{}"), n_users=r["n_users"], n_items=r["n_items"],
+        slot=r["slot"],
     )  # fmt: skip
 
 
@@ -271,7 +428,7 @@ class Embeddings(StoreArea):
         prior_weight: float = 0.0,
         writer: str | None = None,
     ) -> tuple[int, int]:
-        """Stage every vector, then switch ``version`` active in one transaction."""
+        """Write every vector into the free slot, then switch ``version`` active."""
         return write_model_version(
             self.driver,
             version,

@@ -16,16 +16,32 @@ from typing import Any
 from neo4j import Driver, RoutingControl
 
 from graphdb.area import StoreArea
+from graphdb.slots import SLOTS, active_stamp
 
-READ_ITEM = """
+# ``embedding_version``: the version stamp in the active version's slot (``graphdb.slots``).
+READ_ITEM = (
+    """
 MATCH (i:Item {item_id: $item_id})
+OPTIONAL MATCH (m:ModelVersion {active: true})
 RETURN i {.item_id, .title, .description, .price, .in_stock, .in_catalog, .brand_name,
-          .attributes, .embedding_version} AS item,
+          .attributes, embedding_version: """
+    + active_stamp("i")
+    + """} AS item,
        [(i)-[:IN_CATEGORY]->(c:Category) | c {.category_id, .name, .path}] AS categories,
        [(i)-[:BY_BRAND]->(b:Brand) | b {.brand_id, .name}] AS brands,
        COUNT { (i)<-[:INTERACTED]-() } AS users
 """
-GRAPH_STATS = """
+)
+# Nodes embedded by the active version, counted on its slot's range-indexed version stamp.
+_EMBEDDED = """
+CALL (active, slot) {{ MATCH (n:Item) WHERE slot = '{name}' AND n.{version} = active
+                      RETURN count(n) AS items_{name} }}
+CALL (active, slot) {{ MATCH (n:User) WHERE slot = '{name}' AND n.{version} = active
+                      RETURN count(n) AS users_{name} }}"""
+GRAPH_STATS = (
+    "OPTIONAL MATCH (m:ModelVersion {active: true})\nWITH m.version AS active, m.slot AS slot"
+    + "".join(_EMBEDDED.format(name=s.name, version=s.version) for s in SLOTS.values())
+    + """
 CALL () { MATCH (n:User) RETURN count(n) AS users }
 CALL () { MATCH (n:Item) RETURN count(n) AS items }
 CALL () { MATCH (n:Category) RETURN count(n) AS categories }
@@ -34,13 +50,13 @@ CALL () { MATCH (n:Tag) RETURN count(n) AS tags }
 CALL () { MATCH (n:Interaction) RETURN count(n) AS interactions }
 CALL () { MATCH ()-[r:INTERACTED]->() RETURN count(r) AS interacted_edges }
 CALL () { MATCH ()-[r:INTERESTED_IN]->() RETURN count(r) AS interest_edges }
-CALL () { MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN count(n) AS embedded_items }
-CALL () { MATCH (n:User) WHERE n.embedding IS NOT NULL RETURN count(n) AS embedded_users }
 CALL () { MATCH (n:Item {in_catalog: false}) RETURN count(n) AS catalog_pending_items }
 CALL () { MATCH (n:Item) WHERE n.text_embedding IS NOT NULL RETURN count(n) AS text_items }
 RETURN users, items, categories, brands, tags, interactions, interacted_edges, interest_edges,
-       embedded_items, embedded_users, text_items, catalog_pending_items
+       items_a + items_b AS embedded_items, users_a + users_b AS embedded_users, text_items,
+       catalog_pending_items
 """
+)
 LIST_MODEL_VERSIONS = """
 MATCH (m:ModelVersion)
 RETURN m {.version, .active, .status, .dims, .model, .metrics, .n_users, .n_items,

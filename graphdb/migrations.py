@@ -6,6 +6,11 @@ the graph was built by the old text and silently diverging schemas are worse tha
 Schema statements cannot share a transaction with data writes in Neo4j, so each statement
 runs on its own; statements must therefore be idempotent (``IF NOT EXISTS``), which makes a
 half-applied file safe to run again.
+
+A statement that starts with ``:auto`` (as in Neo4j Browser and cypher-shell) runs in an
+auto-commit transaction instead of a managed one: that is what ``CALL { ... } IN
+TRANSACTIONS`` needs, so a migration can move data in batches (0013 moves the served
+embeddings into slot ``a``). Such a statement must be safe to run again as well.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from neo4j import Driver, ManagedTransaction
 from graphdb.area import StoreArea
 from graphdb.driver import causal_session
 
+AUTO_COMMIT_PREFIX = ":auto"
 FILE_PATTERN = re.compile(r"^(\d{4})_([a-z0-9_]+)\.cypher$")
 
 CREATE_MIGRATION_CONSTRAINT = (
@@ -132,6 +138,14 @@ def plan(driver: Driver, folder: Path, database: str | None = None) -> list[Migr
     return [m for m in available if m.version not in applied]
 
 
+def _run_statement(driver: Driver, statement: str, database: str | None) -> None:
+    if statement.startswith(AUTO_COMMIT_PREFIX):
+        with causal_session(driver, database) as session:
+            session.run(statement[len(AUTO_COMMIT_PREFIX) :].strip()).consume()
+    else:
+        driver.execute_query(statement, database_=database)
+
+
 def migrate(
     driver: Driver,
     folder: Path | None = None,
@@ -150,7 +164,7 @@ def migrate(
         started = time.perf_counter()
         for index, statement in enumerate(migration.statements, start=1):
             try:
-                driver.execute_query(statement, database_=database)
+                _run_statement(driver, statement, database)
             except Exception as exc:
                 raise MigrationError(
                     f"{migration.path.name}: statement {index} failed: {exc}"

@@ -22,24 +22,34 @@ from graphdb.category_spread import (
     category_spread,
 )
 from graphdb.repeat_purchase import RepeatPurchases, repeat_purchases
+from graphdb.slots import active_index, active_stamp, active_vector, per_slot, slot_of
 from graphdb.snapshot import READ_CLOCK
 
 MIN_KNN_CANDIDATES = 50
 # One round trip: whether the item exists, the active version, and its nearest items.
-SIMILAR_ITEMS = """
+SIMILAR_ITEMS = (
+    """
 OPTIONAL MATCH (probe:Item {item_id: $item_id})
 OPTIONAL MATCH (m:ModelVersion {active: true})
-CALL (probe) {
-  WITH probe WHERE probe.embedding IS NOT NULL
-  CALL db.index.vector.queryNodes('item_embedding', $candidates, probe.embedding)
+WITH probe, m, """
+    + active_vector("probe")
+    + """ AS vector, """
+    + active_index("Item")
+    + """ AS index_name
+CALL (probe, m, vector, index_name) {
+  WITH probe, m, vector, index_name WHERE vector IS NOT NULL
+  CALL db.index.vector.queryNodes(index_name, $candidates, vector)
   YIELD node, score
-  WITH node, score WHERE node <> probe
+  WITH node, score, m WHERE node <> probe AND """
+    + active_stamp("node")
+    + """ = m.version
   ORDER BY score DESC
   RETURN collect({item_id: node.item_id, title: node.title, score: score})[..$k] AS items
 }
-RETURN probe IS NOT NULL AS found, probe.embedding IS NOT NULL AS embedded,
+RETURN probe IS NOT NULL AS found, vector IS NOT NULL AS embedded,
        m.version AS version, items
 """
+)
 # Everything a recommendation needs from the graph, in one round trip: the active version,
 # the user's vector and category interests, every item they interacted with (newest first:
 # whether they bought it, whether the interaction is positive and newer than their vector, to
@@ -50,18 +60,23 @@ USER_CATEGORY_WEIGHTS = (
     "[(u)-[r:INTERESTED_IN]->(c:Category) | [c.category_id, r.weight, coalesce(c.name, "
     "c.category_id), r.last_ts.epochMillis]]"
 )
-USER_SEEN_NEWEST_FIRST = """COLLECT {
+USER_SEEN_NEWEST_FIRST = (
+    """COLLECT {
          MATCH (u)-[r:INTERACTED]->(i:Item)
          RETURN [i.item_id, r.count_purchase > 0,
-                 coalesce(r.weight > 0 AND (r.updated_at > m.watermark OR u.embedding IS NULL),
-                          false), r.last_ts.epochMillis, r.weight]
+                 coalesce(r.weight > 0 AND (r.updated_at > m.watermark OR """
+    + active_vector("u")
+    + """ IS NULL), false), r.last_ts.epochMillis, r.weight]
          ORDER BY r.last_ts DESC }"""
+)
 RECOMMEND_STATE = (
     """
 OPTIONAL MATCH (m:ModelVersion {active: true})
 OPTIONAL MATCH (u:User {user_id: $user_id})
 RETURN m.version AS version, coalesce(m.revision, 0) AS revision,
-       u IS NOT NULL AS known, u.embedding AS embedding,
+       u IS NOT NULL AS known, """
+    + active_vector("u")
+    + """ AS embedding,
        CASE WHEN u IS NULL THEN [] ELSE """
     + USER_CATEGORY_WEIGHTS
     + """ END AS categories,
@@ -77,14 +92,14 @@ RETURN m.version AS version, coalesce(m.revision, 0) AS revision,
 # ``prior`` is the version's popularity prior (ml.popularity): its weight times log(1 + the
 # number of users with a positive edge to the item, the edges training learns from), degrees
 # as the graph has them now.
-ITEM_MATRIX = """
+_ITEM_MATRIX = """
 OPTIONAL MATCH (m:ModelVersion {version: $version})
 WITH coalesce(m.prior_weight, 0.0) AS prior_weight
-MATCH (i:Item) WHERE i.embedding_version = $version
-  AND ($since IS NULL OR i.embedding_updated_at > $since)
+MATCH (i:Item) WHERE i.{version} = $version
+  AND ($since IS NULL OR i.{updated_at} > $since)
 WITH i, prior_weight,
      log(1.0 + COUNT { (i)<-[r:INTERACTED]-(:User) WHERE r.weight > 0 }) AS log_degree
-RETURN i.item_id AS item_id, i.title AS title, i.embedding AS embedding,
+RETURN i.item_id AS item_id, i.title AS title, i.{vector} AS embedding,
        prior_weight * log_degree AS prior, log_degree,
        COLLECT { MATCH (i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category)
                  RETURN DISTINCT c.category_id } AS categories,
@@ -92,6 +107,8 @@ RETURN i.item_id AS item_id, i.title AS title, i.embedding AS embedding,
        COLLECT { MATCH (i)-[:BY_BRAND]->(b:Brand) RETURN b.brand_id } AS brands
 ORDER BY item_id
 """
+ITEM_MATRIX = per_slot(_ITEM_MATRIX)
+VERSION_SLOT = "OPTIONAL MATCH (m:ModelVersion {version: $version}) RETURN m.slot AS slot"
 # Popularity with decay: the sum of current INTERACTED weights, optionally in one category.
 POPULAR_ITEMS = """
 MATCH (item:Item)<-[r:INTERACTED]-()
@@ -336,8 +353,17 @@ def split_seen(row: dict[str, Any], fold_limit: int) -> RecommendState:
 def item_matrix(
     driver: Driver, version: str, database: str | None = None, since: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Item vectors of ``version`` (only those rewritten after ``since`` when given)."""
-    return _read_plain(driver, ITEM_MATRIX, database, version=version, since=since)
+    """Item vectors of ``version`` (only those rewritten after ``since`` when given).
+
+    The version's slot is read first: a version keeps its slot for life, and its values stay
+    there until the full write-back after the next one, so the two reads agree.
+    """
+    name = _read_plain(driver, VERSION_SLOT, database, version=version)[0]["slot"]
+    if name is None:  # unknown version, or one never written
+        return []
+    return _read_plain(
+        driver, ITEM_MATRIX[slot_of(name).name], database, version=version, since=since
+    )
 
 
 def item_vectors(

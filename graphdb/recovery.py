@@ -4,7 +4,9 @@ A training holds a lease of its own, ``(:WorkerLease {name: 'model-training:<hol
 renewed while it runs (``app.training.recovery``); its holder is noted as ``writer`` on the
 ``(:ModelVersion)`` it stages. A writer that was killed stops renewing, and once its lease has
 expired (or it released it) nothing of its work can still be under way, so the next training
-or worker start marks its staging version ``abandoned`` and removes the vectors it staged.
+or worker start marks its staging version ``abandoned`` and removes the vectors it wrote into
+its embedding slot (``graphdb.slots``; never the served slot, which only the active version
+writes).
 
 Marking takes the version node's write lock first and only then reads its status, as the
 switch (``graphdb.embeddings``) does: a writer that was merely slow and switches first leaves
@@ -25,6 +27,7 @@ from neo4j import ManagedTransaction
 
 from graphdb.area import StoreArea
 from graphdb.driver import causal_session
+from graphdb.embeddings import discard_versions
 
 TRAINING_LEASE_PREFIX = "model-training:"
 
@@ -51,22 +54,10 @@ WITH m WHERE m.status IN ['staging', 'abandoned'] AND NOT coalesce(m.active, fal
 SET m.status = 'abandoned', m.abandoned_at = coalesce(m.abandoned_at, datetime.transaction())
 RETURN count(m) AS abandoned
 """
-# Versions no writer will promote any more: their staged vectors are garbage.
+# Versions no writer will switch to any more: their slot values are garbage.
 DEAD_VERSIONS = """
 MATCH (m:ModelVersion) WHERE m.status IN ['abandoned', 'failed']
 RETURN collect(m.version) AS versions
-"""
-DISCARD_STAGED_USERS = """
-MATCH (n:User) WHERE n.staged_version IN $versions
-WITH n LIMIT $limit
-REMOVE n.embedding_staged, n.staged_version
-RETURN count(n) AS n
-"""
-DISCARD_STAGED_ITEMS = """
-MATCH (n:Item) WHERE n.staged_version IN $versions
-WITH n LIMIT $limit
-REMOVE n.embedding_staged, n.staged_version
-RETURN count(n) AS n
 """
 DROP_ENDED_TRAINING_LEASES = """
 MATCH (l:WorkerLease) WHERE l.name STARTS WITH $prefix
@@ -91,10 +82,6 @@ def training_lease_name(holder: str) -> str:
 
 def _abandon_tx(tx: ManagedTransaction, version: str) -> bool:
     return int(tx.run(ABANDON_VERSION, version=version).single(strict=True)["abandoned"]) == 1
-
-
-def _discard_tx(tx: ManagedTransaction, query: str, versions: list[str], limit: int) -> int:
-    return int(tx.run(query, versions=versions, limit=limit).single(strict=True)["n"])
 
 
 class Recovery(StoreArea):
@@ -125,20 +112,13 @@ class Recovery(StoreArea):
             return session.execute_write(_abandon_tx, version)
 
     def discard_dead_staged(self, batch_size: int = 10_000) -> int:
-        """Remove the staged vectors of every abandoned or failed version; how many nodes."""
+        """Remove the slot values of every abandoned or failed version; how many nodes."""
         records = self.driver.execute_query(DEAD_VERSIONS, database_=self.database).records
         versions = list(records[0]["versions"])
         if not versions:
             return 0
-        removed = 0
         with causal_session(self.driver, self.database) as session:
-            for query in (DISCARD_STAGED_USERS, DISCARD_STAGED_ITEMS):
-                while True:  # batches keep each transaction's memory bounded on a large graph
-                    n = session.execute_write(_discard_tx, query, versions, batch_size)
-                    removed += n
-                    if n < batch_size:
-                        break
-        return removed
+            return discard_versions(session, versions, batch_size)
 
     def drop_ended_training_leases(self, now: datetime) -> int:
         """Delete training leases released or expired by ``now``; how many."""

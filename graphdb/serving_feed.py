@@ -26,6 +26,7 @@ from graphdb.reads import (
     RecommendState,
     split_seen,
 )
+from graphdb.slots import active_vector
 
 CHANGE_FEED = """
 OPTIONAL MATCH (m:ModelVersion {active: true})
@@ -49,7 +50,9 @@ OPTIONAL MATCH (m:ModelVersion {active: true})
 UNWIND $user_ids AS user_id
 MATCH (u:User {user_id: user_id})
 RETURN u.user_id AS user_id, m.version AS version, coalesce(m.revision, 0) AS revision,
-       u.embedding AS embedding,
+       """
+    + active_vector("u")
+    + """ AS embedding,
        """
     + USER_CATEGORY_WEIGHTS
     + """ AS categories,

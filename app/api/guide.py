@@ -17,7 +17,9 @@ from pydantic import Field, TypeAdapter, ValidationError
 from app.api.errors import ApiError
 from app.api.openapi import operation
 from app.api.params import QueryModel
+from app.api.wiring import graph_store
 from app.ingest.ids import ID_RULE, MAX_ID_CHARS, Identifier
+from graphdb.slots import SLOTS, slot_of
 
 bp = Blueprint("guide", __name__)
 GRASS = "interest-graph.grass"
@@ -50,8 +52,8 @@ SLIDES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "WHERE o <> u\n"
         "RETURN o.user_id AS user, count(i) AS shared_items\n"
         "ORDER BY shared_items DESC, user LIMIT 10",
-        "MATCH (u:User {user_id: $user_id}) WHERE u.embedding IS NOT NULL\n"
-        "CALL db.index.vector.queryNodes('user_embedding', 11, u.embedding)\n"
+        "MATCH (u:User {user_id: $user_id}) WHERE u.{vector} IS NOT NULL\n"
+        "CALL db.index.vector.queryNodes('{user_index}', 11, u.{vector})\n"
         "YIELD node, score WHERE node <> u\n"
         "RETURN node.user_id AS user, score ORDER BY score DESC",
     )),
@@ -105,10 +107,16 @@ def _slide(title: str, lead: str, blocks: tuple[str, ...], values: dict[str, str
     )
 
 
-def render_guide(user_id: str, item_id: str, style_url: str) -> str:
-    """The guide's HTML: Browser's guide format, one slide per question, runnable Cypher."""
+def render_guide(user_id: str, item_id: str, style_url: str, slot: str | None = None) -> str:
+    """The guide's HTML: Browser's guide format, one slide per question, runnable Cypher.
+
+    The embedding statements name the property and vector index of ``slot``, the active
+    version's (``graphdb.slots``; slot ``a`` before any training).
+    """
+    names = slot_of(slot) if slot is not None else SLOTS["a"]
     values = {"user_id": cypher_string(user_id), "item_id": cypher_string(item_id),
-              "style_url": style_url}  # fmt: skip
+              "style_url": style_url, "vector": names.vector,
+              "user_index": names.user_index}  # fmt: skip
     slides = "\n".join(_slide(title, lead, blocks, values) for title, lead, blocks in SLIDES)
     deck = f'<carousel class="deck container-fluid">{slides}</carousel>'
     return f'<article class="guide">{deck}</article>'
@@ -137,7 +145,9 @@ def guide_page() -> Response:
     user_id = _id_arg("user_id", "demo:u1")
     item_id = _id_arg("item_id", "demo:i1")
     style_url = request.host_url.rstrip("/") + "/browser/" + GRASS
-    return _public(Response(render_guide(user_id, item_id, style_url), mimetype="text/html"))
+    active = graph_store().embeddings.active_version()
+    page = render_guide(user_id, item_id, style_url, active.slot if active else None)
+    return _public(Response(page, mimetype="text/html"))
 
 
 @bp.get(f"/browser/{GRASS}")

@@ -169,9 +169,9 @@ def _train_and_promote(
     if promotion.promoted:
         say(f"promoted ({promotion.reason}); writing vectors back to Neo4j ...")
         tick = time.perf_counter()
-        # The graph switches in one transaction after every vector is staged: a failure or a
-        # kill before it leaves the graph on the previous version (a kill's leftovers are the
-        # next run's clean-up), and nothing to undo here.
+        # The graph switches in one small transaction after every vector is in the free slot:
+        # a failure or a kill before it leaves the graph on the previous version (a kill's
+        # leftovers are the next run's clean-up), and nothing to undo here.
         report.written_users, report.written_items = _write_back(
             store, version, result, graph, snapshot, config, metrics,
             settings.train_write_batch, writer,

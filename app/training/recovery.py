@@ -7,8 +7,8 @@ on the ``(:ModelVersion)`` it stages. A process killed with SIGKILL runs no clea
 own; its lease simply stops being renewed. :func:`clean_up_after_crashes` then takes back,
 for every writer whose lease has ended:
 
-- its ``staging`` version in the graph, marked ``abandoned`` (and the vectors it staged, as of
-  every abandoned or failed version, removed from the nodes);
+- its ``staging`` version in the graph, marked ``abandoned`` (and the vectors it wrote into its
+  embedding slot, as of every abandoned or failed version, removed from the nodes);
 - its registry folder: a half-saved ``.staging@`` folder, a version the graph marks abandoned,
   or a saved version the gate never decided on (killed before or during the write-back).
 

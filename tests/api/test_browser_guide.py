@@ -54,7 +54,7 @@ def _load(client: FlaskClient, graph: Driver) -> None:
     assert client.post("/api/v1/events", json=events).status_code == 200
     run_tagging(GraphStore(graph), FoldConfig().half_life_ms, overlap_s=0)
     vector = [1.0] + [0.0] * 63  # both users embedded, so the vector-index statement runs too
-    graph.execute_query("MATCH (u:User) SET u.embedding = $v", v=vector)
+    graph.execute_query("MATCH (u:User) SET u.embedding_a = $v", v=vector)  # no version: a
 
 
 def test_every_statement_of_the_guide_runs(client: FlaskClient, graph: Driver) -> None:

@@ -23,6 +23,7 @@ from app.training.pipeline import run_training, train_config_from
 from app.training.text_index import embed_item_texts
 from graphdb.fold import FoldConfig
 from graphdb.reads import similar_items
+from graphdb.slots import active_vector
 from graphdb.store import GraphStore
 from tests.conftest import CLEAN_DATA, Neo4jTestServer
 
@@ -225,8 +226,9 @@ def test_in_memory_neighbours_are_exact_and_agree_with_the_vector_index(
 ) -> None:
     """Exact cosine neighbours from memory; Neo4j's (quantised, approximate) index agrees."""
     rows = trained.execute_query(
-        "MATCH (i:Item) WHERE i.embedding IS NOT NULL "
-        "RETURN i.item_id AS id, i.embedding AS v ORDER BY id"
+        "MATCH (m:ModelVersion {active: true}) MATCH (i:Item) "
+        "WITH i, " + active_vector("i") + " AS v WHERE v IS NOT NULL "
+        "RETURN i.item_id AS id, v ORDER BY id"
     ).records
     ids = [r["id"] for r in rows]
     unit = np.array([r["v"] for r in rows], dtype=np.float64)

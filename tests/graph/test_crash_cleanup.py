@@ -29,12 +29,16 @@ from tests.conftest import Neo4jTestServer
 from tests.worker.test_lease import SteppedClock
 
 TTL_S = 5.0
-STAGED = "MATCH (n) WHERE n.staged_version = $version RETURN count(n) AS n"
+STAGED = (
+    "MATCH (n) WHERE n.embedding_version_a = $version OR n.embedding_version_b = $version "
+    "RETURN count(n) AS n"
+)
 STAGE_BY_HAND = """
-CREATE (:ModelVersion {version: $version, status: 'staging', active: false, writer: $writer})
+CREATE (:ModelVersion {version: $version, status: 'staging', active: false, writer: $writer,
+                       slot: 'b'})
 WITH 1 AS one
 MATCH (n) WHERE n:User OR n:Item
-SET n.embedding_staged = [1.0, 0.0], n.staged_version = $version
+SET n.embedding_b = [x IN range(1, 64) | 1.0], n.embedding_version_b = $version
 """
 
 
@@ -84,7 +88,7 @@ def test_a_live_training_is_left_alone_and_a_dead_one_taken_back_at_worker_start
     assert _staged(graph, saved) == 0
     assert store.recovery.version_statuses() == {saved: "abandoned"}
     # Cut off, not dead after all: the abandoned version can never be staged again.
-    dims = store.embeddings.index_dimensions()["user_embedding"]
+    dims = store.embeddings.index_dimensions()["user_embedding_a"]
     vectors = NodeVectors(["u1"], np.ones((1, dims), np.float32))
     with pytest.raises(EmbeddingWriteError, match="abandoned"):
         write_model_version(graph, saved, vectors, vectors, model="t", config={}, metrics={},

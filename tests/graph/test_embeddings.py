@@ -72,13 +72,14 @@ def test_write_back_round_trips_and_activates(graph: Driver) -> None:
     )
     assert written == (2, 3)
     stored = graph.execute_query(
-        "MATCH (n:Item) RETURN n.item_id AS id, n.embedding AS e, n.embedding_version AS v ORDER BY id"
+        "MATCH (n:Item) RETURN n.item_id AS id, n.embedding_a AS e, n.embedding_version_a AS v ORDER BY id"
     ).records
     for k, record in enumerate(stored):
         assert record["v"] == "v1"
         assert np.array_equal(np.asarray(record["e"], dtype=np.float32), items.vectors[k])
     info = active_version(graph)
     assert info is not None and info.version == "v1" and info.metrics == {"recall": 0.1}
+    assert info.slot == "a"
 
 
 def test_vector_index_answers_knn(graph: Driver) -> None:
@@ -89,7 +90,7 @@ def test_vector_index_answers_knn(graph: Driver) -> None:
     )
     query = items.vectors[2] + 0.01
     found = graph.execute_query(
-        "CALL db.index.vector.queryNodes('item_embedding', 2, $q) YIELD node, score "
+        "CALL db.index.vector.queryNodes('item_embedding_a', 2, $q) YIELD node, score "
         "RETURN node.item_id AS id, score",
         q=query.tolist(),
     ).records
@@ -118,7 +119,7 @@ def test_failed_write_keeps_the_previous_version(graph: Driver) -> None:
     info = active_version(graph)
     assert info is not None and info.version == "v1"
     stored = graph.execute_query(
-        "MATCH (n:Item) RETURN n.embedding AS e, n.embedding_version AS v, n.embedding_staged AS s ORDER BY n.item_id"
+        "MATCH (n:Item) RETURN n.embedding_a AS e, n.embedding_version_a AS v, n.embedding_b AS s ORDER BY n.item_id"
     ).records
     for k, record in enumerate(stored):
         assert record["v"] == "v1" and record["s"] is None
@@ -167,7 +168,7 @@ def test_vector_index_finds_true_neighbours_of_trained_like_vectors(graph: Drive
         cosines[probe] = -np.inf
         exact = {ids[k] for k in np.argsort(-cosines)[:10]}
         records = graph.execute_query(
-            "CALL db.index.vector.queryNodes('item_embedding', 11, $q) YIELD node "
+            "CALL db.index.vector.queryNodes('item_embedding_a', 11, $q) YIELD node "
             "RETURN node.item_id AS id",
             q=vectors[probe].tolist(),
         ).records

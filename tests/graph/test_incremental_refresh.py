@@ -17,6 +17,7 @@ from app.training.pipeline import run_training, train_config_from
 from app.training.text_index import embed_item_texts
 from app.worker.refresh import IncrementalRefresher
 from graphdb.changes import read_refresh_state
+from graphdb.slots import active_vector
 from graphdb.snapshot import read_snapshot
 from graphdb.store import GraphStore
 from ml.embed import full_embeddings
@@ -35,9 +36,10 @@ def trained(graph: Driver, neo4j_server: Neo4jTestServer, tmp_path: Path) -> Set
 
 def _stored(driver: Driver) -> dict[str, tuple[np.ndarray, Any]]:
     records = driver.execute_query(
-        "MATCH (n) WHERE n:User OR n:Item "
-        "RETURN coalesce(n.user_id, n.item_id) AS id, n.embedding AS v, "
-        "n.embedding_updated_at AS at"
+        "MATCH (m:ModelVersion {active: true}) MATCH (n) WHERE n:User OR n:Item "
+        "RETURN coalesce(n.user_id, n.item_id) AS id, " + active_vector("n") + " AS v, "
+        "CASE m.slot WHEN 'a' THEN n.embedding_updated_at_a "
+        "WHEN 'b' THEN n.embedding_updated_at_b END AS at"
     ).records
     return {r["id"]: (np.asarray(r["v"], dtype=np.float32), r["at"]) for r in records}
 

@@ -38,9 +38,14 @@ def test_project_migrations_create_constraints_and_vector_indexes(graph: Driver)
     assert {
         "user_changed_at",
         "item_changed_at",
-        "user_embedding",
-        "item_embedding",
+        "user_embedding_a",
+        "item_embedding_a",
+        "user_embedding_b",
+        "item_embedding_b",
+        "user_embedding_version_a",
+        "item_embedding_version_b",
     } <= _index_names(graph)
+    assert not {"user_embedding", "item_embedding"} & _index_names(graph)  # 0013 dropped them
     recorded = graph.execute_query(
         "MATCH (m:SchemaMigration) RETURN m.version AS v, m.checksum AS c ORDER BY v"
     ).records

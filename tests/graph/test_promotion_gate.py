@@ -17,6 +17,7 @@ from app.ingest.validation import IntakeLimits
 from app.settings import Settings
 from app.training.pipeline import TrainingReport, run_training, train_config_from
 from graphdb.fold import FoldConfig
+from graphdb.slots import active_vector
 from graphdb.store import GraphStore
 from ml.registry import ModelRegistry
 from tests.communities import separated_settings, separated_shop
@@ -42,7 +43,8 @@ def _train(store: GraphStore, settings: Settings, **overrides: Any) -> TrainingR
 
 def _item_vectors(store: GraphStore) -> list[Any]:
     return store.reads.driver.execute_query(
-        "MATCH (i:Item) RETURN i.item_id AS id, i.embedding AS e ORDER BY id"
+        "MATCH (m:ModelVersion {active: true}) MATCH (i:Item) "
+        "RETURN i.item_id AS id, " + active_vector("i") + " AS e ORDER BY id"
     ).records
 
 

@@ -19,6 +19,7 @@ from app.ingest.importer import import_events, import_items
 from app.ingest.validation import IntakeLimits
 from app.training.pipeline import run_training, train_config_from
 from graphdb.fold import FoldConfig
+from graphdb.slots import active_stamp
 from graphdb.store import GraphStore
 from ml.registry import ModelRegistry
 from tests.communities import separated_settings, separated_shop
@@ -26,10 +27,15 @@ from tests.conftest import Neo4jTestServer
 
 LEASE_TTL_S = 5.0  # the least the settings allow: how long a killed training's lease outlives it
 CLI = Path(sys.executable).parent / "interest-graph"
-STAGED = "MATCH (n) WHERE n.staged_version IS NOT NULL RETURN count(n) AS n"
-NOT_SERVED = (
-    "MATCH (n) WHERE (n:User OR n:Item) AND coalesce(n.embedding_version, '') <> $version "
+# Slot values of versions that never became active (a killed training's).
+STAGED = (
+    "MATCH (m:ModelVersion) WHERE m.status <> 'active' AND m.status <> 'superseded' "
+    "MATCH (n) WHERE n.embedding_version_a = m.version OR n.embedding_version_b = m.version "
     "RETURN count(n) AS n"
+)
+NOT_SERVED = (
+    "MATCH (m:ModelVersion {active: true}) MATCH (n) WHERE (n:User OR n:Item) "
+    "AND coalesce(" + active_stamp("n") + ", '') <> $version RETURN count(n) AS n"
 )
 
 

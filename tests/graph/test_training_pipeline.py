@@ -16,6 +16,7 @@ from app.settings import Settings, load_settings
 from app.training.pipeline import run_training, train_config_from
 from graphdb.embeddings import active_version
 from graphdb.fold import FoldConfig
+from graphdb.slots import active_stamp, active_vector
 from graphdb.store import GraphStore
 from ml.registry import ModelRegistry
 from tests.conftest import Neo4jTestServer
@@ -52,9 +53,9 @@ def test_train_writes_back_every_node_and_activates(
     assert all("loss " in line and " left" in line for line in epochs)
     assert any("writing vectors back" in line for line in lines)
     counts = shop.execute_query(
-        "MATCH (n) WHERE n:User OR n:Item "
-        "RETURN count(n) AS total, count(n.embedding) AS embedded, "
-        "count(CASE WHEN n.embedding_version = $v THEN 1 END) AS current",
+        "MATCH (m:ModelVersion {active: true}) MATCH (n) WHERE n:User OR n:Item "
+        "RETURN count(n) AS total, count(" + active_vector("n") + ") AS embedded, "
+        "count(CASE WHEN " + active_stamp("n") + " = $v THEN 1 END) AS current",
         v=report.version,
     ).records[0]
     assert counts["total"] == counts["embedded"] == counts["current"]
@@ -67,7 +68,7 @@ def test_train_writes_back_every_node_and_activates(
     assert ModelRegistry(settings.model_dir).active() == report.version
     knn = shop.execute_query(
         "MATCH (i:Item) WITH i LIMIT 1 "
-        "CALL db.index.vector.queryNodes('item_embedding', 5, i.embedding) YIELD node, score "
+        "CALL db.index.vector.queryNodes('item_embedding_a', 5, i.embedding_a) YIELD node, score "
         "RETURN i.item_id AS probe, collect(node.item_id) AS found"
     ).records[0]
     assert knn["found"][0] == knn["probe"] and len(knn["found"]) == 5
@@ -97,6 +98,7 @@ def test_train_on_two_processes_from_the_command_line(
     info = active_version(shop)
     assert info is not None and ModelRegistry(tmp_path / "models").active() == info.version
     embedded = shop.execute_query(
-        "MATCH (n) WHERE n:User OR n:Item RETURN count(n) = count(n.embedding) AS every"
+        "MATCH (m:ModelVersion {active: true}) MATCH (n) WHERE n:User OR n:Item "
+        "RETURN count(n) = count(" + active_vector("n") + ") AS every"
     ).records[0]["every"]
     assert embedded

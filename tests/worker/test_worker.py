@@ -33,6 +33,7 @@ from graphdb.embeddings import active_version
 from graphdb.fold import FoldConfig
 from graphdb.lease import acquire_lease, read_lease
 from graphdb.refresh_runs import RunOutcome, finish_run, list_runs, queue_run, read_run, start_run
+from graphdb.slots import active_vector
 from graphdb.store import GraphStore
 from tests.communities import separated_shop
 from tests.conftest import Neo4jTestServer
@@ -151,7 +152,8 @@ def test_incremental_job_refreshes_what_changed(
     assert second.model_version == active_version(graph).version  # type: ignore[union-attr]
     assert second.max_untouched_drift is not None
     embedded = graph.execute_query(
-        "MATCH (u:User {user_id: 'brand-new-user'}) RETURN u.embedding IS NOT NULL AS e"
+        "MATCH (m:ModelVersion {active: true}) MATCH (u:User {user_id: 'brand-new-user'}) "
+        "RETURN " + active_vector("u") + " IS NOT NULL AS e"
     ).records
     assert embedded[0]["e"]
 
