@@ -34,7 +34,14 @@ from neo4j import Driver, ManagedTransaction, Session
 from graphdb.area import StoreArea
 from graphdb.driver import causal_session
 from graphdb.params import batch_rows
-from graphdb.slots import LABELS, SLOTS, VECTOR_INDEX_NAMES, Slot, other_slot, per_slot
+from graphdb.slot_upkeep import (
+    CREATE_INDEX,
+    DROP_INDEX,
+    await_online,
+    clear_slot,
+    discard_versions,
+)
+from graphdb.slots import LABELS, VECTOR_INDEX_NAMES, Slot, other_slot, per_slot
 
 # Each batch writes only while its version is still staging: a writer the crash clean-up
 # gave up on stops at its next batch instead of writing over the slot's next user.
@@ -49,23 +56,6 @@ RETURN count(n) AS n
 WRITE_VECTORS: dict[str, dict[str, str]] = {
     label: per_slot(_WRITE_VECTORS, label=label, key=f"{label.lower()}_id") for label in LABELS
 }
-# Everything in a slot the active version does not use is stale (an older or failed
-# version's), so a write-back clears all of it; the stamp's range index finds it.
-_CLEAR_SLOT = """
-MATCH (n:{label}) WHERE n.{version} IS NOT NULL
-WITH n LIMIT $limit
-REMOVE n.{vector}, n.{version}, n.{updated_at}
-RETURN count(n) AS n
-"""
-CLEAR_SLOT = {label: per_slot(_CLEAR_SLOT, label=label) for label in LABELS}
-# Only the values of the given versions (the crash clean-up's and a failed write's).
-_DISCARD_VERSIONS = """
-MATCH (n:{label}) WHERE n.{version} IN $versions
-WITH n LIMIT $limit
-REMOVE n.{vector}, n.{version}, n.{updated_at}
-RETURN count(n) AS n
-"""
-DISCARD_VERSIONS = {label: per_slot(_DISCARD_VERSIONS, label=label) for label in LABELS}
 READ_ACTIVE_SLOT = """
 OPTIONAL MATCH (m:ModelVersion {active: true})
 RETURN m.version AS version, m.slot AS slot
@@ -115,16 +105,6 @@ SHOW VECTOR INDEXES YIELD name, options
 WHERE name IN $names
 RETURN name, options.indexConfig['vector.dimensions'] AS dims
 """
-READ_INDEX_STATES = """
-SHOW VECTOR INDEXES YIELD name, state WHERE name IN $names
-RETURN name, state
-"""
-AWAIT_INDEXES = "CALL db.awaitIndexes($timeout_s)"
-DROP_INDEX = {
-    s.name: tuple(f"DROP INDEX {s.index(lb)} IF EXISTS" for lb in LABELS) for s in SLOTS.values()
-}
-CREATE_INDEX = {s.name: tuple(s.create_index(lb) for lb in LABELS) for s in SLOTS.values()}
-
 log = logging.getLogger(__name__)
 
 
@@ -173,10 +153,6 @@ class WriteReport:
 def vector_rows(vectors: NodeVectors, start: int, stop: int) -> list[dict[str, Any]]:
     block = vectors.vectors[start:stop].astype(np.float32).tolist()
     return [{"id": vectors.ids[start + k], "vector": row} for k, row in enumerate(block)]
-
-
-def _count_tx(tx: ManagedTransaction, query: str, **params: Any) -> int:
-    return int(tx.run(query, **params).single(strict=True)["n"])
 
 
 def _write_tx(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], version: str) -> int:
@@ -311,7 +287,7 @@ def _fill_and_switch(
     if rebuild_index:  # the slot is nobody's: its indexes can go while it is refilled
         for statement in DROP_INDEX[target.name]:
             session.run(statement).consume()
-    cleared = _clear_slot(session, target, batch_size)
+    cleared = clear_slot(session, target, batch_size)
     cleared_at = time.perf_counter()
     counts = tuple(
         _write_label(session, WRITE_VECTORS[label][target.name], nodes, batch_size, version)
@@ -321,7 +297,7 @@ def _fill_and_switch(
     if rebuild_index:
         for statement in CREATE_INDEX[target.name]:
             session.run(statement).consume()
-    _await_online(session, target)
+    await_online(session, target)
     indexed_at = time.perf_counter()
     session.execute_write(_switch_tx, version, (counts[0], counts[1]), watermark)
     report = WriteReport(
@@ -342,44 +318,6 @@ def _write_label(
         # A batch of a version that stopped staging writes nothing; the switch then refuses.
         written += session.execute_write(_write_tx, query, rows, version)
     return written
-
-
-def _clear_slot(session: Session, target: Slot, batch_size: int) -> int:
-    """Remove every value left in ``target`` by older versions, a batch per transaction."""
-    cleared = 0
-    for label in LABELS:
-        while True:  # batches keep each transaction's memory bounded on a large graph
-            n = session.execute_write(_count_tx, CLEAR_SLOT[label][target.name], limit=batch_size)
-            cleared += n
-            if n < batch_size:
-                break
-    return cleared
-
-
-def discard_versions(session: Session, versions: Sequence[str], batch_size: int = 10_000) -> int:
-    """Remove the values of ``versions`` from both slots, in batches; how many nodes."""
-    removed = 0
-    for label in LABELS:
-        for name in SLOTS:
-            while True:
-                n = session.execute_write(
-                    _count_tx, DISCARD_VERSIONS[label][name], versions=list(versions),
-                    limit=batch_size,
-                )  # fmt: skip
-                removed += n
-                if n < batch_size:
-                    break
-    return removed
-
-
-def _await_online(session: Session, target: Slot, timeout_s: int = 600) -> None:
-    """Wait until ``target``'s vector indexes are ONLINE: a switch to a slot whose index is
-    still populating would serve similar-items queries from part of the vectors."""
-    names = [target.user_index, target.item_index]
-    session.run(AWAIT_INDEXES, timeout_s=timeout_s).consume()
-    states = {r["name"]: r["state"] for r in session.run(READ_INDEX_STATES, names=names)}
-    if any(states.get(name) != "ONLINE" for name in names):
-        raise EmbeddingWriteError(f"slot {target.name} indexes are not online: {states}")
 
 
 def _fail(driver: Driver, version: str, target: Slot, exc: Exception, db: str | None) -> None:

@@ -27,7 +27,7 @@ from neo4j import ManagedTransaction
 
 from graphdb.area import StoreArea
 from graphdb.driver import causal_session
-from graphdb.embeddings import discard_versions
+from graphdb.slot_upkeep import discard_versions
 
 TRAINING_LEASE_PREFIX = "model-training:"
 
