@@ -48,32 +48,33 @@ def count_tx(tx: ManagedTransaction, query: str, **params: Any) -> int:
     return int(tx.run(query, **params).single(strict=True)["n"])
 
 
+def remove_in_batches(session: Session, query: str, batch_size: int, **params: Any) -> int:
+    """Run a removal ``query`` (``LIMIT $limit``, returning ``n``) until a batch comes back
+    short; how many nodes in all. Batches keep each transaction's memory bounded."""
+    removed = 0
+    while True:
+        n = session.execute_write(count_tx, query, limit=batch_size, **params)
+        removed += n
+        if n < batch_size:
+            return removed
+
+
 def clear_slot(session: Session, target: Slot, batch_size: int) -> int:
     """Remove every value left in ``target`` by older versions, a batch per transaction."""
-    cleared = 0
-    for label in LABELS:
-        while True:  # batches keep each transaction's memory bounded on a large graph
-            n = session.execute_write(count_tx, CLEAR_SLOT[label][target.name], limit=batch_size)
-            cleared += n
-            if n < batch_size:
-                break
-    return cleared
+    return sum(
+        remove_in_batches(session, CLEAR_SLOT[label][target.name], batch_size) for label in LABELS
+    )
 
 
 def discard_versions(session: Session, versions: Sequence[str], batch_size: int = 10_000) -> int:
     """Remove the values of ``versions`` from both slots, in batches; how many nodes."""
-    removed = 0
-    for label in LABELS:
-        for name in SLOTS:
-            while True:
-                n = session.execute_write(
-                    count_tx, DISCARD_VERSIONS[label][name], versions=list(versions),
-                    limit=batch_size,
-                )  # fmt: skip
-                removed += n
-                if n < batch_size:
-                    break
-    return removed
+    return sum(
+        remove_in_batches(
+            session, DISCARD_VERSIONS[label][name], batch_size, versions=list(versions)
+        )  # fmt: skip
+        for label in LABELS
+        for name in SLOTS
+    )
 
 
 def await_online(session: Session, target: Slot, timeout_s: int = 600) -> None:
