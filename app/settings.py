@@ -153,6 +153,12 @@ class Settings(BaseSettings):
     # where each has their own taste (Amazon Beauty) the own items. Set, it overrides.
     rec_intent_popularity_events: Annotated[float | None, Field(ge=0, le=1e6)] = None
     rec_intent_model_weight: Annotated[float | None, Field(ge=0, le=1)] = None
+    # The share of a list's long-term part given out by category; the rest goes to the
+    # model's best scores anywhere. Unset, each version's choice applies, made on its training
+    # holdout (app/training/sharing.py): 1 unless the scores alone rank its next items
+    # clearly better. The session share scales the part a moved focus takes the same way.
+    rec_intent_interest_share: Annotated[float | None, Field(ge=0, le=1)] = None
+    rec_intent_session_share: Annotated[float | None, Field(ge=0, le=1)] = None
     rec_open_share: Annotated[float, Field(ge=0, le=1)] = 0.05
     # Near-duplicates (same leaf category) of an item bought within the window of the user's
     # newest interaction leave their list, unless the category's learned repeat-purchase

@@ -14,10 +14,14 @@ VERSION_METRICS = "MATCH (m:ModelVersion {version: $version}) RETURN m.metrics A
 
 @dataclass(frozen=True)
 class StoredCategoryOrder:
-    """``kappa`` and ``beta`` of a version (``None``: it was trained without the choice)."""
+    """``kappa`` and ``beta`` of a version, ``lambda``, the share of the long-term part of a
+    list given out by category, and ``mu``, the session's (``app.serving.intent``); ``None``:
+    the version was trained without that choice."""
 
     popularity_events: float | None = None
     model_weight: float | None = None
+    interest_share: float | None = None
+    session_share: float | None = None
 
 
 def _finite(value: object) -> float | None:
@@ -43,4 +47,11 @@ def category_order(
     return StoredCategoryOrder(
         _finite(metrics.get("category_popularity_events")),
         _finite(metrics.get("category_model_weight")),
+        _share(metrics.get("category_interest_share")),
+        _share(metrics.get("category_session_share")),
     )
+
+
+def _share(value: object) -> float | None:
+    share = _finite(value)
+    return share if share is not None and share <= 1.0 else None

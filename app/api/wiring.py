@@ -82,18 +82,7 @@ def build_services(
         short_term=ShortTermModels(settings.model_dir),
         foldin_weight=settings.foldin_weight,
         short_term_weight=settings.short_term_weight,
-        intent=IntentMix(
-            switch_after_one=settings.rec_intent_switch_after_one,
-            focus=settings.rec_intent_focus,
-            stray_rate=settings.rec_intent_stray_rate,
-            session_gap_ms=settings.rec_intent_session_gap_minutes * 60_000.0,
-            session_items=settings.rec_intent_session_items,
-            open_prior_events=settings.rec_open_prior_events,
-            popularity_events=settings.rec_intent_popularity_events,
-            model_weight=settings.rec_intent_model_weight,
-            open_share=settings.rec_open_share,
-            enabled=settings.rec_intent,
-        ),  # fmt: skip
+        intent=IntentMix.from_settings(settings),
         repeat=RepeatRule(
             enabled=settings.rec_repeat_rule,
             min_rate=settings.rec_repeat_min_rate,

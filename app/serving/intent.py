@@ -33,6 +33,18 @@ categories too, a category's count would be its share plus however many of the m
 favourites it holds at the moment, which rises and falls with the model from one event to the
 next; kept apart, every category holds exactly its share.
 
+How much of the long-term part is shared out by category at all is the shop's: where the
+model's scores already rank a user's next item better than their categories' best items do
+(Amazon Beauty, whose shoppers cross categories freely), a share ``lambda`` of it goes to the
+categories and ``1 - lambda`` to the best scores anywhere (:data:`app.serving.buckets.FREE`),
+
+    p_c = (1 - mu * rho * sum_f P(H_f)) * lambda * w_c + mu * rho * P(H_c),
+
+and where a shop's next items follow the session less than ``rho`` says (its short-term
+model already reads the session), the session's part is scaled by ``mu``. Each version
+chooses ``lambda`` and ``mu`` on its training holdout (``app.training.sharing``); 1 and 1,
+the lists following the graph in full, where it cannot tell.
+
 Within a category the user *as they are in that category* decides. Their vector is an average
 over all they did, so in a category they have only just entered it points at their old taste,
 and the category's slots went to items that are merely least unlike it. The items they
@@ -47,16 +59,20 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.serving.buckets import FREE
 from app.serving.item_index import ItemIndex
 from app.serving.novelty import DEFAULT_FOCUS
 from graphdb.reads import RecommendState
 from ml.category_order import order_weights
 from ml.shortterm import standardize_scores
 
-OPEN = ""  # the bucket of the model's own picks (no category id is empty)
+if TYPE_CHECKING:
+    from app.settings import Settings
+
 # How many of the user's newest items a category's direction is drawn from: bounds the work
 # for long histories, whose older items have decayed to little anyway.
 OWN_ITEMS = 100
@@ -83,6 +99,10 @@ class IntentMix:
             ``None``: the model version's choice, see :meth:`order_of`).
         model_weight: The model's share of a category's order (``None``: the version's).
         open_share: The least share of the model's own picks, however long the history.
+        interest_share: ``lambda``: the share of the long-term part given out by category
+            (``None``: the version's choice, else 1).
+        session_share: ``mu``: how much of ``rho`` a moved focus takes of the list
+            (``None``: the version's choice, else 1).
         enabled: Whether lists are shared out at all (off: the scores alone rank).
     """
 
@@ -95,6 +115,8 @@ class IntentMix:
     popularity_events: float | None = None
     model_weight: float | None = None
     open_share: float = 0.05
+    interest_share: float | None = None
+    session_share: float | None = None
     enabled: bool = True
 
     def order_of(self, index: ItemIndex) -> tuple[float, float]:
@@ -108,6 +130,39 @@ class IntentMix:
         if beta is None:
             beta = stored.model_weight or 0.0
         return kappa, beta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IntentMix:
+        """The mix the service's settings ask for (the API ranks with it; training judges
+        the version's choices with the same)."""
+        return cls(
+            switch_after_one=settings.rec_intent_switch_after_one,
+            focus=settings.rec_intent_focus,
+            stray_rate=settings.rec_intent_stray_rate,
+            session_gap_ms=settings.rec_intent_session_gap_minutes * 60_000.0,
+            session_items=settings.rec_intent_session_items,
+            open_prior_events=settings.rec_open_prior_events,
+            popularity_events=settings.rec_intent_popularity_events,
+            model_weight=settings.rec_intent_model_weight,
+            open_share=settings.rec_open_share,
+            interest_share=settings.rec_intent_interest_share,
+            session_share=settings.rec_intent_session_share,
+            enabled=settings.rec_intent,
+        )
+
+    def interest_share_of(self, index: ItemIndex) -> float:
+        """``lambda``: the setting where set, else the version's choice, else 1."""
+        if self.interest_share is not None:
+            return self.interest_share
+        stored = index.category_order.interest_share
+        return stored if stored is not None else 1.0
+
+    def session_share_of(self, index: ItemIndex) -> float:
+        """``mu``: the setting where set, else the version's choice, else 1."""
+        if self.session_share is not None:
+            return self.session_share
+        stored = index.category_order.session_share
+        return stored if stored is not None else 1.0
 
     def focus_of(self, index: ItemIndex) -> float:
         """``rho``: the setting where set, else the shop's fitted focus, else the default."""
@@ -130,26 +185,34 @@ class IntentMix:
 def category_shares(
     state: RecommendState, index: ItemIndex, mix: IntentMix, half_life_ms: float
 ) -> dict[str, float]:
-    """``p_c`` for every category with evidence (empty: none, so nothing is shared out).
+    """``p_c`` for every category with evidence, and ``FREE``'s share where ``lambda`` < 1
+    (empty: no evidence, so nothing is shared out).
 
-    ``p_c = (1 - rho * sum_f P(H_f)) * w_c + rho * P(H_c)``: the long-term shares, less what
-    the session's focus takes (:func:`_switch_posteriors`).
+    ``p_c = (1 - mu * rho * sum_f P(H_f)) * lambda * w_c + mu * rho * P(H_c)``: the
+    long-term shares, less what the session's focus takes (:func:`_switch_posteriors`);
+    ``FREE`` gets ``(1 - mu * rho * sum_f P(H_f)) * (1 - lambda)``.
     """
     weights, newest = _decayed_interests(state, half_life_ms)
     total = sum(weights.values())
     interests = {c: w / total for c, w in weights.items()} if total > 0 else {}
     session = _session_items(state, index, mix, newest, half_life_ms)
-    if not session:
-        return interests
-    before = _before_session(weights, session)
-    rho = mix.focus_of(index)
-    switch = _switch_posteriors(before, session, mix.switch_after_one, mix.stray_rate, rho,
-                                index.leaf_count())  # fmt: skip
-    shares = {c: (1.0 - rho * sum(switch.values())) * w for c, w in interests.items()}
+    switch: dict[str, float] = {}
+    rho = 0.0
+    if session:
+        rho = mix.focus_of(index)
+        switch = _switch_posteriors(_before_session(weights, session), session,
+                                    mix.switch_after_one, mix.stray_rate, rho,
+                                    index.leaf_count())  # fmt: skip
+    moved = rho * mix.session_share_of(index)  # the list's share for a moved focus
+    kept = 1.0 - moved * sum(switch.values())
+    lam = mix.interest_share_of(index) if interests else 1.0
+    shares = {c: kept * lam * w for c, w in interests.items()}
     for c, p in switch.items():
-        shares[c] = shares.get(c, 0.0) + rho * p
+        shares[c] = shares.get(c, 0.0) + moved * p
+    if lam < 1.0:
+        shares[FREE] = kept * (1.0 - lam)
     norm = sum(shares.values())
-    return {c: v / norm for c, v in shares.items()} if norm > 0 else {}
+    return {c: v / norm for c, v in shares.items() if v > 0} if norm > 0 else {}
 
 
 def _decayed_interests(
@@ -319,63 +382,3 @@ def _own_directions(
                 total, count = directions.get(leaf, (np.zeros(index.unit.shape[1]), 0))
                 directions[leaf] = (total + weight * index.unit[pos], count + 1)
     return directions
-
-
-def shared_out(
-    index: ItemIndex,
-    scores: np.ndarray,
-    allowed: np.ndarray,
-    shares: dict[str, float],
-    n: int,
-    open_share: float,
-    orders: dict[str, np.ndarray] | None = None,
-) -> np.ndarray:
-    """``n`` positions in list order: every prefix shares its slots out as ``shares`` say.
-
-    ``open_share`` of the slots are the model's own (its best items outside the categories of
-    ``shares``); the rest go to the categories, each filled by its best items: by
-    ``orders[c]`` where given (:func:`category_orders`), else by ``scores``. Position by
-    position, the bucket furthest behind its share takes the next slot (largest deficit
-    first), so the top 5 of a list is as proportional as the top 100. A bucket with nothing
-    left drops out and the others fill in.
-    """
-    masked = np.where(allowed, scores, -np.inf)
-    covered = np.zeros(len(masked), dtype=bool)
-    for category in shares:
-        covered |= index.leaf_mask(category)
-    orders = orders or {}
-    queues = {
-        c: list(_best(np.where(allowed & index.leaf_mask(c), orders.get(c, scores), -np.inf), n))
-        for c in shares
-    }
-    queues[OPEN] = list(_best(np.where(covered, -np.inf, masked), n))
-    target = {c: (1.0 - open_share) * p for c, p in shares.items()} | {OPEN: open_share}
-    taken = {c: 0 for c in target}
-    chosen: list[int] = []
-    used: set[int] = set()
-    while len(chosen) < n:
-        for queue in queues.values():  # an item another bucket took is not offered twice
-            while queue and queue[0] in used:
-                queue.pop(0)
-        live = sorted(c for c in target if queues[c])  # by name: ties break the same way
-        if not live:
-            break
-        step = len(chosen) + 1
-        bucket = max(live, key=lambda c: (target[c] * step - taken[c], target[c]))
-        item = queues[bucket].pop(0)
-        chosen.append(item)
-        used.add(item)
-        taken[bucket] += 1
-    return np.asarray(chosen, dtype=np.int64)
-
-
-def _best(scores: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the ``n`` best finite scores, best first (fewer if fewer are finite)."""
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    if n < len(scores):
-        top = np.argpartition(scores, len(scores) - n)[len(scores) - n :]
-    else:
-        top = np.arange(len(scores))
-    top = top[np.isfinite(scores[top])]
-    return top[np.lexsort((top, -scores[top]))].astype(np.int64)

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from app.serving.buckets import shared_out
 from app.serving.fallback import PopularCache, popular_fallback, search_matches
-from app.serving.intent import IntentMix, category_orders, category_shares, shared_out
+from app.serving.intent import IntentMix, category_orders, category_shares
 from app.serving.item_index import ItemIndex, ItemIndexCache
 from app.serving.repeat import RepeatRule, held_back
 from app.serving.short_term import ShortTermModels

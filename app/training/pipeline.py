@@ -23,6 +23,7 @@ from app.training.category_order import choose_order
 from app.training.gate import GateInput, judge_challenger
 from app.training.progress import EpochProgress, Say
 from app.training.recovery import TrainingLease, clean_up_after_crashes
+from app.training.sharing import ShortTermPart, choose_sharing
 from app.training.text_index import embed_item_texts
 from graphdb.embeddings import NodeVectors
 from graphdb.snapshot import GraphSnapshot, feature_kind
@@ -32,6 +33,7 @@ from ml.distributed import ParallelPlan, train_data_parallel
 from ml.embed import full_embeddings
 from ml.evaluate import plot_training_curve
 from ml.gate import Promotion, holdout_score
+from ml.histories import split_last_items, user_sequences
 from ml.interests import UserInterests
 from ml.models.graph import GraphOperators
 from ml.registry import ModelRegistry, ModelShape
@@ -63,7 +65,9 @@ class TrainingReport:
         shown = ", ".join(
             f"{k}={v:.4f}"
             for k, v in sorted(self.metrics.items())
-            if "@" in k or k == "prior_weight"
+            if "@" in k
+            or k in ("prior_weight", "category_interest_share")
+            or k.startswith("category_share_hr")
         )
         return (
             f"model {self.version} on {self.device} in {self.seconds:.1f}s: {state}; "
@@ -159,7 +163,13 @@ def _train_and_promote(
     result.best_metrics = {**result.best_metrics, **order.as_metrics()}
     log.info("within-category order: %s", order)
     version, metrics = _save_version(registry, result, graph, snapshot, config, writer)
-    metrics.update(_train_short_term(settings, graph, registry.versions_dir / version, device, say))
+    short_metrics, short_term = _train_short_term(settings, graph, registry.versions_dir / version,
+                                                  device, say)  # fmt: skip
+    metrics.update(short_metrics)
+    # Judged with the short-term part the service blends in, so after it is trained.
+    sharing = choose_sharing(store, settings, result, snapshot, order, short_term)
+    metrics.update(sharing.as_metrics())
+    log.info("interest share: %s", sharing)
     curve = registry.versions_dir / version / "training_curve.png"
     plot_training_curve(result.history, curve, metric=config.monitor)
     promotion = _gate(store, registry, result, GateInput.of(snapshot, result, half_life),
@@ -247,22 +257,26 @@ def _quiet(_line: str) -> None:
 
 def _train_short_term(
     settings: Settings, graph: InteractionGraph, folder: Path, device: torch.device, say: Say
-) -> dict[str, float]:
+) -> tuple[dict[str, float], ShortTermPart | None]:
     """Trains the sequence component on the same graph and stores it beside the version.
 
     Its metrics are reported with a ``short_`` prefix; promotion still compares the graph
     model's validation metric, so a version is never held back by the short-term part.
     """
     if settings.short_term_weight <= 0 or graph.n_edges == 0:
-        return {}
+        return {}, None
     config = SequenceConfig(
         max_len=settings.short_term_max_len, epochs=settings.short_term_epochs,
         seed=settings.train_seed, time_budget_s=settings.train_time_budget_s,
     )  # fmt: skip
     progress = EpochProgress("session model", config.epochs, say, config.time_budget_s)
     result = train_short_term(graph, config, device, on_epoch=progress)
-    save_short_term(export_short_term(result.model), folder / SHORT_TERM_FILE)
-    return {f"short_{k}": float(v) for k, v in result.best_metrics.items() if "@" in k}
+    params = export_short_term(result.model)
+    save_short_term(params, folder / SHORT_TERM_FILE)
+    metrics = {f"short_{k}": float(v) for k, v in result.best_metrics.items() if "@" in k}
+    # The same users' newest items train_short_term held out of its training (its seed).
+    _, held_out = split_last_items(user_sequences(graph), config.validation_users, config.seed)
+    return metrics, ShortTermPart(params, held_out, settings.short_term_weight)
 
 
 def _write_back(

@@ -121,3 +121,17 @@ def test_a_shop_whose_shoppers_pick_by_popularity_orders_a_new_category_so(
     ranks = [int(i["item_id"].split("-i")[1]) for i in body["items"]
              if i["item_id"].startswith(f"s{new}-")]  # fmt: skip
     assert ranks and float(np.mean(ranks)) < 15, ranks  # uniform picks average about 40
+
+
+def test_a_shop_whose_shoppers_keep_to_their_categories_keeps_lists_shared_out(
+    api: FlaskClient,
+) -> None:
+    """The version judged on its holdout how much of a list the categories share out: these
+    shoppers' next items lie in their category, so the categories keep all of it."""
+    services = services_of(api.application)
+    active = services.store.embeddings.active_version()
+    assert active is not None
+    assert active.metrics["category_share_cases"] > 0, active.metrics
+    assert active.metrics["category_share_hr_1_1"] >= active.metrics["category_share_hr_0_1"]
+    chosen = services.store.reads.category_order(active.version)
+    assert (chosen.interest_share, chosen.session_share) == (1.0, 1.0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.serving.intent import IntentMix, category_orders, category_shares, shared_out
+from app.serving.buckets import shared_out
+from app.serving.intent import IntentMix, category_orders, category_shares
 from app.serving.item_index import ItemIndex
 from graphdb.category_order import StoredCategoryOrder
 from graphdb.reads import ItemVectorRow, RecommendState
