@@ -44,7 +44,7 @@ from graphdb.changes import read_version_vectors
 from graphdb.driver import connect
 from graphdb.embeddings import NodeVectors, WriteReport, write_version
 from graphdb.local.server import stop
-from graphdb.reads import knn_candidates, similar_items
+from graphdb.similar_items import knn_candidates, similar_items
 from graphdb.store import GraphStore
 
 K = 20

@@ -1,7 +1,8 @@
-"""The serving reads of the API: recommendation state, item vectors, popular and similar items.
+"""The serving reads of the API: recommendation state, item vectors and popular items.
 
 Every function returns frozen dataclasses (or plain values), so neither the driver nor a Cypher
-alias leaves this module. The reads a person looks through (item details, graph counts, model
+alias leaves this module. An item's nearest neighbours are read in
+:mod:`graphdb.similar_items`. The reads a person looks through (item details, graph counts, model
 versions, interest profiles, neighbourhoods) are in :mod:`graphdb.inspection`.
 """
 
@@ -11,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from neo4j import Driver, RoutingControl
+from neo4j import Driver
 
-from graphdb.area import StoreArea
+from graphdb.area import StoreArea, read_plain
 from graphdb.category_order import StoredCategoryOrder, category_order
 from graphdb.category_spread import (
     CategoryContinuity,
@@ -22,34 +23,10 @@ from graphdb.category_spread import (
     category_spread,
 )
 from graphdb.repeat_purchase import RepeatPurchases, repeat_purchases
-from graphdb.slots import active_index, active_stamp, active_vector, per_slot, slot_of
+from graphdb.similar_items import SimilarItems, similar_items
+from graphdb.slots import active_vector, per_slot, slot_of
 from graphdb.snapshot import READ_CLOCK
 
-MIN_KNN_CANDIDATES = 50
-# One round trip: whether the item exists, the active version, and its nearest items.
-SIMILAR_ITEMS = (
-    """
-OPTIONAL MATCH (probe:Item {item_id: $item_id})
-OPTIONAL MATCH (m:ModelVersion {active: true})
-WITH probe, m, """
-    + active_vector("probe")
-    + """ AS vector, """
-    + active_index("Item")
-    + """ AS index_name
-CALL (probe, m, vector, index_name) {
-  WITH probe, m, vector, index_name WHERE vector IS NOT NULL
-  CALL db.index.vector.queryNodes(index_name, $candidates, vector)
-  YIELD node, score
-  WITH node, score, m WHERE node <> probe AND """
-    + active_stamp("node")
-    + """ = m.version
-  ORDER BY score DESC
-  RETURN collect({item_id: node.item_id, title: node.title, score: score})[..$k] AS items
-}
-RETURN probe IS NOT NULL AS found, vector IS NOT NULL AS embedded,
-       m.version AS version, items
-"""
-)
 # Everything a recommendation needs from the graph, in one round trip: the active version,
 # the user's vector and category interests, every item they interacted with (newest first:
 # whether they bought it, whether the interaction is positive and newer than their vector, to
@@ -216,33 +193,6 @@ class ItemVectorRow:
 
 
 @dataclass(frozen=True)
-class ScoredItem:
-    """An item, its title (if any) and its score (for neighbours and text matches, Neo4j's
-    cosine score ``(1 + cos) / 2``)."""
-
-    item_id: str
-    title: str | None
-    score: float
-
-
-@dataclass(frozen=True)
-class SimilarItems:
-    """An item's nearest neighbours in the active version.
-
-    Attributes:
-        found: Whether the item exists.
-        embedded: Whether it has a vector (no neighbours without one).
-        version: The active model version (``None`` before the first training).
-        items: The neighbours, nearest first.
-    """
-
-    found: bool
-    embedded: bool
-    version: str | None
-    items: tuple[ScoredItem, ...]
-
-
-@dataclass(frozen=True)
 class PopularItem:
     """An item of a popular list: its decayed interaction weight and its categories.
 
@@ -259,54 +209,6 @@ class PopularItem:
     categories: tuple[str, ...] = ()
 
 
-def _read_plain(
-    driver: Driver, query: str, database: str | None, **params: Any
-) -> list[dict[str, Any]]:
-    """The rows of a read as dicts, for queries that return no nodes, relationships or paths
-    (every query of this module).
-
-    ``Record.data()`` walks every value recursively to turn graph objects into dicts; for
-    plain values it changes nothing but costs about a millisecond per recommendation.
-    """
-    records = driver.execute_query(
-        query, params, database_=database, routing_=RoutingControl.READ
-    ).records
-    return [dict(record) for record in records]
-
-
-def similar_items(
-    driver: Driver,
-    item_id: str,
-    k: int,
-    database: str | None = None,
-    candidates: int | None = None,
-) -> SimilarItems:
-    """An item's nearest neighbours by the vector index, and whether it exists and has a vector.
-
-    ``candidates`` (default ``knn_candidates(k)``) is how many the vector index is asked for.
-    """
-    params = {"item_id": item_id, "k": k, "candidates": candidates or knn_candidates(k)}
-    row = _read_plain(driver, SIMILAR_ITEMS, database, **params)[0]
-    return SimilarItems(
-        found=bool(row["found"]),
-        embedded=bool(row["embedded"]),
-        version=row["version"],
-        items=tuple(
-            ScoredItem(n["item_id"], n["title"], float(n["score"])) for n in row["items"] or ()
-        ),
-    )
-
-
-def knn_candidates(k: int) -> int:
-    """How many neighbours to ask the HNSW index for when ``k`` (plus the probe) are kept.
-
-    The search is approximate and its beam is as wide as the request, so a wider request
-    and keeping the best ``k`` finds more of the true neighbours (``bench/writeback.py``
-    measures both).
-    """
-    return max(3 * k, k + 1, MIN_KNN_CANDIDATES)
-
-
 def recommend_state(
     driver: Driver,
     user_id: str,
@@ -315,7 +217,7 @@ def recommend_state(
     fold_limit: int = 50,
 ) -> RecommendState:
     """The user's recommendation state, and whether the request's filter values exist."""
-    row = _read_plain(
+    row = read_plain(
         driver,
         RECOMMEND_STATE,
         database,
@@ -358,10 +260,10 @@ def item_matrix(
     The version's slot is read first: a version keeps its slot for life, and its values stay
     there until the full write-back after the next one, so the two reads agree.
     """
-    name = _read_plain(driver, VERSION_SLOT, database, version=version)[0]["slot"]
+    name = read_plain(driver, VERSION_SLOT, database, version=version)[0]["slot"]
     if name is None:  # unknown version, or one never written
         return []
-    return _read_plain(
+    return read_plain(
         driver, ITEM_MATRIX[slot_of(name).name], database, version=version, since=since
     )
 
@@ -387,7 +289,7 @@ def item_vectors(
 
 def server_clock(driver: Driver, database: str | None = None) -> datetime:
     """The database's transaction clock (watermarks compare against it, not ours)."""
-    now: datetime = _read_plain(driver, READ_CLOCK, database)[0]["now"].to_native()
+    now: datetime = read_plain(driver, READ_CLOCK, database)[0]["now"].to_native()
     return now
 
 
@@ -400,7 +302,7 @@ def popular_items(
     database: str | None = None,
 ) -> list[PopularItem]:
     """The ``k`` items with the most decayed interaction weight, in the filters' scope."""
-    rows = _read_plain(
+    rows = read_plain(
         driver,
         POPULAR_ITEMS,
         database,

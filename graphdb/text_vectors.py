@@ -17,7 +17,7 @@ from neo4j import Driver, ManagedTransaction, RoutingControl
 from graphdb.area import StoreArea
 from graphdb.driver import causal_session
 from graphdb.params import batch_rows
-from graphdb.reads import ScoredItem
+from graphdb.similar_items import ScoredItem
 
 READ_ITEMS_NEEDING_TEXT = """
 MATCH (i:Item)

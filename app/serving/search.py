@@ -7,7 +7,7 @@ item vectors that the worker's batch job stores; Neo4j's vector index finds the 
 
 from __future__ import annotations
 
-from graphdb.reads import ScoredItem
+from graphdb.similar_items import ScoredItem
 from graphdb.store import GraphStore
 from ml.query_encoder import packaged_encoder
 

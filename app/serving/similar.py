@@ -16,7 +16,7 @@ import numpy as np
 
 from app.serving.item_index import ItemIndexCache
 from app.serving.recommend import top_positions
-from graphdb.reads import ScoredItem, SimilarItems
+from graphdb.similar_items import ScoredItem, SimilarItems
 from graphdb.store import GraphStore
 
 # Above this many items one product per request (~64 multiply-adds per item) costs more than

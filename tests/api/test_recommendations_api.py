@@ -22,7 +22,7 @@ from app.settings import Settings, load_settings
 from app.training.pipeline import run_training, train_config_from
 from app.training.text_index import embed_item_texts
 from graphdb.fold import FoldConfig
-from graphdb.reads import similar_items
+from graphdb.similar_items import similar_items
 from graphdb.slots import active_vector
 from graphdb.store import GraphStore
 from tests.conftest import CLEAN_DATA, Neo4jTestServer

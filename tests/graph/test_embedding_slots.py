@@ -24,7 +24,8 @@ from graphdb.embeddings import (
     write_version,
 )
 from graphdb.migrations import load_migrations, migrate, split_statements
-from graphdb.reads import item_matrix, similar_items
+from graphdb.reads import item_matrix
+from graphdb.similar_items import similar_items
 from graphdb.slots import SLOTS
 
 USERS = ["u1", "u2", "u3"]
