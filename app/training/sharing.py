@@ -252,12 +252,10 @@ def _cases(
 ) -> np.ndarray:
     """``(user, item)`` held-out pairs to judge: with a short-term model, only those it held
     out too (same user, same item), so neither part has seen the answer."""
-    users = np.repeat(np.arange(targets.n_rows), targets.row_lengths())
-    pairs = np.stack([users, targets.indices], axis=1)
+    pairs = np.stack([targets.rows(), targets.indices], axis=1)
     if lists.short_term is not None and short_term_held_out is not None:
         held = short_term_held_out
-        both = {(int(u), int(i)) for u, i in zip(np.repeat(np.arange(held.n_rows),
-                held.row_lengths()), held.indices, strict=True)}  # fmt: skip
+        both = set(zip(held.rows().tolist(), held.indices.tolist(), strict=True))
         pairs = pairs[[(int(u), int(i)) in both for u, i in pairs]].reshape(-1, 2)
     if len(pairs) > max_cases:
         pairs = pairs[np.random.default_rng(seed).choice(len(pairs), max_cases, replace=False)]
