@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     # transaction rewrote all vectors 11-13 % faster than 2,000, and 500 or 4,000 were slower
     # (docs/benchmarks.md, "Incremental refresh").
     refresh_write_batch: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # Vectors per refresh run written for nodes whose own edges and content did not change
+    # (they move only because a neighbour's degree did: one event on a popular item nudges
+    # every user two hops away). Nodes that did change are always written. Beyond the budget
+    # the largest moves go first and the rest wait for the following runs, which also run
+    # when nothing new arrived, so a refresh costs what the traffic changed, not the graph's
+    # size, and the stored vectors still converge to a full recomputation.
+    refresh_write_budget: Annotated[int, Field(ge=1, le=100_000_000)] = 20_000
     # Share of the direction of a user's interactions newer than their vector, folded into
     # it at request time (instant fold-in; 0 = wait for the refresh).
     foldin_weight: Annotated[float, Field(ge=0, le=1)] = 0.5

@@ -155,6 +155,10 @@ def stage_refresh(settings: Any, shape: Any) -> dict[str, float]:
     return {
         "refresh_s_10k_events": warm.seconds, "refresh_refreshed": warm.refreshed,
         "refresh_written": warm.written, "refresh_changed": warm.changed,
+        "refresh_pending": warm.pending, "refresh_max_pending_move": warm.max_pending_move,
+        "refresh_read_s": warm.timings.get("read_s", 0.0),
+        "refresh_embed_s": warm.timings.get("embed_s", 0.0),
+        "refresh_write_s": warm.timings.get("write_s", 0.0),
         "refresh_cold_s": cold.seconds, "ingest_10k_s": ingest_s,
         "refresh_peak_rss_gib": own_peak_gib(),
     }  # fmt: skip

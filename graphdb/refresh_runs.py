@@ -26,8 +26,8 @@ FINAL_STATUSES: tuple[str, ...] = ("succeeded", "failed", "skipped")
 MAX_ERROR_CHARS = 500
 
 _RUN_FIELDS = """r {.id, .kind, .trigger, .force, .status, .requested_at, .started_at, .finished_at,
-       .changed, .refreshed, .written, .model_version, .max_untouched_drift, .seconds,
-       .error, .reason}"""
+       .changed, .refreshed, .written, .model_version, .max_untouched_drift, .pending,
+       .max_pending_move, .seconds, .error, .reason}"""
 CREATE_RUN = f"""
 CREATE (r:RefreshRun {{id: $id, kind: $kind, trigger: $trigger, status: $status,
                       force: $force, requested_at: datetime(), worker: $worker}})
@@ -122,6 +122,8 @@ class RefreshRun:
         written: Vectors written back.
         model_version: The model version refreshed or trained.
         max_untouched_drift: Largest move of a sampled node outside the refreshed field.
+        pending: Moved vectors left for later runs (the write budget went to larger moves).
+        max_pending_move: Largest move among them: how far what is stored lags.
         seconds: How long the run took.
         error: ``Class: message`` of a failure, never a traceback.
         reason: Why a run was skipped.
@@ -140,6 +142,8 @@ class RefreshRun:
     written: int | None = None
     model_version: str | None = None
     max_untouched_drift: float | None = None
+    pending: int | None = None
+    max_pending_move: float | None = None
     seconds: float | None = None
     error: str | None = None
     reason: str | None = None
@@ -157,6 +161,8 @@ class RunOutcome:
     written: int | None = None
     model_version: str | None = None
     max_untouched_drift: float | None = None
+    pending: int | None = None
+    max_pending_move: float | None = None
     seconds: float | None = None
     error: str | None = None
     reason: str | None = None

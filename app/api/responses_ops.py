@@ -167,6 +167,8 @@ class RefreshRun(Strict):
     written: int | None
     model_version: str | None
     max_untouched_drift: float | None
+    pending: int | None = Field(description="moved vectors left for later runs (write budget)")
+    max_pending_move: float | None = Field(description="largest move among the pending vectors")
     seconds: float | None
     error: str | None
     reason: str | None

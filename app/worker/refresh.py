@@ -3,8 +3,14 @@
 A run reads what changed since the active version's watermark, patches the worker's live copy
 of the graph, expands the changed nodes to their receptive field (``num_layers`` hops for
 changed edges, one more for changed item content, which also moves the user layer-0 of the
-item's users), embeds that field with the active model's weights, and writes back only the
-vectors that moved. The watermark advances in the last write transaction.
+item's users), embeds that field with the active model's weights, and writes back the
+vectors that moved: always those of the nodes that changed, and of the bystanders (nodes moved
+only through a neighbour's degree) at most ``refresh_write_budget`` a run, largest moves
+first. The rest stay
+*pending*: the worker keeps what it computed beside what is stored and writes them in the
+following runs, so the write, the costly part, grows with the traffic and not with the graph,
+and the stored vectors still converge to a full recomputation. The watermark advances in the
+last write transaction.
 
 The first run of a process (or after a failure, or after the active version changed) is a
 *cold* run: it reads the whole graph, computes every embedding and writes the ones that differ
@@ -54,6 +60,10 @@ class RefreshReport:
         skipped_reason: Why nothing was done, if so.
         cold: Whether the run re-read the whole graph.
         timings: Seconds per phase (read, embed, write).
+        pending: Bystander vectors that moved more than the tolerance but wait for a later
+            run (the write budget was spent on larger moves).
+        max_pending_move: Largest coordinate move among the pending vectors: how far the
+            stored vectors are from a full recomputation after this run.
     """
 
     changed: int
@@ -65,6 +75,8 @@ class RefreshReport:
     skipped_reason: str | None = None
     cold: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    pending: int = 0
+    max_pending_move: float = 0.0
 
 
 @dataclass
@@ -76,13 +88,57 @@ class _Loaded:
     graph: LiveGraph
     ops: GraphOperators
     vectors: np.ndarray  # [n_users + n_items, dim] as stored now (users first)
+    computed: np.ndarray  # the same rows as the active weights give them on ``graph`` now
     watermark: datetime
 
 
 def _changed_rows(new: np.ndarray, old: np.ndarray, tolerance: float) -> np.ndarray:
     """Rows whose vector moved by more than ``tolerance`` (a NaN old row always counts)."""
-    moved = np.abs(new - old).max(axis=1) if len(new) else np.zeros(0)
-    return np.flatnonzero(~(moved <= tolerance))
+    return np.flatnonzero(~(_moves(new, old) <= tolerance))
+
+
+def _moves(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """Largest coordinate move per row (NaN where either side has no vector)."""
+    return np.abs(new - old).max(axis=1) if len(new) else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """Which moved rows a warm run writes now and which wait.
+
+    Attributes:
+        rows: Global rows to write, sorted.
+        pending: Moved bystander rows left for later runs.
+        max_pending_move: Largest move among ``pending`` (0 when none).
+    """
+
+    rows: np.ndarray
+    pending: int
+    max_pending_move: float
+
+
+def plan_writes(
+    moves: np.ndarray, own: np.ndarray, writable: np.ndarray, tolerance: float, budget: int
+) -> WritePlan:
+    """Every moved row of a changed node, and the ``budget`` largest moved bystanders.
+
+    Args:
+        moves: Per global row, how far the computed vector is from the stored one (NaN: one
+            of them is missing, which always counts as moved).
+        own: Global rows of the nodes whose own edges or content changed.
+        writable: Per global row, whether it may be written (erased users may not).
+        tolerance: Smallest move written.
+        budget: Most bystander rows written.
+    """
+    moved = ~(moves <= tolerance) & writable
+    is_own = np.zeros(len(moves), dtype=bool)
+    is_own[own] = True
+    must = np.flatnonzero(moved & is_own)
+    bystanders = np.flatnonzero(moved & ~is_own)
+    size = np.nan_to_num(moves[bystanders], nan=np.inf)
+    order = np.argsort(-size, kind="stable")
+    taken, left = bystanders[order[:budget]], size[order[budget:]]
+    return WritePlan(np.union1d(must, taken), len(left), float(left.max()) if len(left) else 0.0)
 
 
 def _embed_field(model: InductiveModel, ops: GraphOperators, nodes: np.ndarray) -> np.ndarray:
@@ -190,7 +246,9 @@ class IncrementalRefresher:
         untouched = np.setdiff1d(np.arange(len(vectors)), rows)
         drift = float(np.nanmax(np.abs(vectors[untouched] - stored[untouched]), initial=0.0))
         self._write(state.version, graph, vectors, rows, snapshot.as_of)
-        self._loaded = _Loaded(state.version, model, graph, ops, vectors, snapshot.as_of)
+        self._loaded = _Loaded(
+            state.version, model, graph, ops, vectors, vectors.copy(), snapshot.as_of
+        )
         return RefreshReport(
             changed, len(vectors), len(rows), state.version, drift, 0.0, cold=True,
             timings={"read_s": read_s, "embed_s": embed_s,
@@ -213,40 +271,55 @@ class IncrementalRefresher:
         return out
 
     def _warm_run(self, loaded: _Loaded) -> RefreshReport:
-        """Patch in the changes, embed their receptive field, write what moved."""
+        """Patch in the changes, embed their receptive field, write what moved (bystanders
+        within the budget, largest moves first)."""
         tick = time.perf_counter()
         changes = self.store.changes.read_changes(loaded.watermark, self.settings.refresh_overlap_s)
         read_s = time.perf_counter() - tick
         graph, old_ops = loaded.graph, loaded.ops
         users, items, content = self._apply(graph, changes)
         ops = GraphOperators.build(graph.to_interaction_graph(), self.device)
-        layers = loaded.model.num_layers
+        nodes = self._field(loaded.model.num_layers, old_ops, ops, users, items, content)
+        vectors = self._grown(loaded.vectors, old_ops, ops)
+        computed = self._grown(loaded.computed, old_ops, ops)
+        computed[nodes] = _embed_field(loaded.model, ops, nodes)
+        drift = self._untouched_drift(loaded.model, ops, computed, nodes)
+        embed_s = time.perf_counter() - tick - read_s
+        writable = np.ones(ops.n_nodes, dtype=bool)
+        writable[: ops.n_users] = np.isin(graph.user_ids, list(changes.user_ids))
+        own = to_global(ops, users, np.union1d(items, content))
+        plan = plan_writes(
+            _moves(computed, vectors), own, writable,
+            self.settings.refresh_write_tolerance, self.settings.refresh_write_budget,
+        )  # fmt: skip
+        # The mirror holds what is stored: a vector that moved less than the tolerance, or
+        # waits for a later run, keeps its stored value here, so it is written once it matters.
+        vectors[plan.rows] = computed[plan.rows]
+        self._write(loaded.version, graph, vectors, plan.rows, changes.as_of)
+        self._loaded = _Loaded(
+            loaded.version, loaded.model, graph, ops, vectors, computed, changes.as_of
+        )
+        return RefreshReport(
+            changes.fresh, len(nodes), len(plan.rows), loaded.version, drift, 0.0,
+            timings={"read_s": read_s, "embed_s": embed_s,
+                     "write_s": time.perf_counter() - tick - read_s - embed_s},
+            pending=plan.pending, max_pending_move=plan.max_pending_move,
+        )  # fmt: skip
+
+    @staticmethod
+    def _field(
+        layers: int, old_ops: GraphOperators, ops: GraphOperators,
+        users: np.ndarray, items: np.ndarray, content: np.ndarray,
+    ) -> np.ndarray:  # fmt: skip
+        """Global rows the changes reach: ``layers`` hops from changed edges, one more from
+        changed item content (it moves the layer 0 of the item's users)."""
         field_users, field_items = affected_users_items([old_ops, ops], users, items, layers)
         more_users, more_items = affected_users_items(
             [ops], np.zeros(0, np.int64), content, layers + 1
         )
-        field_users = np.union1d(field_users, more_users)
-        field_items = np.union1d(field_items, more_items)
-        nodes = to_global(ops, field_users, field_items)
-        fresh = _embed_field(loaded.model, ops, nodes)
-        vectors = self._grown(loaded.vectors, old_ops, ops)
-        drift = self._untouched_drift(loaded.model, ops, vectors, nodes)
-        embed_s = time.perf_counter() - tick - read_s
-        live = np.isin(graph.user_ids, list(changes.user_ids))
-        rows = _changed_rows(fresh, vectors[nodes], self.settings.refresh_write_tolerance)
-        rows = rows[(nodes[rows] >= ops.n_users) | live[np.minimum(nodes[rows], ops.n_users - 1)]]
-        moved = nodes[rows]
-        # The cache mirrors what is stored: a vector that moved less than the tolerance keeps
-        # its stored value here, so small moves that add up are written once they matter.
-        vectors[moved] = fresh[rows]
-        self._write(loaded.version, graph, vectors, moved, changes.as_of)
-        self._loaded = _Loaded(loaded.version, loaded.model, graph, ops, vectors, changes.as_of)
-        return RefreshReport(
-            changes.fresh, len(nodes), len(moved),
-            loaded.version, drift, 0.0,
-            timings={"read_s": read_s, "embed_s": embed_s,
-                     "write_s": time.perf_counter() - tick - read_s - embed_s},
-        )  # fmt: skip
+        return to_global(
+            ops, np.union1d(field_users, more_users), np.union1d(field_items, more_items)
+        )
 
     @staticmethod
     def _apply(

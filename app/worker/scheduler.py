@@ -281,6 +281,8 @@ class Worker:
             written=report.written,
             model_version=report.model_version,
             max_untouched_drift=report.max_untouched_drift,
+            pending=report.pending,
+            max_pending_move=report.max_pending_move,
             reason=report.skipped_reason,
         )
         return RunResult("skipped" if report.skipped_reason else "succeeded", outcome)

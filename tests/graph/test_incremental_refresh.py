@@ -164,3 +164,29 @@ def test_a_transductive_model_is_skipped_with_a_reason(graph: Driver, trained: S
     report = IncrementalRefresher(GraphStore(graph), lightgcn, device=CPU).run()
     assert report.written == 0 and report.skipped_reason is not None
     assert "transductive" in report.skipped_reason
+
+
+def test_bystanders_beyond_the_write_budget_wait_and_then_converge(
+    graph: Driver, trained: Settings
+) -> None:
+    # No overlap: the suite loaded the whole graph seconds ago, and re-reading the last
+    # minute would count every node as changed.
+    budget_one = trained.model_copy(update={"refresh_write_budget": 1, "refresh_overlap_s": 0})
+    refresher = IncrementalRefresher(GraphStore(graph), budget_one, device=CPU)
+    refresher.run()
+    _change_community_a(graph)
+    embed_item_texts(GraphStore(graph))
+
+    first = refresher.run()
+
+    assert first.pending > 0 and first.max_pending_move > trained.refresh_write_tolerance
+    stored, expected = _stored(graph), _recomputed(graph, trained)
+    for node_id in ("a-u0", "a-newcomer", "a-u3", "a-new", "a-i5"):  # their own edges changed
+        assert np.abs(stored[node_id][0] - expected[node_id]).max() < 1e-5
+    lagging = max(float(np.abs(stored[k][0] - expected[k]).max()) for k in expected)
+    assert lagging == pytest.approx(first.max_pending_move, rel=1e-3, abs=1e-5)
+    runs = [refresher.run() for _ in range(first.pending)]  # nothing new: the queue drains
+    assert [r.written for r in runs[: first.pending]] == [1] * first.pending
+    assert runs[-1].pending == 0 and runs[-1].max_pending_move == 0.0
+    after = _stored(graph)
+    assert max(float(np.abs(after[k][0] - expected[k]).max()) for k in expected) < 1e-5
