@@ -12,10 +12,13 @@ weights and their last session) is built under each pair of :data:`SHARES` (``la
 its top ``cutoff``.
 
 Full sharing (1, 1) is kept unless another pair hits clearly more often: by at least
-:data:`MARGIN_SE` standard errors of the paired difference. A tie or a noisy edge keeps the
-lists following the graph's interests, which is what the product promises. A shop whose
-training data hold no moved sessions (the users keep to one category) cannot show that the
-session part does not pay, so it keeps it.
+:data:`MARGIN_SE` standard errors of the paired difference, *and* hits no less often on the
+moved cases, the held-out items outside the user's strongest category. A tie or a noisy edge
+keeps the lists following the graph's interests, which is what the product promises; so does
+a holdout with fewer than :data:`MIN_MOVED_CASES` moved cases: a shop whose users kept to one
+category while the training data were gathered cannot show that following a move does not
+pay (on such a shop, a stationary holdout once chose ``lambda`` < 1 and the lists then lagged
+the users' new categories).
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ SHARES = tuple((lam, mu) for mu in (1.0, 0.5, 0.0) for lam in (1.0, 0.5, 0.0))
 MARGIN_SE = 2.0
 # Below this many cases a holdout cannot tell the shares apart: full sharing stays.
 MIN_CASES = 200
+# Below this many held-out items outside the user's strongest category, nothing can show
+# that sharing less follows a move as well: full sharing stays.
+MIN_MOVED_CASES = 50
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class SharingChoice:
         hit_rates: Hit rate at the cutoff under each ``(lambda, mu)`` tried.
         scores_alone: The same for the scores alone (nothing shared out), for the record.
         cases: How many held-out items were judged.
+        moved_cases: How many of them lay outside the user's strongest category.
         short_term: Whether the lists blended the short-term model's scores in.
     """
 
@@ -68,12 +75,14 @@ class SharingChoice:
     scores_alone: float = float("nan")
     cases: int = 0
     short_term: bool = False
+    moved_cases: int = 0
 
     def as_metrics(self) -> dict[str, float]:
         """The share and, where anything was judged, the holdout's figures (JSON-safe)."""
         metrics = {"category_interest_share": self.interest_share,
                    "category_session_share": self.session_share,
-                   "category_share_cases": float(self.cases)}  # fmt: skip
+                   "category_share_cases": float(self.cases),
+                   "category_share_moved_cases": float(self.moved_cases)}  # fmt: skip
         if self.cases and self.hit_rates:
             for (lam, mu), rate in self.hit_rates.items():
                 metrics[f"category_share_hr_{lam:g}_{mu:g}"] = rate
@@ -214,33 +223,48 @@ def choose_interest_share(
     mixes = [Mixing(replace(intent, interest_share=lam, session_share=mu), lists.half_life_ms)
              for lam, mu in pairs]  # fmt: skip
     hits = np.zeros((len(cases), len(mixes) + 1))
+    moved = np.zeros(len(cases), dtype=bool)
     for row, (user, target) in enumerate(cases):
         state, scores = _user_lists_input(lists, int(user))
+        moved[row] = _outside_top_category(state, lists.item_leaves[int(target)])
         request = RecommendationRequest(user_id=str(user), k=cutoff)
         for col, mix in enumerate([*mixes, None]):
             picked, _ = ranked_positions(lists.index, request, state, scores, mix)
             hits[row, col] = float(int(target) in picked.tolist())
-    choice = _pick(hits, pairs, lists.short_term is not None)
+    choice = _pick(hits, moved, pairs, lists.short_term is not None)
     # Too few cases to tell the shares apart: recorded, but full sharing stays.
     full = replace(choice, interest_share=pairs[0][0], session_share=pairs[0][1])
     return choice if len(cases) >= MIN_CASES else full
 
 
-def _pick(hits: np.ndarray, pairs: list[tuple[float, float]], short_term: bool) -> SharingChoice:
-    """Full sharing unless a pair beats it by ``MARGIN_SE`` standard errors (then the best
-    of those that do)."""
+def _pick(
+    hits: np.ndarray, moved: np.ndarray, pairs: list[tuple[float, float]], short_term: bool
+) -> SharingChoice:
+    """Full sharing unless a pair beats it by ``MARGIN_SE`` standard errors and is not worse
+    on at least ``MIN_MOVED_CASES`` moved cases (then the best of those that qualify)."""
     best = 0
+    enough_moved = int(moved.sum()) >= MIN_MOVED_CASES
     for col in range(1, len(pairs)):
         diff = hits[:, col] - hits[:, 0]
         se = float(diff.std(ddof=1)) / math.sqrt(len(diff)) if len(diff) > 1 else math.inf
-        if diff.mean() > MARGIN_SE * se and hits[:, col].mean() > hits[:, best].mean():
+        follows = enough_moved and diff[moved].mean() >= 0.0
+        if follows and diff.mean() > MARGIN_SE * se and hits[:, col].mean() > hits[:, best].mean():
             best = col
     rates = hits.mean(axis=0)
     return SharingChoice(
         interest_share=pairs[best][0], session_share=pairs[best][1],
         hit_rates={pair: float(rates[k]) for k, pair in enumerate(pairs)},
         scores_alone=float(rates[-1]), cases=len(hits), short_term=short_term,
+        moved_cases=int(moved.sum()),
     )  # fmt: skip
+
+
+def _outside_top_category(state: RecommendState, target_leaves: list[str]) -> bool:
+    """Whether a held-out item lies outside the user's strongest category (a moved case)."""
+    if not state.categories:
+        return False
+    top = max(state.categories, key=lambda pair: pair[1])[0]
+    return top not in target_leaves
 
 
 def _cases(

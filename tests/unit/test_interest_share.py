@@ -71,14 +71,39 @@ def test_full_sharing_stays_unless_another_share_is_clearly_better() -> None:
     noisy = base.copy()
     noisy[rng.choice(1000, 3, replace=False)] = 1.0  # a few hits more: noise, not evidence
     pairs = [(1.0, 1.0), (0.5, 1.0), (0.0, 1.0)]
-    assert _pick(np.stack([base, noisy, base, base], axis=1), pairs, False).interest_share == 1.0
+    moved = np.arange(1000) % 10 == 0  # 100 held-out items outside the top category
+    assert (
+        _pick(np.stack([base, noisy, base, base], axis=1), moved, pairs, False).interest_share
+        == 1.0
+    )
     better = np.maximum(base, (rng.random(1000) < 0.2).astype(float))
-    choice = _pick(np.stack([base, base, better, better], axis=1), pairs, True)
+    choice = _pick(np.stack([base, base, better, better], axis=1), moved, pairs, True)
     assert (choice.interest_share, choice.session_share) == (0.0, 1.0)
     assert choice.hit_rates is not None
     assert choice.hit_rates[0.0, 1.0] > choice.hit_rates[1.0, 1.0]
     assert choice.as_metrics()["category_interest_share"] == 0.0
     assert choice.as_metrics()["category_share_hr_0_1"] == choice.hit_rates[0.0, 1.0]
+    assert choice.as_metrics()["category_share_moved_cases"] == 100.0
+
+
+def test_sharing_less_must_also_follow_the_moved_cases() -> None:
+    """A stationary holdout (users kept to one category) cannot lower the shares: the lists
+    must keep following a move, which only moved cases can judge."""
+    rng = np.random.default_rng(1)
+    base = (rng.random(1000) < 0.2).astype(float)
+    better = np.maximum(base, (rng.random(1000) < 0.2).astype(float))
+    pairs = [(1.0, 1.0), (0.0, 1.0)]
+    hits = np.stack([base, better, base], axis=1)
+    none_moved = np.zeros(1000, dtype=bool)
+    assert _pick(hits, none_moved, pairs, False).interest_share == 1.0
+    moved = np.arange(1000) < 100
+    assert _pick(hits, moved, pairs, False).interest_share == 0.0
+    worse_when_moved = hits.copy()
+    worse_when_moved[:100, :2] = 0.0
+    worse_when_moved[:10, 0] = 1.0  # full sharing wins 10 of the moved cases, the other none
+    diff = worse_when_moved[:, 1] - worse_when_moved[:, 0]
+    assert diff.mean() > 2 * diff.std(ddof=1) / np.sqrt(len(diff))  # still better overall
+    assert _pick(worse_when_moved, moved, pairs, False).interest_share == 1.0
 
 
 def _holdout_shop(next_in_own_category: bool, users: int = 240) -> tuple[HoldoutLists, CSRMatrix]:
