@@ -6,11 +6,11 @@ changed edges, one more for changed item content, which also moves the user laye
 item's users), embeds that field with the active model's weights, and writes back the
 vectors that moved: always those of the nodes that changed, and of the bystanders (nodes moved
 only through a neighbour's degree) at most ``refresh_write_budget`` a run, largest moves
-first. The rest stay
-*pending*: the worker keeps what it computed beside what is stored and writes them in the
-following runs, so the write, the costly part, grows with the traffic and not with the graph,
-and the stored vectors still converge to a full recomputation. The watermark advances in the
-last write transaction.
+first. The rest stay *pending*: the worker keeps what it computed beside what is stored and
+writes them in the following runs, so the write, the costly part, grows with the traffic and
+not with the graph, and the stored vectors still converge to a full recomputation. (Finding
+the moved rows is one pass over the two matrices per run, far below the propagation's cost,
+so no pending set is kept beside them.) The watermark advances in the last write transaction.
 
 The first run of a process (or after a failure, or after the active version changed) is a
 *cold* run: it reads the whole graph, computes every embedding and writes the ones that differ
